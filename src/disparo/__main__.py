@@ -1,0 +1,5 @@
+"""Allow `python -m disparo`."""
+
+from disparo.cli import main
+
+raise SystemExit(main())

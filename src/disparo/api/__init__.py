@@ -1,0 +1,1 @@
+"""The admin REST API, bot webhooks, health and Prometheus metrics (FastAPI)."""

@@ -1,0 +1,109 @@
+"""The `disparo` command: thin sub-commands that call into the rest of the package."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+
+from disparo import __version__
+from disparo.config import ConfigError, Settings, load_settings
+from disparo.db.urls import DatabaseURLError, parse_database_url, redacted
+from disparo.logs import configure_logging
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def _add_listen(parser: argparse.ArgumentParser, port: int) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
+    parser.add_argument("--port", type=int, default=port, help="port to listen on (%(default)s)")
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    """Apply the database migrations."""
+    from disparo.services import migrate_database
+
+    url = parse_database_url(settings.database_url)
+    migrate_database(settings)
+    print(f"database {redacted(url)} is at the newest schema")
+    return 0
+
+
+def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve the admin API and bot webhooks."""
+    from disparo.services import build_api, open_database, serve_http
+
+    async def run() -> None:
+        db = open_database(settings)
+        try:
+            await serve_http(build_api(settings, db), args.host, args.port)
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+    return 0
+
+
+def cmd_simulator(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the Telegram Bot API simulator."""
+    from disparo.simulator.server import run_from_args
+
+    return run_from_args(args)
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the demo: SQLite, the simulator, the API; prints where they listen."""
+    from disparo.demo import run_demo
+
+    return run_demo(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, one sub-command per purpose."""
+    parser = argparse.ArgumentParser(
+        prog="disparo",
+        description="Mass broadcasts (shots) to the contacts of Telegram bots.",
+    )
+    parser.add_argument("--version", action="version", version=f"disparo {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(name: str, func: Command, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(func=func)
+        return p
+
+    add("migrate", cmd_migrate, "apply the database migrations (DISPARO_DATABASE_URL)")
+    _add_listen(add("api", cmd_api, "serve the admin API, bot webhooks, health and metrics"), 8080)
+
+    from disparo.simulator.server import add_arguments as add_simulator_arguments
+
+    add_simulator_arguments(
+        add("simulator", cmd_simulator, "run the Telegram Bot API simulator (tests, demo)")
+    )
+    demo = add("demo", cmd_demo, "run the demo on SQLite with the simulator and demo bots")
+    _add_listen(demo, 8080)
+    demo.add_argument("--simulator-port", type=int, default=8081, help="(%(default)s)")
+    demo.add_argument(
+        "--database", default="disparo-demo.sqlite3", help="SQLite file (%(default)s)"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `disparo` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        parse_database_url(settings.database_url)
+    except (ConfigError, DatabaseURLError) as exc:
+        print(f"disparo: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_format, settings.log_level)
+    try:
+        return int(args.func(args, settings))
+    except ConfigError as exc:
+        print(f"disparo: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,112 @@
+"""Settings, read once from the environment (and an optional `.env`) and validated at start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_TOKENS = frozenset(
+    {
+        "",
+        "changeme",
+        "change-me",
+        "change_me",
+        "secret",
+        "token",
+        "admin",
+        "password",
+        "test",
+        "example",
+        "xxx",
+        "todo",
+        "your-token",
+        "your_token",
+        "admin-token",
+    }
+)
+MIN_ADMIN_TOKEN_LENGTH = 16
+
+
+class ConfigError(ValueError):
+    """A setting is missing or invalid; the message names the variable and what it accepts."""
+
+
+class Settings(BaseSettings):
+    """Every setting of Disparo. Each field is read from `DISPARO_<NAME>`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DISPARO_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = Field(
+        default="sqlite:///disparo.sqlite3",
+        description="sqlite:///path.sqlite3 or postgresql://user@host:5432/dbname",
+    )
+    admin_token: SecretStr | None = Field(
+        default=None, description=f"a random string of at least {MIN_ADMIN_TOKEN_LENGTH} characters"
+    )
+    telegram_api_url: str = Field(
+        default="https://api.telegram.org", description="an http(s) URL of the Bot API server"
+    )
+    telegram_timeout_s: float = Field(default=10.0, gt=0, le=120, description="seconds, 0–120")
+    public_url: str | None = Field(
+        default=None, description="the https URL where Telegram reaches this server's webhooks"
+    )
+    secret_key: SecretStr | None = Field(
+        default=None, description="a Fernet key (disparo keygen makes one) to encrypt bot tokens"
+    )
+    log_format: Literal["text", "json"] = Field(default="text", description="text or json")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="DEBUG, INFO, WARNING or ERROR"
+    )
+    worker_max_bots: int = Field(default=50, ge=1, le=1000, description="an integer, 1–1000")
+    lease_s: float = Field(default=30.0, ge=5, le=600, description="seconds, 5–600")
+    poll_interval_s: float = Field(
+        default=1.0, gt=0, le=1.0, description="seconds, above 0, at most 1"
+    )
+
+    @field_validator("telegram_api_url", "public_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/") if value else value
+
+    def require_admin_token(self) -> SecretStr:
+        """The admin token, refusing a missing, short or placeholder one."""
+        token = self.admin_token
+        if token is None or not token.get_secret_value().strip():
+            raise ConfigError(
+                "DISPARO_ADMIN_TOKEN is not set; the admin API needs it. Set it to a random "
+                f"string of at least {MIN_ADMIN_TOKEN_LENGTH} characters, e.g. the output of "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+            )
+        value = token.get_secret_value()
+        if value.strip().lower() in PLACEHOLDER_TOKENS or len(set(value)) < 4:
+            raise ConfigError(
+                "DISPARO_ADMIN_TOKEN is a placeholder; set it to a random string of at least "
+                f"{MIN_ADMIN_TOKEN_LENGTH} characters"
+            )
+        if len(value) < MIN_ADMIN_TOKEN_LENGTH:
+            raise ConfigError(
+                f"DISPARO_ADMIN_TOKEN is too short ({len(value)} characters); use at least "
+                f"{MIN_ADMIN_TOKEN_LENGTH} random characters"
+            )
+        return token
+
+
+def load_settings(env_file: str | Path | None = ".env") -> Settings:
+    """Read and validate the settings; raise ConfigError naming each bad variable."""
+    try:
+        return Settings(_env_file=env_file)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = "DISPARO_" + "_".join(str(part) for part in error["loc"][:1]).upper()
+            field = Settings.model_fields.get(str(error["loc"][0])) if error["loc"] else None
+            accepts = f" (accepts {field.description})" if field and field.description else ""
+            problems.append(f"{name}: {error['msg']}{accepts}")
+        raise ConfigError("invalid settings:\n  " + "\n  ".join(problems)) from None

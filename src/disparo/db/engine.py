@@ -1,0 +1,108 @@
+"""Engine set-up for SQLite and PostgreSQL, and the `Database` handle the rest of Disparo uses."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from disparo.db.urls import async_url, parse_database_url
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def _configure_sqlite(engine: AsyncEngine, *, immediate: bool) -> None:
+    """WAL, busy timeout, foreign keys; writers take the lock at BEGIN (no upgrade deadlocks)."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql(begin)
+
+
+def create_engine(url: URL, *, write: bool = True, pool_size: int = 10) -> AsyncEngine:
+    """An async engine for `url`; on SQLite `write` picks BEGIN IMMEDIATE transactions."""
+    if url.get_backend_name() == "sqlite":
+        engine = create_async_engine(
+            async_url(url),
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            pool_size=pool_size,
+            max_overflow=0,
+        )
+        _configure_sqlite(engine, immediate=write)
+        return engine
+    return create_async_engine(
+        async_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={"connect_timeout": 5, "application_name": "disparo"},
+    )
+
+
+class Database:
+    """The database seam: write and read transactions, and the shot wake-up signal.
+
+    On SQLite the wake-up is an in-process event fired after a commit that queued work; on
+    PostgreSQL it is NOTIFY sent inside that commit (see `disparo.db.notify`).
+    """
+
+    def __init__(self, url: str | URL, *, pool_size: int = 10) -> None:
+        self.url = parse_database_url(url) if isinstance(url, str) else url
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self.writer = create_engine(self.url, write=True, pool_size=pool_size)
+        self.reader = (
+            create_engine(self.url, write=False, pool_size=pool_size)
+            if self.is_sqlite
+            else self.writer
+        )
+        self._wake_listeners: list[Callable[[], None]] = []
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction (BEGIN IMMEDIATE on SQLite), committed on success."""
+        async with self.writer.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A read-only transaction that never waits for writers on SQLite (WAL)."""
+        async with self.reader.connect() as conn:
+            yield conn
+
+    def on_wake(self, callback: Callable[[], None]) -> None:
+        """Call `callback` in this process whenever a shot becomes due (SQLite wake-up)."""
+        self._wake_listeners.append(callback)
+
+    def wake_local(self) -> None:
+        """Wake this process's workers now (after a commit that queued or resumed a shot)."""
+        for callback in self._wake_listeners:
+            callback()
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.writer.dispose()
+        if self.reader is not self.writer:
+            await self.reader.dispose()
+
+    async def ping(self, timeout_s: float = 2.0) -> None:
+        """Raise if the database cannot answer a trivial query within `timeout_s`."""
+        async with asyncio.timeout(timeout_s), self.read() as conn:
+            await conn.exec_driver_sql("SELECT 1")

@@ -1,0 +1,228 @@
+"""Table definitions (SQLAlchemy Core). The migrations are checked against these."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+    func,
+    text,
+)
+
+from disparo.db.types import BigIntPK, UTCDateTime
+from disparo.domain.statuses import (
+    ChatState,
+    DeliveryStatus,
+    MediaType,
+    PaymentStatus,
+    ShotStatus,
+    Target,
+)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _one_of(column: str, values: type) -> CheckConstraint:
+    listed = ", ".join(f"'{v.value}'" for v in values)  # type: ignore[attr-defined]
+    return CheckConstraint(f"{column} IN ({listed})", name=f"{column}_valid")
+
+
+def _timestamps() -> tuple[Column[object], Column[object]]:
+    return (
+        Column("created_at", UTCDateTime(), nullable=False, server_default=func.now()),
+        Column("updated_at", UTCDateTime(), nullable=False, server_default=func.now()),
+    )
+
+
+bots = Table(
+    "bots",
+    metadata,
+    Column("slug", Text, primary_key=True),
+    Column("token", Text, nullable=False),
+    Column("name", Text),
+    Column("telegram_bot_id", BigInteger),
+    Column("telegram_username", Text),
+    Column("rate_per_s", Integer, nullable=False, server_default=text("25")),
+    Column("paid_broadcast", Boolean, nullable=False, server_default=false()),
+    Column("timezone", Text, nullable=False, server_default=text("'America/Sao_Paulo'")),
+    Column("webhook_secret", Text, nullable=False),
+    Column("polling", Boolean, nullable=False, server_default=false()),
+    Column("updates_offset", BigInteger),
+    *_timestamps(),
+    CheckConstraint("rate_per_s >= 1 AND rate_per_s <= 1000", name="rate_per_s_range"),
+)
+
+shots_queue = Table(
+    "shots_queue",
+    metadata,
+    Column("id", BigIntPK, primary_key=True, autoincrement=True),
+    Column(
+        "bot_slug",
+        Text,
+        ForeignKey("bots.slug", ondelete="CASCADE", onupdate="CASCADE"),
+        nullable=False,
+    ),
+    Column("target", Text, nullable=False),
+    Column("recency_days", Integer),
+    Column("copy", Text, nullable=False),
+    Column("media_url", Text),
+    Column("media_type", Text, nullable=False, server_default=text("'none'")),
+    Column("buttons", JSON),
+    Column("scheduled_at", UTCDateTime(), nullable=False, server_default=func.now()),
+    Column("status", Text, nullable=False, server_default=text("'pending'")),
+    Column("attempt_count", Integer, nullable=False, server_default=text("0")),
+    Column("last_error", Text),
+    Column("locked_by", Text),
+    Column("lease_expires_at", UTCDateTime()),
+    Column("audience_total", Integer),
+    Column("started_at", UTCDateTime()),
+    Column("finished_at", UTCDateTime()),
+    *_timestamps(),
+    _one_of("target", Target),
+    _one_of("media_type", MediaType),
+    _one_of("status", ShotStatus),
+    CheckConstraint("recency_days IS NULL OR recency_days >= 1", name="recency_days_positive"),
+    Index("idx_shots_queue_scheduled", "status", "scheduled_at"),
+    Index("idx_shots_queue_slug", "bot_slug", "status", "scheduled_at"),
+    # One sender per bot: at most one running shot per bot, enforced by the database.
+    Index(
+        "uq_shots_queue_running_bot",
+        "bot_slug",
+        unique=True,
+        sqlite_where=text("status = 'running'"),
+        postgresql_where=text("status = 'running'"),
+    ),
+)
+
+shots_sent = Table(
+    "shots_sent",
+    metadata,
+    Column(
+        "shot_id",
+        BigInteger,
+        ForeignKey("shots_queue.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("bot_slug", Text, nullable=False),
+    Column("telegram_id", BigInteger, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("status", Text, nullable=False, server_default=text("'pending'")),
+    Column("reason", Text),
+    Column("error", Text),
+    Column("message_id", BigInteger),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("sent_at", UTCDateTime()),
+    Column("updated_at", UTCDateTime()),
+    PrimaryKeyConstraint("shot_id", "telegram_id"),
+    _one_of("status", DeliveryStatus),
+    # The spec's index, with `seq` appended so a batch is reserved in snapshot order.
+    Index("idx_shots_sent_shot_id", "shot_id", "status", "seq"),
+    Index("idx_shots_sent_slug_time", "bot_slug", "sent_at"),
+)
+
+telegram_contacts = Table(
+    "telegram_contacts",
+    metadata,
+    Column(
+        "bot_slug",
+        Text,
+        ForeignKey("bots.slug", ondelete="CASCADE", onupdate="CASCADE"),
+        nullable=False,
+    ),
+    Column("telegram_id", BigInteger, nullable=False),
+    Column("first_name", Text),
+    Column("last_name", Text),
+    Column("username", Text),
+    Column("language_code", Text),
+    Column("chat_state", Text, nullable=False, server_default=text("'active'")),
+    Column("started_at", UTCDateTime()),
+    Column("last_interaction_at", UTCDateTime()),
+    Column("blocked_at", UTCDateTime()),
+    Column("updated_at", UTCDateTime(), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("bot_slug", "telegram_id"),
+    _one_of("chat_state", ChatState),
+    Index(
+        "idx_telegram_contacts_audience",
+        "bot_slug",
+        "chat_state",
+        "last_interaction_at",
+        "telegram_id",
+    ),
+    Index("idx_telegram_contacts_changes", "bot_slug", "blocked_at"),
+)
+
+funnel_events = Table(
+    "funnel_events",
+    metadata,
+    Column("id", BigIntPK, primary_key=True, autoincrement=True),
+    Column(
+        "bot_slug",
+        Text,
+        ForeignKey("bots.slug", ondelete="CASCADE", onupdate="CASCADE"),
+        nullable=False,
+    ),
+    Column("telegram_id", BigInteger, nullable=False),
+    Column("event", Text, nullable=False),
+    Column("occurred_at", UTCDateTime(), nullable=False),
+    Column("payload", JSON),
+    UniqueConstraint("bot_slug", "telegram_id", "event", "occurred_at"),
+    Index("idx_funnel_events_audience", "bot_slug", "event", "telegram_id"),
+)
+
+payment_transactions = Table(
+    "payment_transactions",
+    metadata,
+    Column("id", BigIntPK, primary_key=True, autoincrement=True),
+    Column(
+        "bot_slug",
+        Text,
+        ForeignKey("bots.slug", ondelete="CASCADE", onupdate="CASCADE"),
+        nullable=False,
+    ),
+    Column("telegram_id", BigInteger, nullable=False),
+    Column("external_id", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("currency", Text, nullable=False, server_default=text("'BRL'")),
+    Column("created_at", UTCDateTime(), nullable=False, server_default=func.now()),
+    Column("paid_at", UTCDateTime()),
+    UniqueConstraint("bot_slug", "external_id"),
+    _one_of("status", PaymentStatus),
+    CheckConstraint("amount_cents >= 0", name="amount_cents_non_negative"),
+    Index("idx_payment_transactions_audience", "bot_slug", "status", "telegram_id"),
+)
+
+processed_updates = Table(
+    "processed_updates",
+    metadata,
+    Column(
+        "bot_slug",
+        Text,
+        ForeignKey("bots.slug", ondelete="CASCADE", onupdate="CASCADE"),
+        nullable=False,
+    ),
+    Column("update_id", BigInteger, nullable=False),
+    Column("received_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("bot_slug", "update_id"),
+    Index("idx_processed_updates_received", "received_at"),
+)

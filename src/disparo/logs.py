@@ -1,0 +1,84 @@
+"""Structured log lines: human-readable by default, one JSON object a line with `json`.
+
+A filter masks anything shaped like a bot token in every record, as a last line of defence:
+tokens are sealed inside the Telegram client and never handed to a logger on purpose.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+TOKEN_PATTERN = re.compile(r"(\d{3,}):[A-Za-z0-9_-]{30,}")
+_STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+
+
+def redact(text: str) -> str:
+    """Replace every bot-token-shaped substring by its masked form `123456:****`."""
+    return TOKEN_PATTERN.sub(r"\1:****", text)
+
+
+def _fields(record: logging.LogRecord) -> dict[str, Any]:
+    return {k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRS}
+
+
+class RedactingFilter(logging.Filter):
+    """Masks token-shaped text in the message and its arguments."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = redact(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        for key, value in _fields(record).items():
+            if isinstance(value, str):
+                setattr(record, key, redact(value))
+        return True
+
+
+class TextFormatter(logging.Formatter):
+    """`2026-11-30T12:00:00.123Z INFO [SHOTS][WORKER] batch completed shot_id=7 sent=30`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        when = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+        extra = " ".join(f"{k}={v}" for k, v in _fields(record).items())
+        line = f"{when.replace('+00:00', 'Z')} {record.levelname} {record.getMessage()}"
+        if extra:
+            line += " " + extra
+        if record.exc_info:
+            line += "\n" + redact(self.formatException(record.exc_info))
+        return line
+
+
+class JSONFormatter(logging.Formatter):
+    """One JSON object a line: time, level, logger, msg and the record's extra fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+            **_fields(record),
+        }
+        if record.exc_info:
+            payload["exc"] = redact(self.formatException(record.exc_info))
+        return orjson.dumps(payload, default=str).decode()
+
+
+def configure_logging(fmt: str = "text", level: str = "INFO") -> None:
+    """Send every log record to stderr in `fmt`, token-shaped text masked."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JSONFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # HTTP libraries log request lines with full URLs, and a Bot API URL holds the token.
+    for noisy in ("aiohttp.access", "aiohttp.client", "httpx", "httpcore", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
