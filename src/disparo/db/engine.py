@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from disparo.db.urls import async_url, parse_database_url
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+WAKE_CHANNEL = "disparo_shots"  # PostgreSQL LISTEN/NOTIFY channel of due shots
 
 
 def _configure_sqlite(engine: AsyncEngine, *, immediate: bool) -> None:
@@ -76,10 +77,18 @@ class Database:
         self._wake_listeners: list[Callable[[], None]] = []
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
-        """A write transaction (BEGIN IMMEDIATE on SQLite), committed on success."""
+    async def write(self, *, wake: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A write transaction (BEGIN IMMEDIATE on SQLite), committed on success.
+
+        `wake=True` wakes the workers when the transaction commits: NOTIFY inside it on
+        PostgreSQL (every process), and this process's in-memory event after it.
+        """
         async with self.writer.begin() as conn:
             yield conn
+            if wake and not self.is_sqlite:
+                await conn.exec_driver_sql(f"NOTIFY {WAKE_CHANNEL}")
+        if wake:
+            self.wake_local()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
