@@ -39,3 +39,17 @@ def test_upgrade_is_idempotent(db_url: URL) -> None:
     """Running the migrations on an up-to-date database changes nothing."""
     migrate.upgrade(db_url)
     assert migrate.current_revision(db_url) == migrate.head_revision()
+
+
+def test_drift_is_detected(db_url: URL) -> None:
+    """The drift check reports a column the migrations do not create."""
+    from sqlalchemy import Column, Integer, MetaData
+
+    drifted = MetaData()
+    for table in metadata.tables.values():
+        table.to_metadata(drifted)
+    drifted.tables["bots"].append_column(Column("extra_column", Integer))
+    differences = migrate.schema_differences(db_url, drifted)
+    assert [d[0] for d in differences] == ["add_column"]
+    assert differences[0][2] == "bots"
+    assert differences[0][3].name == "extra_column"

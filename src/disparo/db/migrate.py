@@ -11,7 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, create_engine
+from sqlalchemy import Connection, MetaData, create_engine
 from sqlalchemy.engine import URL
 
 from disparo.db.engine import SQLITE_BUSY_TIMEOUT_MS
@@ -64,11 +64,11 @@ def current_revision(url: URL) -> str | None:
     )
 
 
-def schema_differences(url: URL) -> list[Any]:
+def schema_differences(url: URL, expected: MetaData = metadata) -> list[Any]:
     """What differs between the migrated database and the table definitions (empty when none)."""
 
     def compare(connection: Connection) -> list[Any]:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
-        return list(compare_metadata(context, metadata))
+        return list(compare_metadata(context, expected))
 
     return _with_connection(url, compare)  # type: ignore[no-any-return]
