@@ -1,0 +1,377 @@
+"""A bot's handle on the pooled client: the token sealed inside, one coroutine per Bot API call.
+
+``Bot.call`` is the broadcast hot path: the per-method URL is built once and cached, the body is
+encoded with orjson, and nothing is logged. Helpers send only the fields the method accepts and
+leave out every parameter that is None.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import aiohttp
+import orjson
+from yarl import URL
+
+from disparo.telegram.errors import (
+    TelegramError,
+    error_from_answer,
+    error_from_bad_answer,
+    error_from_exception,
+)
+from disparo.telegram.redact import is_token_shaped, mask_token
+from disparo.telegram.types import ChatId, Message, MessageId, Update, User
+
+if TYPE_CHECKING:
+    from disparo.telegram.client import BotAPI
+
+Markup = Mapping[str, Any]
+
+# The Bot API methods the helpers call; scripts/extract_bot_api.py extracts their fields.
+HELPER_METHODS = (
+    "getMe",
+    "sendMessage",
+    "sendPhoto",
+    "sendVideo",
+    "sendAudio",
+    "copyMessage",
+    "deleteMessage",
+    "editMessageText",
+    "editMessageCaption",
+    "setWebhook",
+    "deleteWebhook",
+    "getUpdates",
+)
+
+_METHOD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+
+
+def _compact(**fields: Any) -> dict[str, Any]:
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+class Bot:
+    """One bot's handle: ``await bot.send_message(chat_id, "<b>Hi</b>")``.
+
+    Cheap to create and to keep; it holds no connection of its own. Its repr and every error it
+    raises show the bot id and the host, never the token.
+    """
+
+    __slots__ = ("_api", "_masked", "_prefix", "_urls", "bot_id")
+
+    def __init__(self, api: BotAPI, token: str) -> None:
+        if not is_token_shaped(token):
+            raise ValueError(
+                "a bot token must look like '<bot id>:<secret>' (digits, a colon, then letters, "
+                f"digits, '_' or '-'); the value given ({len(token)} characters) does not"
+            )
+        self._api = api
+        self._prefix = f"{api.base_url}/bot{token}/"
+        self._urls: dict[str, URL] = {}
+        self._masked = mask_token(token)
+        self.bot_id = int(token.partition(":")[0])
+
+    def __repr__(self) -> str:
+        return f"<Bot {self._masked} at {self._api.host}>"
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("a Bot handle cannot be pickled or copied: it holds a sealed token")
+
+    def _url(self, method: str) -> URL:
+        if not _METHOD_NAME.fullmatch(method):
+            raise ValueError(f"{method!r} is not a Bot API method name such as 'sendMessage'")
+        url = self._urls[method] = URL(self._prefix + method)
+        return url
+
+    async def call(
+        self, method: str, params: Mapping[str, Any], *, timeout_s: float | None = None
+    ) -> Any:
+        """Call a Bot API ``method`` with ``params`` (sent as given) and return its ``result``.
+
+        Raises a TelegramAPIError subclass for an ``ok:false`` answer, NotDeliveredError when
+        no connection could be made, MaybeDeliveredError when the request may have been sent.
+        """
+        url = self._urls.get(method) or self._url(method)
+        api = self._api
+        session = api._session or api.session()  # the attribute first: this is the hot path
+        body = orjson.dumps(params if isinstance(params, dict) else dict(params))
+        try:
+            async with session.post(
+                url, data=body, timeout=api.request_timeout(timeout_s), allow_redirects=False
+            ) as response:
+                status = response.status
+                raw = await response.read()
+        except (aiohttp.ClientError, OSError) as exc:
+            error: TelegramError = error_from_exception(method, api.host, exc)
+        else:
+            try:
+                answer = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                answer = None
+            if type(answer) is dict:
+                ok = answer.get("ok")
+                if ok is True and "result" in answer:
+                    return answer["result"]
+                if ok is False:
+                    raise error_from_answer(method, api.host, status, answer)
+            raise error_from_bad_answer(method, api.host, status, len(raw))
+        # Raised here, outside the except block, so that the aiohttp exception (whose text may
+        # hold the URL, and so the token) is neither its __cause__ nor its __context__.
+        raise error
+
+    async def get_me(self) -> User:
+        """The bot's own user: id, first_name, username."""
+        result: User = await self.call("getMe", {})
+        return result
+
+    async def send_message(
+        self,
+        chat_id: ChatId,
+        text: str,
+        *,
+        parse_mode: str | None = "HTML",
+        link_preview_options: Markup | None = None,
+        reply_markup: Markup | None = None,
+        allow_paid_broadcast: bool | None = None,
+        **extra: Any,
+    ) -> Message:
+        """Send a text message; ``link_preview_options={"is_disabled": True}`` hides previews."""
+        params: dict[str, Any] = {"chat_id": chat_id, "text": text}
+        if parse_mode is not None:
+            params["parse_mode"] = parse_mode
+        if link_preview_options is not None:
+            params["link_preview_options"] = link_preview_options
+        if reply_markup is not None:
+            params["reply_markup"] = reply_markup
+        if allow_paid_broadcast is not None:
+            params["allow_paid_broadcast"] = allow_paid_broadcast
+        if extra:
+            params.update(_compact(**extra))
+        result: Message = await self.call("sendMessage", params)
+        return result
+
+    async def _send_media(
+        self,
+        method: str,
+        field: str,
+        chat_id: ChatId,
+        media: str,
+        caption: str | None,
+        parse_mode: str | None,
+        reply_markup: Markup | None,
+        allow_paid_broadcast: bool | None,
+        extra: dict[str, Any],
+    ) -> Message:
+        params: dict[str, Any] = {"chat_id": chat_id, field: media}
+        if caption is not None:
+            params["caption"] = caption
+            # parse_mode applies to the caption only, so it is sent only with one.
+            if parse_mode is not None:
+                params["parse_mode"] = parse_mode
+        if reply_markup is not None:
+            params["reply_markup"] = reply_markup
+        if allow_paid_broadcast is not None:
+            params["allow_paid_broadcast"] = allow_paid_broadcast
+        if extra:
+            params.update(_compact(**extra))
+        result: Message = await self.call(method, params)
+        return result
+
+    async def send_photo(
+        self,
+        chat_id: ChatId,
+        photo: str,
+        *,
+        caption: str | None = None,
+        parse_mode: str | None = "HTML",
+        reply_markup: Markup | None = None,
+        allow_paid_broadcast: bool | None = None,
+        **extra: Any,
+    ) -> Message:
+        """Send a photo by URL or file_id, with an optional caption (at most 1024 characters)."""
+        return await self._send_media(
+            "sendPhoto",
+            "photo",
+            chat_id,
+            photo,
+            caption,
+            parse_mode,
+            reply_markup,
+            allow_paid_broadcast,
+            extra,
+        )
+
+    async def send_video(
+        self,
+        chat_id: ChatId,
+        video: str,
+        *,
+        caption: str | None = None,
+        parse_mode: str | None = "HTML",
+        reply_markup: Markup | None = None,
+        allow_paid_broadcast: bool | None = None,
+        **extra: Any,
+    ) -> Message:
+        """Send a video by URL or file_id, with an optional caption (at most 1024 characters)."""
+        return await self._send_media(
+            "sendVideo",
+            "video",
+            chat_id,
+            video,
+            caption,
+            parse_mode,
+            reply_markup,
+            allow_paid_broadcast,
+            extra,
+        )
+
+    async def send_audio(
+        self,
+        chat_id: ChatId,
+        audio: str,
+        *,
+        caption: str | None = None,
+        parse_mode: str | None = "HTML",
+        reply_markup: Markup | None = None,
+        allow_paid_broadcast: bool | None = None,
+        **extra: Any,
+    ) -> Message:
+        """Send an audio file by URL or file_id, with an optional caption."""
+        return await self._send_media(
+            "sendAudio",
+            "audio",
+            chat_id,
+            audio,
+            caption,
+            parse_mode,
+            reply_markup,
+            allow_paid_broadcast,
+            extra,
+        )
+
+    async def copy_message(
+        self,
+        chat_id: ChatId,
+        from_chat_id: ChatId,
+        message_id: int,
+        *,
+        caption: str | None = None,
+        parse_mode: str | None = "HTML",
+        reply_markup: Markup | None = None,
+        allow_paid_broadcast: bool | None = None,
+        **extra: Any,
+    ) -> MessageId:
+        """Copy a message (its caption replaced if ``caption`` is given); returns its new id."""
+        params: dict[str, Any] = {
+            "chat_id": chat_id,
+            "from_chat_id": from_chat_id,
+            "message_id": message_id,
+        }
+        if caption is not None:
+            params["caption"] = caption
+            if parse_mode is not None:
+                params["parse_mode"] = parse_mode
+        if reply_markup is not None:
+            params["reply_markup"] = reply_markup
+        if allow_paid_broadcast is not None:
+            params["allow_paid_broadcast"] = allow_paid_broadcast
+        if extra:
+            params.update(_compact(**extra))
+        result: MessageId = await self.call("copyMessage", params)
+        return result
+
+    async def delete_message(self, chat_id: ChatId, message_id: int) -> bool:
+        """Delete a message the bot sent (within 48 hours)."""
+        result: bool = await self.call(
+            "deleteMessage", {"chat_id": chat_id, "message_id": message_id}
+        )
+        return result
+
+    async def edit_message_text(
+        self,
+        chat_id: ChatId,
+        message_id: int,
+        text: str,
+        *,
+        parse_mode: str | None = "HTML",
+        link_preview_options: Markup | None = None,
+        reply_markup: Markup | None = None,
+    ) -> Message | bool:
+        """Replace the text of a message the bot sent."""
+        params = _compact(
+            chat_id=chat_id,
+            message_id=message_id,
+            text=text,
+            parse_mode=parse_mode,
+            link_preview_options=link_preview_options,
+            reply_markup=reply_markup,
+        )
+        result: Message | bool = await self.call("editMessageText", params)
+        return result
+
+    async def edit_message_caption(
+        self,
+        chat_id: ChatId,
+        message_id: int,
+        caption: str,
+        *,
+        parse_mode: str | None = "HTML",
+        reply_markup: Markup | None = None,
+    ) -> Message | bool:
+        """Replace the caption of a media message the bot sent."""
+        params = _compact(
+            chat_id=chat_id,
+            message_id=message_id,
+            caption=caption,
+            parse_mode=parse_mode,
+            reply_markup=reply_markup,
+        )
+        result: Message | bool = await self.call("editMessageCaption", params)
+        return result
+
+    async def set_webhook(
+        self,
+        url: str,
+        *,
+        secret_token: str | None = None,
+        allowed_updates: Sequence[str] | None = None,
+        drop_pending_updates: bool | None = None,
+    ) -> bool:
+        """Have Telegram POST updates to ``url``, with ``secret_token`` in a header."""
+        params = _compact(
+            url=url,
+            secret_token=secret_token,
+            allowed_updates=None if allowed_updates is None else list(allowed_updates),
+            drop_pending_updates=drop_pending_updates,
+        )
+        result: bool = await self.call("setWebhook", params)
+        return result
+
+    async def delete_webhook(self, *, drop_pending_updates: bool | None = None) -> bool:
+        """Remove the webhook (needed before getUpdates polling works)."""
+        params = _compact(drop_pending_updates=drop_pending_updates)
+        result: bool = await self.call("deleteWebhook", params)
+        return result
+
+    async def get_updates(
+        self,
+        *,
+        offset: int | None = None,
+        timeout: int = 0,  # noqa: ASYNC109 - the Bot API's long-poll parameter
+        limit: int | None = None,
+        allowed_updates: Sequence[str] | None = None,
+    ) -> list[Update]:
+        """Long-poll for updates; ``timeout`` is the server-side wait in seconds."""
+        params = _compact(
+            offset=offset,
+            timeout=timeout,
+            limit=limit,
+            allowed_updates=None if allowed_updates is None else list(allowed_updates),
+        )
+        # The server holds the request up to `timeout` seconds: the HTTP timeout must outlast it.
+        result: list[Update] = await self.call(
+            "getUpdates", params, timeout_s=timeout + self._api.timeout_s
+        )
+        return result
