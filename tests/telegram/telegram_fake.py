@@ -9,6 +9,9 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from disparo.telegram import BotAPI
+from disparo.telegram import errors as e
+
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 """A token of the real shape; tests grep everything the client produces for it."""
 SECRET = TOKEN.partition(":")[2]
@@ -57,6 +60,7 @@ class FakeTelegram:
     requests: list[Recorded] = field(default_factory=list)
     peers: set[tuple[str, int]] = field(default_factory=set)
     release: asyncio.Event = field(default_factory=asyncio.Event)
+    received: asyncio.Event = field(default_factory=asyncio.Event)
     base_url: str = ""
     _runner: web.AppRunner | None = None
 
@@ -96,6 +100,7 @@ class FakeTelegram:
                 params=orjson.loads(raw) if raw else {},
             )
         )
+        self.received.set()
         behaviour = self.behaviours.get(method, Behaviour("json"))
         if behaviour.kind == "hang":
             await self.release.wait()
@@ -117,11 +122,13 @@ class FakeTelegram:
         result = _default_result(method, len(self.requests))
         return web.Response(body=orjson.dumps({"ok": True, "result": result}))
 
-    async def start(self) -> None:
-        """Serve on a free port of 127.0.0.1."""
+    async def start(self, keepalive_timeout_s: float = 75.0) -> None:
+        """Serve on a free port of 127.0.0.1, closing connections idle for the given time."""
         app = web.Application()
         app.router.add_post("/bot{token}/{method}", self._handle)
-        self._runner = web.AppRunner(app, shutdown_timeout=1.0)
+        self._runner = web.AppRunner(
+            app, keepalive_timeout=keepalive_timeout_s, shutdown_timeout=1.0
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -129,7 +136,88 @@ class FakeTelegram:
         self.base_url = f"http://127.0.0.1:{port}"
 
     async def stop(self) -> None:
-        """Free the held handlers and shut the server down."""
+        """Free the held handlers and shut the server down; idempotent."""
         self.release.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+
+# Scenario name -> the exception class the call must raise (None: it must succeed).
+SCENARIOS: dict[str, type[BaseException] | None] = {
+    "ok": None,
+    "400": e.BadRequest,
+    "400-migrated": e.BadRequest,
+    "401": e.Unauthorized,
+    "403": e.Forbidden,
+    "404": e.NotFound,
+    "409": e.Conflict,
+    "429": e.TooManyRequests,
+    "418": e.TelegramAPIError,
+    "500": e.ServerError,
+    "502-html": e.ServerError,
+    "404-html": e.NotFound,
+    "200-not-json": e.MaybeDeliveredError,
+    "200-no-ok": e.MaybeDeliveredError,
+    "refused": e.NotDeliveredError,
+    "timeout-after-send": e.MaybeDeliveredError,
+    "dropped-after-read": e.MaybeDeliveredError,
+    "pool-wait-timeout": e.NotDeliveredError,
+}
+
+
+def script(fake: FakeTelegram, scenario: str) -> None:
+    """Make the fake server answer sendMessage the way ``scenario`` needs."""
+    method = "sendMessage"
+    answers: dict[str, tuple[int, str, dict[str, Any]]] = {
+        "400": (400, "Bad Request: chat not found", {}),
+        "400-migrated": (
+            400,
+            "Bad Request: group chat was upgraded to a supergroup chat",
+            {"migrate_to_chat_id": -1001234567890},
+        ),
+        "401": (401, "Unauthorized", {}),
+        "403": (403, "Forbidden: bot was blocked by the user", {}),
+        "404": (404, "Not Found", {}),
+        "409": (409, "Conflict: terminated by other getUpdates request", {}),
+        "429": (429, "Too Many Requests: retry after 7", {"retry_after": 7}),
+        "418": (418, "I'm a teapot", {}),
+        "500": (500, "Internal Server Error", {}),
+    }
+    if scenario in answers:
+        code, description, parameters = answers[scenario]
+        fake.fail(method, code, description, **parameters)
+    elif scenario == "502-html":
+        fake.raw(method, 502, b"<html><body><h1>502 Bad Gateway</h1></body></html>")
+    elif scenario == "404-html":
+        fake.raw(method, 404, f"<html>no /bot{TOKEN}/sendMessage here</html>".encode())
+    elif scenario == "200-not-json":
+        fake.raw(method, 200, b'{"ok": true, "result": {"message_id"', "application/json")
+    elif scenario == "200-no-ok":
+        fake.raw(method, 200, b'{"result": {"message_id": 1}}', "application/json")
+    elif scenario in ("timeout-after-send", "pool-wait-timeout"):
+        fake.hang(method)
+    elif scenario == "dropped-after-read":
+        fake.drop(method)
+
+
+async def provoke(fake: FakeTelegram, scenario: str, closed_port: int) -> BaseException | None:
+    """Run one sendMessage under ``scenario`` with a fresh client; return what it raised."""
+    script(fake, scenario)
+    base_url = f"http://127.0.0.1:{closed_port}" if scenario == "refused" else fake.base_url
+    limit = 1 if scenario == "pool-wait-timeout" else 100
+    async with BotAPI(base_url, timeout_s=0.5, connect_timeout_s=0.2, limit=limit) as api:
+        bot = api.bot(TOKEN)
+        holder = None
+        if scenario == "pool-wait-timeout":
+            # Hold the only pooled connection with a request the server never answers.
+            holder = asyncio.create_task(bot.send_message(1, "holder"))
+            await fake.received.wait()
+        try:
+            await bot.send_message(42, "<b>hello</b>")
+        except Exception as exc:  # the caller inspects whatever was raised
+            return exc
+        finally:
+            if holder is not None:
+                await asyncio.gather(holder, return_exceptions=True)
+    return None

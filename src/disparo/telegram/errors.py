@@ -154,7 +154,11 @@ def error_from_bad_answer(method: str, host: str, status: int, size: int) -> Tel
         )
     hint = "" if status >= 500 else ": is the base URL a Bot API server?"
     return api_error_class(status)(
-        method=method, host=host, error_code=status, description=what + hint
+        f"{method} on {host}: {what}{hint}",
+        method=method,
+        host=host,
+        error_code=status,
+        description=what,
     )
 
 
@@ -186,20 +190,25 @@ def error_from_exception(method: str, host: str, exc: BaseException) -> Telegram
             "and that the bot token looks like 123456:ABC-DEF"
         )
     if isinstance(exc, _NOT_SENT):
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else kind
+        if isinstance(exc, aiohttp.ConnectionTimeoutError):
+            reason = "no connection within the connect timeout; is the pool exhausted?"
+        elif isinstance(exc, OSError) and exc.strerror:
+            reason = exc.strerror
+        else:
+            reason = kind
         return NotDeliveredError(
             f"{method} on {host}: could not connect ({reason}); the request was not sent",
             method=method,
             host=host,
         )
     if isinstance(exc, TimeoutError):
-        what = "no answer before the timeout"
+        what = "no answer came before the timeout"
     elif isinstance(exc, aiohttp.ServerDisconnectedError):
-        what = "the server closed the connection"
+        what = "the server closed the connection without answering"
     else:
         what = f"the connection failed ({kind})"
     return MaybeDeliveredError(
-        f"{method} on {host}: {what} after the request was sent; delivery is unknown",
+        f"{method} on {host}: the request was sent but {what}; delivery is unknown",
         method=method,
         host=host,
     )
