@@ -61,7 +61,7 @@ def _machine() -> dict[str, Any]:
 
 
 def _control(base: str, path: str, body: Any) -> Any:
-    request = urllib.request.Request(
+    request = urllib.request.Request(  # noqa: S310 - our own server, http only
         base + path,
         data=json.dumps(body).encode(),
         headers={"Content-Type": "application/json"},

@@ -1,0 +1,182 @@
+"""Updates: /start and my_chat_member, getUpdates offsets and long polling, webhook delivery."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+
+class Receiver:
+    """A tiny webhook endpoint that records what Telegram posts and answers a set status."""
+
+    def __init__(self) -> None:
+        self.received: asyncio.Queue[tuple[dict[str, str], Any]] = asyncio.Queue()
+        self.statuses: list[int] = []
+        self.url = ""
+
+    async def handle(self, request: web.Request) -> web.Response:
+        status = self.statuses.pop(0) if self.statuses else 200
+        self.received.put_nowait((dict(request.headers), await request.json()))
+        return web.Response(status=status, text="ok")
+
+    async def next(self) -> tuple[dict[str, str], Any]:
+        return await asyncio.wait_for(self.received.get(), timeout=5)
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """A webhook receiver on an ephemeral port."""
+    hook = Receiver()
+    app = web.Application()
+    app.router.add_post("/hook", hook.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    hook.url = f"http://127.0.0.1:{port}/hook"
+    yield hook
+    await runner.cleanup()
+
+
+async def _updates(sim, **params: Any) -> list[dict[str, Any]]:
+    status, body = await sim.call("getUpdates", json=params)
+    assert status == 200, body
+    result: list[dict[str, Any]] = body["result"]
+    return result
+
+
+async def test_start_update_has_the_documented_shape(sim, token):
+    """A simulated /start is a message update with a bot_command entity and pt-br user."""
+    await sim.users({"id": 5, "first_name": "Ana", "last_name": "Lima", "username": "ana"})
+    queued = await sim.control(f"bots/{token}/updates", {"start": [5]})
+    assert queued == {"update_ids": [1]}
+    [update] = await _updates(sim)
+    message = update["message"]
+    assert update["update_id"] == 1
+    assert message["text"] == "/start"
+    assert message["entities"] == [{"offset": 0, "length": 6, "type": "bot_command"}]
+    assert message["from"] == {
+        "id": 5,
+        "is_bot": False,
+        "first_name": "Ana",
+        "last_name": "Lima",
+        "username": "ana",
+        "language_code": "pt-br",
+    }
+    assert message["chat"]["type"] == "private"
+    assert message["chat"]["id"] == 5
+    assert isinstance(message["message_id"], int)
+    assert isinstance(message["date"], int)
+
+
+async def test_block_and_unblock_send_my_chat_member_and_change_state(sim, token):
+    """Blocking queues kicked (and sending gets 403); unblocking queues member (and works)."""
+    await sim.control(f"bots/{token}/updates", {"block": [8]})
+    status, body = await sim.send(8)
+    assert (status, body["description"]) == (403, "Forbidden: bot was blocked by the user")
+    await sim.control(f"bots/{token}/updates", {"unblock": [8]})
+    assert (await sim.send(8))[0] == 200
+    blocked, unblocked = await _updates(sim)
+    change = blocked["my_chat_member"]
+    assert change["old_chat_member"]["status"] == "member"
+    assert change["new_chat_member"]["status"] == "kicked"
+    assert change["new_chat_member"]["user"]["is_bot"] is True
+    assert change["from"]["id"] == 8
+    assert unblocked["my_chat_member"]["new_chat_member"]["status"] == "member"
+    assert unblocked["update_id"] == blocked["update_id"] + 1
+
+
+async def test_get_updates_offset_limit_and_negative_offset(sim, token):
+    """Offsets confirm earlier updates, limit caps the answer, a negative offset keeps the tail."""
+    await sim.control(f"bots/{token}/updates", {"start": [1, 2, 3, 4]})
+    assert [u["update_id"] for u in await _updates(sim)] == [1, 2, 3, 4]
+    assert [u["update_id"] for u in await _updates(sim, offset=3)] == [3, 4]
+    assert [u["update_id"] for u in await _updates(sim)] == [3, 4]  # 1 and 2 confirmed
+    assert [u["update_id"] for u in await _updates(sim, limit=1)] == [3]
+    assert [u["update_id"] for u in await _updates(sim, offset=-1)] == [4]
+    assert await _updates(sim, offset=5) == []
+    await sim.control(f"bots/{token}/updates", {"start": [1]})
+    assert [u["update_id"] for u in await _updates(sim)] == [5]
+
+
+async def test_long_polling_returns_when_an_update_arrives(sim, token):
+    """getUpdates with a timeout waits and returns as soon as an update is queued."""
+    poll = asyncio.create_task(_updates(sim, timeout=10))
+    await asyncio.sleep(0.05)
+    assert not poll.done()
+    await sim.control(f"bots/{token}/updates", {"start": [3]})
+    updates = await asyncio.wait_for(poll, timeout=5)
+    assert updates[0]["message"]["chat"]["id"] == 3
+
+
+async def test_a_newer_get_updates_terminates_a_waiting_one(sim):
+    """A second getUpdates makes the waiting one answer 409 terminated by other request."""
+    first = asyncio.create_task(sim.call("getUpdates", json={"timeout": 10}))
+    await asyncio.sleep(0.05)
+    assert await _updates(sim) == []
+    status, body = await asyncio.wait_for(first, timeout=5)
+    assert status == 409
+    assert body["description"] == (
+        "Conflict: terminated by other getUpdates request; make sure that only one bot instance "
+        "is running"
+    )
+
+
+async def test_webhook_receives_updates_with_the_secret_header(sim, token, receiver):
+    """After setWebhook, queued updates are POSTed with X-Telegram-Bot-Api-Secret-Token."""
+    status, body = await sim.call(
+        "setWebhook", json={"url": receiver.url, "secret_token": "s3cr3t_T0ken"}
+    )
+    assert (status, body) == (200, {"ok": True, "result": True, "description": "Webhook was set"})
+    await sim.control(f"bots/{token}/updates", {"start": [11], "block": [12]})
+    headers, first = await receiver.next()
+    assert headers["X-Telegram-Bot-Api-Secret-Token"] == "s3cr3t_T0ken"
+    assert first["message"]["text"] == "/start"
+    _, second = await receiver.next()
+    assert second["my_chat_member"]["new_chat_member"]["status"] == "kicked"
+    assert second["update_id"] == first["update_id"] + 1
+    _, info = await sim.call("getWebhookInfo")
+    assert info["result"]["url"] == receiver.url
+    assert info["result"]["pending_update_count"] == 0
+
+
+async def test_get_updates_is_refused_while_a_webhook_is_set(sim, receiver):
+    """getUpdates with an active webhook is 409; after deleteWebhook it works again."""
+    await sim.call("setWebhook", json={"url": receiver.url})
+    status, body = await sim.call("getUpdates")
+    assert (status, body["description"]) == (
+        409,
+        "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to "
+        "delete the webhook first",
+    )
+    _, deleted = await sim.call("deleteWebhook")
+    assert deleted["description"] == "Webhook was deleted"
+    assert await _updates(sim) == []
+    _, info = await sim.call("getWebhookInfo")
+    assert info["result"]["url"] == ""
+
+
+async def test_webhook_failures_are_retried_and_reported(sim, token, receiver):
+    """A webhook answering 500 gets the same update again; getWebhookInfo shows the error."""
+    receiver.statuses = [500]
+    await sim.call("setWebhook", json={"url": receiver.url})
+    await sim.control(f"bots/{token}/updates", {"start": [21]})
+    _, failed = await receiver.next()
+    _, retried = await receiver.next()
+    assert retried["update_id"] == failed["update_id"]
+    _, info = await sim.call("getWebhookInfo")
+    assert info["result"]["last_error_message"] == "Wrong response from the webhook: 500"
+
+
+async def test_set_webhook_refuses_other_schemes(sim):
+    """A webhook URL must be http(s)."""
+    status, body = await sim.call("setWebhook", json={"url": "ftp://example.com/hook"})
+    assert (status, body["description"]) == (
+        400,
+        "Bad Request: bad webhook: An HTTPS URL must be provided for webhook",
+    )
