@@ -25,6 +25,13 @@ def _exposed_text(exc: BaseException) -> str:
     return "\n".join(parts)
 
 
+def _capture_everything(caplog: pytest.LogCaptureFixture) -> None:
+    """Capture DEBUG and up, even from library loggers another test quietened."""
+    caplog.set_level(logging.DEBUG)
+    for name in REDACTED_LOGGERS:
+        caplog.set_level(logging.DEBUG, logger=name)
+
+
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 async def test_token_never_leaks(
     fake_telegram: FakeTelegram,
@@ -33,7 +40,7 @@ async def test_token_never_leaks(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Success and every error class: no log line or exception text holds the token's secret."""
-    caplog.set_level(logging.DEBUG)
+    _capture_everything(caplog)
     raised = await provoke(fake_telegram, scenario, closed_port)
     await fake_telegram.stop()  # so held handlers finish and log inside the test
     if raised is not None:
@@ -84,7 +91,7 @@ def test_library_loggers_are_scrubbed(name: str, caplog: pytest.LogCaptureFixtur
     """aiohttp's and asyncio's loggers cannot print a URL with a token, in any record part."""
     install_log_redaction()
     install_log_redaction()  # idempotent
-    caplog.set_level(logging.DEBUG)
+    _capture_everything(caplog)
     url = f"https://api.telegram.org/bot{TOKEN}/getMe"
     logger = logging.getLogger(name)
     try:

@@ -92,6 +92,7 @@ class Bot:
 
         Raises a TelegramAPIError subclass for an ``ok:false`` answer, NotDeliveredError when
         no connection could be made, MaybeDeliveredError when the request may have been sent.
+        A call cancelled while in flight may have been delivered too: treat it as unknown.
         """
         url = self._urls.get(method) or self._url(method)
         api = self._api
