@@ -6,8 +6,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
+
+from disparo.simulator import SimulatorConfig, SimulatorServer
 
 
 class Receiver:
@@ -180,3 +183,24 @@ async def test_set_webhook_refuses_other_schemes(sim):
         400,
         "Bad Request: bad webhook: An HTTPS URL must be provided for webhook",
     )
+
+
+async def test_stop_releases_a_waiting_long_poll_and_a_webhook_task(token, other_token):
+    """Stopping with a long poll waiting and a webhook retrying leaves nothing pending."""
+    server = SimulatorServer(SimulatorConfig(latency_ms=0))
+    await server.start()
+    async with aiohttp.ClientSession() as session:
+        bot = f"{server.base_url}/bot{token}"
+        unreachable = {"url": "http://127.0.0.1:9/hook"}  # the discard port: nobody listens
+        async with session.post(f"{bot}/setWebhook", json=unreachable) as response:
+            assert response.status == 200
+        control = f"{server.base_url}/sim/bots/{token}/updates"
+        async with session.post(control, json={"start": [1]}) as response:
+            assert response.status == 200
+        poll = asyncio.create_task(
+            session.post(f"{server.base_url}/bot{other_token}/getUpdates", json={"timeout": 30})
+        )
+        await asyncio.sleep(0.05)
+        await server.stop()
+        with pytest.raises(aiohttp.ClientError):
+            await poll

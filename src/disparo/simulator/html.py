@@ -36,6 +36,7 @@ _LINK_SCHEMES = frozenset({"http", "https", "tg", "ton", "tonsite"})
 _SPECIAL = re.compile(r"[<&]")
 _SPACES = frozenset(" \t\r\n\v\f")
 _TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):(//)?")
 _TG_USER = re.compile(r"tg://user\?id=(\d{1,15})$", re.IGNORECASE)
 
 
@@ -310,10 +311,11 @@ def checked_link(url: str) -> str | None:
     url = url.strip()
     if not url or any(c in _SPACES for c in url):
         return None
-    scheme, sep, rest = url.partition("://")
-    if not sep:
+    match = _SCHEME.match(url)
+    rest = url[match.end() :] if match else ""
+    if match is None or (match.group(2) is None and rest[:1].isdigit()):  # host:port
         return "http://" + url + ("" if "/" in url else "/")
-    if scheme.lower() not in _LINK_SCHEMES or not rest:
+    if match.group(1).lower() not in _LINK_SCHEMES or not rest:
         return None
     return url
 

@@ -176,6 +176,10 @@ class HttpProtocol(asyncio.Protocol):
         if self._transport is not None:
             self._transport.close()
 
+    def pending(self) -> list[asyncio.Future[Response]]:
+        """Answers still being worked out (long polls), to cancel and await at shutdown."""
+        return list(self._tasks)
+
     # httptools callbacks -----------------------------------------------------------------
 
     def on_message_begin(self) -> None:

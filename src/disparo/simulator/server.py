@@ -57,8 +57,12 @@ class SimulatorServer:
         """Stop listening, close every connection and the webhook client."""
         if self._server is not None:
             self._server.close()
+            pending = [task for c in self._connections for task in c.pending()]
             for connection in list(self._connections):
                 connection.close()
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
             await self._server.wait_closed()
             self._server = None
         await self.world.close()

@@ -164,6 +164,13 @@ class UpdateFeed:
         if self._poll is not None and not self._poll.done():
             self._poll.set_result(None)
 
+    async def aclose(self) -> None:
+        """`close`, then wait for the webhook task to finish (shutdown)."""
+        worker = self._worker
+        self.close()
+        if worker is not None:
+            await asyncio.gather(worker, return_exceptions=True)
+
     def _stop_worker(self) -> None:
         if self._worker is not None:
             self._worker.cancel()

@@ -88,7 +88,7 @@ class World:
     async def close(self) -> None:
         """Stop webhook tasks and close the webhook client."""
         for bot in self.bots.values():
-            bot.feed.close()
+            await bot.feed.aclose()
         if self._session is not None:
             await self._session.close()
             self._session = None
