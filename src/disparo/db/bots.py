@@ -1,0 +1,169 @@
+"""Named queries on `bots`: registration, settings, webhook secret, polling offset."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, exists, insert, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from disparo.db.secrets import TokenCipher
+from disparo.db.tables import bots, shots_queue
+from disparo.domain.statuses import ShotStatus
+
+# Settings an operator may change after registration (the token is handled on its own).
+EDITABLE_BOT_FIELDS = frozenset({"name", "rate_per_s", "paid_broadcast", "timezone", "polling"})
+
+
+@dataclass(frozen=True, slots=True)
+class BotRecord:
+    """A registered bot, its token opened (keep it away from responses and logs)."""
+
+    slug: str
+    token: str
+    name: str | None
+    telegram_bot_id: int | None
+    telegram_username: str | None
+    rate_per_s: int
+    paid_broadcast: bool
+    timezone: str
+    webhook_secret: str
+    polling: bool
+    updates_offset: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def _record(row: RowMapping, cipher: TokenCipher) -> BotRecord:
+    values = dict(row)
+    values["token"] = cipher.open(values["token"])
+    return BotRecord(**values)
+
+
+def new_webhook_secret() -> str:
+    """A secret for X-Telegram-Bot-Api-Secret-Token (Telegram accepts A-Z a-z 0-9 _ -)."""
+    return secrets.token_urlsafe(32)
+
+
+async def insert_bot(
+    conn: AsyncConnection,
+    cipher: TokenCipher,
+    *,
+    slug: str,
+    token: str,
+    now: datetime,
+    **settings: Any,
+) -> BotRecord:
+    """Register a bot; the caller checked that the slug is free."""
+    row = (
+        (
+            await conn.execute(
+                insert(bots)
+                .values(
+                    slug=slug,
+                    token=cipher.seal(token),
+                    webhook_secret=new_webhook_secret(),
+                    created_at=now,
+                    updated_at=now,
+                    **settings,
+                )
+                .returning(*bots.c)
+            )
+        )
+        .mappings()
+        .one()
+    )
+    return _record(row, cipher)
+
+
+async def get_bot(conn: AsyncConnection, cipher: TokenCipher, slug: str) -> BotRecord | None:
+    """The bot named `slug`, or None."""
+    row = (await conn.execute(select(bots).where(bots.c.slug == slug))).mappings().first()
+    return _record(row, cipher) if row is not None else None
+
+
+async def bot_exists(conn: AsyncConnection, slug: str) -> bool:
+    """True when a bot named `slug` is registered."""
+    return bool(await conn.scalar(select(exists().where(bots.c.slug == slug))))
+
+
+async def list_bots(conn: AsyncConnection, cipher: TokenCipher) -> list[BotRecord]:
+    """Every registered bot, by slug."""
+    rows = (await conn.execute(select(bots).order_by(bots.c.slug))).mappings().all()
+    return [_record(row, cipher) for row in rows]
+
+
+async def slug_of_telegram_bot(
+    conn: AsyncConnection, telegram_bot_id: int, *, other_than: str | None = None
+) -> str | None:
+    """The slug already registered for this Telegram bot id, if any (one slug per bot)."""
+    query = select(bots.c.slug).where(bots.c.telegram_bot_id == telegram_bot_id)
+    if other_than is not None:
+        query = query.where(bots.c.slug != other_than)
+    return await conn.scalar(query.limit(1))
+
+
+async def update_bot(
+    conn: AsyncConnection,
+    cipher: TokenCipher,
+    slug: str,
+    *,
+    now: datetime,
+    token: str | None = None,
+    **changes: Any,
+) -> BotRecord | None:
+    """Change a bot's settings (and token); None when there is no such bot."""
+    unknown = set(changes) - EDITABLE_BOT_FIELDS - {"telegram_bot_id", "telegram_username"}
+    if unknown:
+        raise ValueError(f"not editable: {sorted(unknown)}")
+    values: dict[str, Any] = {**changes, "updated_at": now}
+    if token is not None:
+        values["token"] = cipher.seal(token)
+    row = (
+        (
+            await conn.execute(
+                update(bots).where(bots.c.slug == slug).values(**values).returning(*bots.c)
+            )
+        )
+        .mappings()
+        .first()
+    )
+    return _record(row, cipher) if row is not None else None
+
+
+async def delete_bot(conn: AsyncConnection, slug: str) -> bool:
+    """Remove a bot with its contacts, events, payments and shots; False if there was none."""
+    result = await conn.execute(delete(bots).where(bots.c.slug == slug))
+    return result.rowcount > 0
+
+
+async def has_running_shot(conn: AsyncConnection, slug: str) -> bool:
+    """True while one of the bot's shots is being sent."""
+    query = select(
+        exists().where(
+            shots_queue.c.bot_slug == slug, shots_queue.c.status == ShotStatus.RUNNING.value
+        )
+    )
+    return bool(await conn.scalar(query))
+
+
+async def webhook_secret_of(conn: AsyncConnection, slug: str) -> str | None:
+    """The secret Telegram must send with this bot's webhook calls, or None (no such bot)."""
+    return await conn.scalar(select(bots.c.webhook_secret).where(bots.c.slug == slug))
+
+
+async def polling_bot_slugs(conn: AsyncConnection, *, every_bot: bool = False) -> list[str]:
+    """The bots whose updates are fetched with getUpdates (all of them with `every_bot`)."""
+    query = select(bots.c.slug).order_by(bots.c.slug)
+    if not every_bot:
+        query = query.where(bots.c.polling.is_(True))
+    return list((await conn.scalars(query)).all())
+
+
+async def set_updates_offset(conn: AsyncConnection, slug: str, offset: int) -> None:
+    """Remember the next getUpdates offset of a polling bot."""
+    await conn.execute(update(bots).where(bots.c.slug == slug).values(updates_offset=offset))
