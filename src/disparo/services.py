@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import signal
+from collections.abc import Sequence
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
 
-from disparo.api.app import create_app
-from disparo.config import Settings
+from disparo.api.app import Background, create_app
+from disparo.config import ConfigError, Settings
 from disparo.db import migrate
 from disparo.db.engine import Database
+from disparo.db.secrets import SecretKeyError, TokenCipher
 from disparo.db.urls import parse_database_url
+from disparo.telegram import BotAPI
 
 
 def open_database(settings: Settings) -> Database:
@@ -25,10 +28,41 @@ def migrate_database(settings: Settings) -> None:
     migrate.upgrade(parse_database_url(settings.database_url))
 
 
-def build_api(settings: Settings, db: Database) -> FastAPI:
-    """The HTTP application; refuses to build without a sound admin token."""
+def token_cipher(settings: Settings) -> TokenCipher:
+    """Seals bot tokens with DISPARO_SECRET_KEY when it is set (plain storage otherwise)."""
+    key = settings.secret_key.get_secret_value() if settings.secret_key else None
+    try:
+        return TokenCipher(key)
+    except SecretKeyError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def bot_api(settings: Settings) -> BotAPI:
+    """The pooled Bot API client (started by whoever runs it, e.g. the API's lifespan)."""
+    return BotAPI(settings.telegram_api_url, timeout_s=settings.telegram_timeout_s)
+
+
+def build_api(
+    settings: Settings,
+    db: Database,
+    *,
+    background: Sequence[Background] = (),
+    poll_every_bot: bool = False,
+) -> FastAPI:
+    """The HTTP application; refuses to build without a sound admin token.
+
+    `background` context managers (the engine, for `disparo serve`) run in its lifespan;
+    `poll_every_bot` fetches every bot's updates with getUpdates (`--polling`).
+    """
     settings.require_admin_token()
-    return create_app(db)
+    return create_app(
+        db,
+        settings,
+        telegram=bot_api(settings),
+        cipher=token_cipher(settings),
+        background=background,
+        poll_every_bot=poll_every_bot,
+    )
 
 
 async def serve_http(app: FastAPI, host: str, port: int, **config: Any) -> None:

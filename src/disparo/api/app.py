@@ -1,21 +1,125 @@
-"""The FastAPI application factory."""
+"""The FastAPI application factory: routes, error shape, body limits, metrics, lifespan."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from datetime import timedelta
+
+from fastapi import APIRouter, Depends, FastAPI
 
 from disparo import __version__
-from disparo.api import health
+from disparo.api import (
+    health,
+    metrics,
+    routes_bots,
+    routes_imports,
+    routes_reports,
+    routes_shots,
+    webhook,
+)
+from disparo.api.auth import require_admin
+from disparo.api.deps import Clock, utc_now
+from disparo.api.errors import install_error_handlers
+from disparo.api.polling import Poller, polling
+from disparo.config import Settings
 from disparo.db.engine import Database
+from disparo.db.secrets import TokenCipher
+from disparo.db.updates import forget_updates_before
+from disparo.telegram import BotAPI
+
+log = logging.getLogger("disparo.api")
+
+ADMIN_PREFIX = "/admin/api"
+MAX_BODY_BYTES = 1024 * 1024  # JSON bodies; the import routes take more
+PROCESSED_UPDATES_KEPT = timedelta(days=2)  # Telegram stops retrying an update after a day
+HOUSEKEEPING_EVERY_S = 3600.0
+
+Background = Callable[[], AbstractAsyncContextManager[None]]
+
+DESCRIPTION = """Mass broadcasts (shots) to the contacts of Telegram bots.
+
+Every `/admin/api` route needs `Authorization: Bearer <DISPARO_ADMIN_TOKEN>`. Every error is
+`{"error": {"code", "message", "field"?}}`. Times are ISO 8601; those sent must carry an offset.
+"""
 
 
-def create_app(db: Database) -> FastAPI:
-    """Build the HTTP application on an already opened database."""
+async def _forget_old_updates(db: Database, clock: Clock) -> None:
+    while True:
+        try:
+            async with db.write() as conn:
+                await forget_updates_before(conn, clock() - PROCESSED_UPDATES_KEPT)
+        except Exception as exc:  # the database may be down; try again next time
+            log.warning("could not prune processed updates: %s", type(exc).__name__)
+        await asyncio.sleep(HOUSEKEEPING_EVERY_S)
+
+
+@asynccontextmanager
+async def _housekeeping(db: Database, clock: Clock) -> AsyncIterator[None]:
+    task = asyncio.create_task(_forget_old_updates(db, clock), name="housekeeping")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def create_app(
+    db: Database,
+    settings: Settings,
+    *,
+    telegram: BotAPI,
+    cipher: TokenCipher,
+    clock: Clock = utc_now,
+    background: Sequence[Background] = (),
+    poll_every_bot: bool = False,
+    long_poll_s: int = 25,
+) -> FastAPI:
+    """Build the HTTP application on an opened database and an unstarted Bot API client.
+
+    The lifespan starts the client, the long-polling supervisor, the pruning of processed
+    updates, and then each of `background` (e.g. the engine, in `disparo serve`).
+    """
+    admin_token = settings.require_admin_token().get_secret_value().encode()
+    poller = Poller(db, telegram, cipher, clock, every_bot=poll_every_bot, long_poll_s=long_poll_s)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            await stack.enter_async_context(telegram)
+            await stack.enter_async_context(polling(poller))
+            await stack.enter_async_context(_housekeeping(db, clock))
+            for start in background:
+                await stack.enter_async_context(start())
+            yield
+
     app = FastAPI(
         title="Disparo",
         version=__version__,
-        description="Mass broadcasts (shots) to the contacts of Telegram bots.",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        max_body_size=MAX_BODY_BYTES,
     )
     app.state.db = db
+    app.state.settings = settings
+    app.state.telegram = telegram
+    app.state.cipher = cipher
+    app.state.clock = clock
+    app.state.admin_token = admin_token
+    install_error_handlers(app)
+    app.add_middleware(metrics.MetricsMiddleware)
+
+    admin = APIRouter(prefix=ADMIN_PREFIX, dependencies=[Depends(require_admin)])
+    admin.include_router(routes_shots.router)
+    admin.include_router(routes_reports.router)
+    admin.include_router(routes_bots.router)
+    admin.include_router(routes_imports.router)
+    app.include_router(admin)
+    app.include_router(webhook.router)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     return app

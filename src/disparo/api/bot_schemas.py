@@ -1,0 +1,130 @@
+"""Request and response bodies of the bot, metrics, webhook and import routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+MAX_RATE_PER_S = 30
+MAX_PAID_RATE_PER_S = 1000
+
+_RATE = (
+    f"messages per second for this bot: 1–{MAX_RATE_PER_S}, or up to {MAX_PAID_RATE_PER_S} "
+    "with paid_broadcast"
+)
+_PAID = "Telegram paid broadcasts enabled for this bot (allows rate_per_s above 30)"
+_TIMEZONE = "IANA time zone of the bot's audience, such as America/Sao_Paulo"
+_POLLING = "fetch updates with getUpdates instead of a webhook (no public URL needed)"
+
+
+class BotCreate(BaseModel):
+    """A bot to register; the token is checked with Telegram's getMe."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "slug": "loja",
+                    "token": "123456789:AAE-example-token-from-BotFather-xyz",
+                    "name": "Loja",
+                    "rate_per_s": 25,
+                    "timezone": "America/Sao_Paulo",
+                }
+            ]
+        },
+    )
+    slug: str = Field(
+        pattern=SLUG_PATTERN,
+        description="the bot's name in Disparo: lower-case letters, digits, - and _ (1–63)",
+    )
+    token: SecretStr = Field(description="the token @BotFather gave; never shown again")
+    name: str | None = Field(default=None, max_length=200, description="a label for people")
+    rate_per_s: int = Field(default=25, ge=1, le=MAX_PAID_RATE_PER_S, description=_RATE)
+    paid_broadcast: bool = Field(default=False, description=_PAID)
+    timezone: str = Field(default="America/Sao_Paulo", description=_TIMEZONE)
+    polling: bool = Field(default=False, description=_POLLING)
+
+
+class BotPatch(BaseModel):
+    """Changes to a bot; fields left out stay as they are."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"rate_per_s": 20, "polling": True}]}
+    )
+    token: SecretStr | None = Field(
+        default=None, description="a new token of the same bot (checked with getMe)"
+    )
+    name: str | None = Field(default=None, max_length=200, description="a label for people")
+    rate_per_s: int | None = Field(default=None, ge=1, le=MAX_PAID_RATE_PER_S, description=_RATE)
+    paid_broadcast: bool | None = Field(default=None, description=_PAID)
+    timezone: str | None = Field(default=None, description=_TIMEZONE)
+    polling: bool | None = Field(default=None, description=_POLLING)
+
+
+class BotOut(BaseModel):
+    """A registered bot; its token is masked."""
+
+    slug: str
+    name: str | None
+    token: str = Field(description="masked: the bot id and ****", examples=["123456:****"])
+    telegram_bot_id: int | None
+    telegram_username: str | None
+    rate_per_s: int
+    paid_broadcast: bool
+    timezone: str
+    polling: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class BotList(BaseModel):
+    """Every registered bot."""
+
+    items: list[BotOut]
+
+
+class ContactChanges(BaseModel):
+    """How the bot's contacts changed over the last 24 hours."""
+
+    started: int = Field(description="contacts who pressed /start")
+    blocked: int = Field(description="contacts who blocked the bot")
+    deactivated: int = Field(description="contacts found deactivated")
+    active: int = Field(description="reachable contacts now minus 24 h ago (may be negative)")
+
+
+class BotMetrics(BaseModel):
+    """The metrics card of a bot: its contacts by state."""
+
+    bot_slug: str
+    total: int
+    active: int
+    blocked: int
+    deactivated: int
+    change_24h: ContactChanges
+
+
+class WebhookOut(BaseModel):
+    """Where Telegram now sends the bot's updates."""
+
+    bot_slug: str
+    url: str
+
+
+class Rejection(BaseModel):
+    """One input row that was not imported."""
+
+    line: int = Field(description="1-based line of the input (CSV: the header is line 1)")
+    field: str | None = Field(description="the offending column, when one is to blame")
+    reason: str
+
+
+class ImportResult(BaseModel):
+    """What an import did."""
+
+    inserted: int = Field(description="rows that were new")
+    updated: int = Field(description="rows that matched an existing one and updated it")
+    rejected: int = Field(description="rows refused; see rejections")
+    rejections: list[Rejection] = Field(description="the first 1000 refused rows, with why")

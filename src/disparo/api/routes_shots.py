@@ -1,0 +1,201 @@
+"""The spec's shot routes: create, list, edit, cancel; and pause, resume, cancel while running."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from sqlalchemy import null
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from disparo.api.content import Content, check_content
+from disparo.api.deps import DB, Now
+from disparo.api.errors import ERROR_RESPONSES, conflict, described, invalid, not_found
+from disparo.api.schemas import ButtonRows, ShotCreate, ShotOut, ShotPage, ShotPatch
+from disparo.api.views import shot_out
+from disparo.db import shots as shot_queries
+from disparo.db.bots import bot_exists
+from disparo.db.shots import ShotRecord
+from disparo.domain.statuses import MediaType, TransitionError, operator_transition
+
+router = APIRouter(prefix="/shots", tags=["shots"], responses=ERROR_RESPONSES)
+
+_NOT_FOUND = described(404, "no such shot")
+_CONFLICT = described(409, "the shot's status does not allow this")
+_MAX_PAGE = 100
+
+
+def _plain(buttons: ButtonRows | None) -> list[list[dict[str, str]]] | None:
+    return None if buttons is None else [[b.model_dump() for b in row] for row in buttons]
+
+
+def _cursor(raw: str | None) -> int | None:
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise invalid("cursor", "cursor must be the next_cursor value of the previous page")
+    return int(raw)
+
+
+async def _shot_or_404(conn: AsyncConnection, shot_id: int) -> ShotRecord:
+    shot = await shot_queries.get_shot(conn, shot_id)
+    if shot is None:
+        raise not_found(f"shot {shot_id}")
+    return shot
+
+
+async def _out(conn: AsyncConnection, shot: ShotRecord) -> ShotOut:
+    counts = await shot_queries.delivery_counts(conn, [shot.id])
+    return shot_out(shot, counts.get(shot.id, {}))
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Create a shot",
+    responses=described(422, "a field is invalid"),
+)
+async def create_shot(body: ShotCreate, db: DB, now: Now) -> ShotOut:
+    """Queue a shot for `scheduled_at` (default now); the workers are woken at once."""
+    buttons = _plain(body.buttons)
+    content = Content(body.copy_text, body.media_type, body.media_url, buttons)
+    check_content(content)
+    async with db.write(wake=True) as conn:
+        if not await bot_exists(conn, body.bot_slug):
+            raise invalid(
+                "bot_slug",
+                f"no bot is registered as '{body.bot_slug}'; "
+                "see GET /admin/api/bots or register it with POST /admin/api/bots",
+            )
+        values: dict[str, Any] = {
+            "bot_slug": body.bot_slug,
+            "target": body.target.value,
+            "recency_days": body.recency_days,
+            "copy": content.copy,
+            "media_url": content.media_url,
+            "media_type": content.media_type.value,
+            "scheduled_at": body.scheduled_at or now,
+        }
+        if buttons is not None:
+            values["buttons"] = buttons
+        shot = await shot_queries.insert_shot(conn, now=now, **values)
+    return shot_out(shot, {})
+
+
+@router.get("", summary="List a bot's shots, newest first")
+async def list_shots(
+    db: DB,
+    bot_slug: Annotated[str, Query(min_length=1, description="the bot whose shots to list")],
+    limit: Annotated[int, Query(ge=1, le=_MAX_PAGE, description="page size, 1–100")] = 20,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+) -> ShotPage:
+    """Each shot with its delivery counts; follow `next_cursor` for older ones."""
+    before_id = _cursor(cursor)
+    async with db.read() as conn:
+        if not await bot_exists(conn, bot_slug):
+            raise not_found(f"bot '{bot_slug}'")
+        shots = await shot_queries.list_shots(conn, bot_slug, before_id=before_id, limit=limit + 1)
+        page = shots[:limit]
+        counts = await shot_queries.delivery_counts(conn, [s.id for s in page])
+    next_cursor = str(page[-1].id) if len(shots) > limit else None
+    return ShotPage(
+        items=[shot_out(s, counts.get(s.id, {})) for s in page], next_cursor=next_cursor
+    )
+
+
+@router.get("/{shot_id}", summary="One shot", responses=_NOT_FOUND)
+async def get_shot(shot_id: int, db: DB) -> ShotOut:
+    """The shot with its delivery counts."""
+    async with db.read() as conn:
+        return await _out(conn, await _shot_or_404(conn, shot_id))
+
+
+def _merged(shot: ShotRecord, body: ShotPatch) -> tuple[Content, dict[str, Any]]:
+    """The content after the patch, and the column changes to store."""
+    given = body.model_fields_set
+    copy = body.copy_text if "copy_text" in given else shot.copy
+    if copy is None:
+        raise invalid("copy", "copy cannot be null; send the new text")
+    media_type = MediaType(shot.media_type)
+    if "media_type" in given:
+        if body.media_type is None:
+            raise invalid("media_type", "media_type cannot be null; use none for no media")
+        media_type = body.media_type
+    media_url = body.media_url if "media_url" in given else shot.media_url
+    if media_type is MediaType.NONE and "media_url" not in given:
+        media_url = None  # switching to text only drops the old media
+    buttons = shot.buttons
+    if "buttons" in given:
+        buttons = (
+            None if body.buttons is None else [[b.model_dump() for b in r] for r in body.buttons]
+        )
+    changes: dict[str, Any] = {
+        "copy": copy,
+        "media_type": media_type.value,
+        "media_url": media_url,
+        "buttons": null() if buttons is None else buttons,
+    }
+    if "scheduled_at" in given:
+        if body.scheduled_at is None:
+            raise invalid("scheduled_at", "scheduled_at cannot be null; give a time with offset")
+        changes["scheduled_at"] = body.scheduled_at
+    if "recency_days" in given:
+        changes["recency_days"] = body.recency_days
+    return Content(copy, media_type, media_url, buttons), changes
+
+
+@router.patch("/{shot_id}", summary="Edit a pending shot", responses=_NOT_FOUND | _CONFLICT)
+async def edit_shot(shot_id: int, body: ShotPatch, db: DB, now: Now) -> ShotOut:
+    """Change copy, media, buttons, audience recency or schedule while the shot is pending."""
+    async with db.write(wake=True) as conn:
+        shot = await _shot_or_404(conn, shot_id)
+        _check_allowed("edit", shot)
+        content, changes = _merged(shot, body)
+        check_content(content)
+        edited = await shot_queries.edit_pending_shot(conn, shot_id, now=now, **changes)
+        if edited is None:
+            _check_allowed("edit", await _shot_or_404(conn, shot_id))
+            raise conflict("the shot changed while it was being edited; try again")
+        return await _out(conn, edited)
+
+
+def _check_allowed(action: str, shot: ShotRecord) -> None:
+    try:
+        operator_transition(action, shot.status)
+    except TransitionError as exc:
+        raise conflict(str(exc), field="status") from None
+
+
+async def _transition(db: DB, shot_id: int, action: str, now: Now) -> ShotOut:
+    async with db.write(wake=action == "resume") as conn:
+        shot = await _shot_or_404(conn, shot_id)
+        _check_allowed(action, shot)
+        moved = await shot_queries.transition_shot(conn, shot_id, action, now=now)
+        if moved is None:  # a worker moved it between the read and the update
+            _check_allowed(action, await _shot_or_404(conn, shot_id))
+            raise conflict("the shot changed meanwhile; try again")
+        return await _out(conn, moved)
+
+
+@router.delete("/{shot_id}", summary="Cancel a pending shot", responses=_NOT_FOUND | _CONFLICT)
+async def delete_shot(shot_id: int, db: DB, now: Now) -> ShotOut:
+    """The shot becomes `cancelled` and is kept for history; only a pending shot can be."""
+    return await _transition(db, shot_id, "delete", now)
+
+
+@router.post("/{shot_id}/pause", summary="Pause a shot", responses=_NOT_FOUND | _CONFLICT)
+async def pause_shot(shot_id: int, db: DB, now: Now) -> ShotOut:
+    """pending or running → paused; a running shot stops sending within a second."""
+    return await _transition(db, shot_id, "pause", now)
+
+
+@router.post("/{shot_id}/resume", summary="Resume a paused shot", responses=_NOT_FOUND | _CONFLICT)
+async def resume_shot(shot_id: int, db: DB, now: Now) -> ShotOut:
+    """paused → pending; a worker picks it up and continues where it stopped."""
+    return await _transition(db, shot_id, "resume", now)
+
+
+@router.post("/{shot_id}/cancel", summary="Cancel a shot", responses=_NOT_FOUND | _CONFLICT)
+async def cancel_shot(shot_id: int, db: DB, now: Now) -> ShotOut:
+    """pending, running or paused → cancelled; a running shot stops within a second."""
+    return await _transition(db, shot_id, "cancel", now)

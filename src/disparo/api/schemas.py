@@ -1,0 +1,193 @@
+"""Request and response bodies of the shot routes (the spec's field names are the contract)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from disparo.domain.statuses import DeliveryStatus, MediaType, ShotStatus, Target
+
+_COPY = (
+    "the message, Telegram HTML (parse_mode=HTML): at most 4096 characters, or 1024 when it is "
+    "the caption of a photo or video"
+)
+_MEDIA_URL = "http(s) URL of the media; required exactly when media_type is not none"
+_SCHEDULED = (
+    "when to send: ISO 8601 with an offset (2026-12-01T09:00:00-03:00); a time without an "
+    "offset is refused. Defaults to now"
+)
+_RECENCY = "only contacts who interacted in the last N days (1–3650); null for everyone"
+_BUTTONS = (
+    "inline keyboard: a list of rows, each a list of buttons {text, url}; url is http(s):// "
+    "or tg://"
+)
+
+
+class Button(BaseModel):
+    """One inline keyboard button opening a link."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(description="the button's label", examples=["Comprar agora"])
+    url: str = Field(description="http(s):// or tg:// link", examples=["https://example.com/pix"])
+
+
+ButtonRows = list[list[Button]]
+
+
+class ShotCreate(BaseModel):
+    """A new shot."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "bot_slug": "loja",
+                    "target": "pix_created",
+                    "copy": "<b>Seu PIX expira hoje!</b> Garanta o desconto.",
+                    "media_type": "none",
+                    "scheduled_at": "2026-12-01T09:00:00-03:00",
+                    "recency_days": 7,
+                    "buttons": [[{"text": "Pagar", "url": "https://example.com/pix"}]],
+                }
+            ]
+        },
+    )
+    bot_slug: str = Field(min_length=1, description="the bot that sends it")
+    target: Target = Field(description="started (pressed /start) or pix_created (made a PIX)")
+    copy_text: str = Field(alias="copy", description=_COPY)
+    media_url: str | None = Field(default=None, description=_MEDIA_URL)
+    media_type: MediaType = Field(default=MediaType.NONE, description="photo, video, audio, none")
+    scheduled_at: AwareDatetime | None = Field(default=None, description=_SCHEDULED)
+    recency_days: int | None = Field(default=None, ge=1, le=3650, description=_RECENCY)
+    buttons: ButtonRows | None = Field(default=None, description=_BUTTONS)
+
+
+class ShotPatch(BaseModel):
+    """Changes to a pending shot; fields left out stay as they are, null clears an optional one."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"scheduled_at": "2026-12-02T09:00:00-03:00"}]},
+    )
+    copy_text: str | None = Field(default=None, alias="copy", description=_COPY)
+    media_url: str | None = Field(default=None, description=_MEDIA_URL)
+    media_type: MediaType | None = Field(default=None, description="photo, video, audio, none")
+    scheduled_at: AwareDatetime | None = Field(default=None, description=_SCHEDULED)
+    recency_days: int | None = Field(default=None, ge=1, le=3650, description=_RECENCY)
+    buttons: ButtonRows | None = Field(default=None, description=_BUTTONS)
+
+
+class DeliveryCounts(BaseModel):
+    """How far a shot got: its deliveries by status."""
+
+    total: int = Field(description="recipients in the snapshot (0 until the shot starts)")
+    pending: int = Field(description="not yet sent")
+    sending: int = Field(description="reserved, request in flight")
+    sent: int = Field(description="delivered, Telegram gave a message_id")
+    skipped: int = Field(description="not sent: blocked, deactivated, chat not found, ...")
+    error: int = Field(description="Telegram refused the message")
+    unknown: int = Field(description="the request may or may not have arrived; never retried")
+    progress: float = Field(ge=0, le=1, description="finished deliveries / total, 0..1")
+
+
+class ShotOut(BaseModel):
+    """A shot, with its delivery counts."""
+
+    model_config = ConfigDict(serialize_by_alias=True)
+    id: int
+    bot_slug: str
+    target: Target
+    recency_days: int | None
+    copy_text: str = Field(alias="copy")
+    media_url: str | None
+    media_type: MediaType
+    buttons: Any = Field(description=_BUTTONS)
+    scheduled_at: datetime = Field(description="ISO 8601, UTC")
+    status: ShotStatus
+    attempt_count: int
+    last_error: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    stats: DeliveryCounts
+
+
+class ShotPage(BaseModel):
+    """One page of a bot's shots, newest first."""
+
+    items: list[ShotOut]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null at end")
+
+
+class TimelinePoint(BaseModel):
+    """Outcomes recorded in one time bucket (for a delivery-over-time chart)."""
+
+    t: datetime = Field(description="start of the bucket, UTC")
+    sent: int
+    skipped: int
+    error: int
+    unknown: int
+
+
+class ShotStats(DeliveryCounts):
+    """A shot's detailed statistics."""
+
+    shot_id: int
+    status: ShotStatus
+    by_reason: dict[str, int] = Field(
+        description="deliveries by reason: blocked, deactivated, chat_not_found, ...",
+        examples=[{"blocked": 12, "deactivated": 1, "chat_not_found": 3}],
+    )
+    started_at: datetime | None
+    finished_at: datetime | None
+    rate_per_s: float = Field(description="deliveries finished in the last 10 s / 10")
+    eta_s: float | None = Field(description="seconds left at the current rate; null unless running")
+    bucket_s: int = Field(description="width of each timeline bucket in seconds")
+    timeline: list[TimelinePoint]
+
+
+class DeliveryOut(BaseModel):
+    """One recipient of a shot (a `shots_sent` row)."""
+
+    telegram_id: int
+    status: DeliveryStatus
+    reason: str | None = Field(description="why it was skipped or failed: blocked, timeout, ...")
+    error: str | None = Field(description="Telegram's description of the failure")
+    message_id: int | None = Field(description="Telegram's id of the sent message")
+    sent_at: datetime | None
+    updated_at: datetime | None
+
+
+class DeliveryPage(BaseModel):
+    """One page of a shot's deliveries, in send order."""
+
+    items: list[DeliveryOut]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null at end")
+
+
+class AudienceEstimate(BaseModel):
+    """How many contacts a shot with this target would reach now."""
+
+    bot_slug: str
+    target: Target
+    recency_days: int | None
+    count: int
+
+
+class PreviewIn(BaseModel):
+    """Where to send a shot's content now, as a preview."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"telegram_id": 42}]})
+    telegram_id: int = Field(description="the chat (user id) that receives the preview")
+
+
+class PreviewOut(BaseModel):
+    """Telegram's answer to the preview: the messages it created."""
+
+    shot_id: int
+    telegram_id: int
+    messages: list[dict[str, Any]] = Field(description="Telegram Message objects, as returned")

@@ -1,0 +1,78 @@
+"""POST /telegram/{slug}/webhook: where Telegram delivers a bot's updates.
+
+The secret header is checked (constant time) before the body is even parsed.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Header, Request
+from pydantic import BaseModel
+
+from disparo.api.deps import DB, Now
+from disparo.api.errors import ApiError, described
+from disparo.api.updates import apply_update
+from disparo.db.bots import webhook_secret_of
+
+router = APIRouter(tags=["telegram"])
+
+# Compared against when the slug is unknown, so both refusals take the same time.
+_NO_SECRET = b"\x00" * 43
+
+
+class WebhookAck(BaseModel):
+    """Telegram only looks at the status; `duplicate` says the update was seen before."""
+
+    ok: bool
+    duplicate: bool
+
+
+def _forbidden() -> ApiError:
+    return ApiError(
+        403,
+        "forbidden",
+        "X-Telegram-Bot-Api-Secret-Token is missing or wrong; register the webhook with "
+        "POST /admin/api/bots/{slug}/webhook",
+    )
+
+
+@router.post(
+    "/telegram/{slug}/webhook",
+    summary="Telegram's webhook for one bot",
+    responses=described(403, "secret header missing or wrong"),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object"}}},
+            "description": "a Telegram Update object",
+        }
+    },
+)
+async def telegram_webhook(
+    slug: str,
+    request: Request,
+    db: DB,
+    now: Now,
+    secret: Annotated[str | None, Header(alias="X-Telegram-Bot-Api-Secret-Token")] = None,
+) -> WebhookAck:
+    """Apply a /start, message, button press or block/unblock to the bot's contacts."""
+    async with db.read() as conn:
+        expected = await webhook_secret_of(conn, slug)
+    given = (secret or "").encode()
+    good = hmac.compare_digest(given, expected.encode() if expected else _NO_SECRET)
+    if expected is None or not good:
+        raise _forbidden()
+    try:
+        update: Any = orjson.loads(await request.body())
+    except orjson.JSONDecodeError:
+        raise ApiError(400, "bad_request", "the body is not a JSON Telegram Update") from None
+    if not isinstance(update, dict) or type(update.get("update_id")) is not int:
+        raise ApiError(
+            422, "validation_error", "an Update needs an integer update_id", field="update_id"
+        )
+    async with db.write() as conn:
+        applied = await apply_update(conn, slug, update, now=now)
+    return WebhookAck(ok=True, duplicate=not applied)

@@ -1,0 +1,204 @@
+"""Fixtures of the API tests: the Telegram simulator and the API, both on real sockets.
+
+Every test gets a fresh migrated database (SQLite and PostgreSQL), a simulator on an ephemeral
+port, and uvicorn serving the app on another, with an aiohttp client talking to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import pytest
+import uvicorn
+from cryptography.fernet import Fernet
+from fastapi import FastAPI
+from sqlalchemy.engine import URL
+
+from disparo.api.app import create_app
+from disparo.config import Settings
+from disparo.db.engine import Database
+from disparo.db.secrets import TokenCipher
+from disparo.simulator import SimulatorConfig, SimulatorServer
+from disparo.telegram import BotAPI
+
+ADMIN_TOKEN = "adm1n-t0ken-For-The-Tests-9f8e7d6c"
+TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1"
+OTHER_TOKEN = "987654321:ZZHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw2"
+SECRET_KEY = Fernet.generate_key().decode()
+
+
+@dataclass
+class Answer:
+    """An HTTP answer of the API: status, decoded body (JSON, else text) and headers."""
+
+    status: int
+    body: Any
+    headers: dict[str, str]
+    text: str
+
+
+class Client:
+    """Talks HTTP to one running server (the API or the simulator)."""
+
+    def __init__(self, base_url: str, session: aiohttp.ClientSession) -> None:
+        self.base_url = base_url
+        self.session = session
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        data: bytes | str | None = None,
+        token: str | None = ADMIN_TOKEN,
+        headers: dict[str, str] | None = None,
+    ) -> Answer:
+        """One request; the admin token is sent unless `token` is None."""
+        sent = dict(headers or {})
+        if token is not None:
+            sent.setdefault("Authorization", f"Bearer {token}")
+        async with self.session.request(
+            method, self.base_url + path, json=json, data=data, headers=sent
+        ) as response:
+            text = await response.text()
+            body: Any = text
+            if response.content_type == "application/json":
+                body = await response.json()
+            return Answer(response.status, body, dict(response.headers), text)
+
+    async def get(self, path: str, **kw: Any) -> Answer:
+        """GET `path`."""
+        return await self.request("GET", path, **kw)
+
+    async def post(self, path: str, json: Any = None, **kw: Any) -> Answer:
+        """POST `path` with a JSON body."""
+        return await self.request("POST", path, json=json, **kw)
+
+    async def patch(self, path: str, json: Any = None, **kw: Any) -> Answer:
+        """PATCH `path` with a JSON body."""
+        return await self.request("PATCH", path, json=json, **kw)
+
+    async def delete(self, path: str, **kw: Any) -> Answer:
+        """DELETE `path`."""
+        return await self.request("DELETE", path, **kw)
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """One HTTP client session for the test."""
+    async with aiohttp.ClientSession() as client_session:
+        yield client_session
+
+
+@pytest.fixture
+async def simulator() -> AsyncIterator[SimulatorServer]:
+    """The Telegram simulator, without latency, on an ephemeral port."""
+    server = SimulatorServer(SimulatorConfig(latency_ms=0.0, latency_jitter_ms=0.0, seed=7))
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest.fixture
+def sim(simulator: SimulatorServer, session: aiohttp.ClientSession) -> Client:
+    """A client of the simulator (Bot API and /sim control calls)."""
+    return Client(simulator.base_url, session)
+
+
+@pytest.fixture
+def listen_socket() -> socket.socket:
+    """A bound socket for the API, so its URL is known before the app is built."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@pytest.fixture
+def settings(db_url: URL, simulator: SimulatorServer, listen_socket: socket.socket) -> Settings:
+    """Settings of the API under test: the simulator as Telegram, a public URL, a secret key."""
+    port = listen_socket.getsockname()[1]
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=db_url.render_as_string(hide_password=False),
+        admin_token=ADMIN_TOKEN,
+        telegram_api_url=simulator.base_url,
+        public_url=f"http://127.0.0.1:{port}",
+        secret_key=SECRET_KEY,
+    )
+
+
+BuildApp = Callable[..., FastAPI]
+
+
+@pytest.fixture
+def build_app(db: Database, settings: Settings) -> BuildApp:
+    """Builds the app under test; keyword arguments go to `create_app`."""
+
+    def build(**overrides: Any) -> FastAPI:
+        options: dict[str, Any] = {
+            "telegram": BotAPI(settings.telegram_api_url, timeout_s=5.0),
+            "cipher": TokenCipher(SECRET_KEY),
+            "long_poll_s": 1,
+        }
+        options.update(overrides)
+        app_db = options.pop("db", db)
+        app_settings = options.pop("settings", settings)
+        return create_app(app_db, app_settings, **options)
+
+    return build
+
+
+Serve = Callable[[FastAPI], Awaitable[Client]]
+
+
+@pytest.fixture
+async def serve(
+    listen_socket: socket.socket, session: aiohttp.ClientSession
+) -> AsyncIterator[Serve]:
+    """Serves an app with uvicorn on the test's socket (lifespan included) until the end."""
+    servers: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
+
+    async def start(app: FastAPI) -> Client:
+        config = uvicorn.Config(
+            app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=2
+        )
+        server = uvicorn.Server(config)
+        task = asyncio.create_task(server.serve(sockets=[listen_socket]))
+        servers.append((server, task))
+        while not server.started:
+            if task.done():
+                task.result()
+                raise RuntimeError("uvicorn stopped before it started")
+            await asyncio.sleep(0.01)
+        host, port = listen_socket.getsockname()
+        return Client(f"http://{host}:{port}", session)
+
+    yield start
+    for server, task in servers:
+        server.should_exit = True
+        await task
+    listen_socket.close()
+
+
+@pytest.fixture
+async def api(build_app: BuildApp, serve: Serve) -> Client:
+    """The API under test, served on a real socket, with the simulator as Telegram."""
+    return await serve(build_app())
+
+
+@pytest.fixture
+async def bot(api: Client) -> dict[str, Any]:
+    """A registered bot `loja` (token TOKEN)."""
+    answer = await api.post("/admin/api/bots", {"slug": "loja", "token": TOKEN, "name": "Loja"})
+    assert answer.status == 201, answer.body
+    body: dict[str, Any] = answer.body
+    return body
