@@ -5,7 +5,6 @@ The HTML rules themselves live in `disparo.domain.telegram_html`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,7 +36,6 @@ __all__ = [
     "visible_length",
 ]
 CAPTIONED_MEDIA = ("photo", "video")
-
 
 
 class CopyError(ValueError):
