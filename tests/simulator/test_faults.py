@@ -52,6 +52,14 @@ async def test_drop_closes_the_connection_without_answering(sim, token):
     assert await sim.messages(1) == []
 
 
+async def test_drop_after_delivery_delivers_but_never_answers(sim):
+    """With drop_delivered=1 the message is delivered, then the connection closes unanswered."""
+    await sim.control("faults", {"drop_delivered": 1.0})
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        await sim.send(1, "entregue")
+    assert [m["text"] for m in await sim.messages(1)] == ["entregue"]
+
+
 async def test_slow_answer_outlasts_the_client_timeout_but_delivers(sim, token):
     """A slow answer times the client out, yet the message was delivered (unknown outcome)."""
     await sim.control("faults", {"slow": 1.0, "slow_s": 0.5})

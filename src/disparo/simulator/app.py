@@ -74,6 +74,8 @@ class App:
         if fault is Fault.SLOW:
             stats.slow += 1
             delay_s += world.faults.slow_s
+        elif fault is Fault.DROP_DELIVERED:
+            stats.dropped += 1
         try:
             params = parse_params(
                 request.query, request.headers.get("content-type", ""), request.body
@@ -83,6 +85,8 @@ class App:
             return self._refused(bot, method, error, delay_s)
         if inspect.isawaitable(result):
             return self._later(bot, method, result, delay_s)
+        if fault is Fault.DROP_DELIVERED:
+            return Response(0, b"", delay_s=delay_s, drop=True)
         return self._answer(bot, method, result, delay_s)
 
     def _answer(self, bot: BotState, method: str, result: Any, delay_s: float) -> Response:

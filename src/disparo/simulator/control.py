@@ -6,7 +6,7 @@
     POST /sim/bots/<token>/revoke    the token answers 401 from now on (until reset)
     GET  /sim/bots/<token>/messages?chat_id=   every delivered message, in order
     GET  /sim/bots/<token>/users, GET /sim/bots/<token>/limits
-    POST /sim/faults {"error_5xx":0.05,"drop":0.02,"slow":0.01,"slow_s":15,
+    POST /sim/faults {"error_5xx":0.05,"drop":0.02,"slow":0.01,"slow_s":15,"drop_delivered":0,
                       "retry_after_storm":{"bot":"<token or id>","seconds":5},
                       "latency_ms":40,"latency_jitter_ms":10}    (replaces the faults; {} clears)
     GET  /sim/faults, GET /sim/stats (per bot id, never token), POST /sim/reset, GET /sim/health
@@ -180,9 +180,10 @@ class Control:
             drop=share(body.get("drop", 0), "drop"),
             slow=share(body.get("slow", 0), "slow"),
             slow_s=_number(body.get("slow_s", world.config.slow_s), "slow_s"),
+            drop_delivered=share(body.get("drop_delivered", 0), "drop_delivered"),
         )
-        if faults.error_5xx + faults.drop + faults.slow > 1:
-            raise _invalid("error_5xx + drop + slow must not exceed 1")
+        if faults.error_5xx + faults.drop + faults.slow + faults.drop_delivered > 1:
+            raise _invalid("error_5xx + drop + slow + drop_delivered must not exceed 1")
         storm = body.get("retry_after_storm")
         if storm:
             faults.storm = self._storm(storm)

@@ -1,8 +1,8 @@
 """Latency and injected faults: 5xx answers, dropped connections, slow answers, 429 storms.
 
-A 5xx or a dropped connection happens before the request reaches the simulated Telegram (the
-message is not delivered); a slow answer is delivered at once and answered `slow_s` later, so
-the client cannot know it went through.
+A 5xx or a `drop` happens before the request reaches the simulated Telegram (nothing is
+delivered); a `drop_delivered` closes the connection after delivering, and a slow answer is
+delivered at once and answered `slow_s` later: in both the client cannot know it went through.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ class Fault(Enum):
 
     SERVER_ERROR = "5xx"
     DROP = "drop"
+    DROP_DELIVERED = "drop_delivered"
     SLOW = "slow"
 
 
@@ -70,12 +71,13 @@ class Faults:
     drop: float = 0.0
     slow: float = 0.0
     slow_s: float = 15.0
+    drop_delivered: float = 0.0
     storm: Storm | None = None
 
     @property
     def active(self) -> bool:
         """True when some request may fail (the hot path skips the dice otherwise)."""
-        return self.error_5xx > 0 or self.drop > 0 or self.slow > 0
+        return self.error_5xx > 0 or self.drop > 0 or self.slow > 0 or self.drop_delivered > 0
 
     def pick(self, rng: random.Random) -> Fault | None:
         """Roll the dice for one request."""
@@ -88,6 +90,9 @@ class Faults:
         roll -= self.drop
         if roll < self.slow:
             return Fault.SLOW
+        roll -= self.slow
+        if roll < self.drop_delivered:
+            return Fault.DROP_DELIVERED
         return None
 
     def storm_wait_s(self, bot_id: int, now: float) -> float:
@@ -109,6 +114,7 @@ class Faults:
         return {
             "error_5xx": self.error_5xx,
             "drop": self.drop,
+            "drop_delivered": self.drop_delivered,
             "slow": self.slow,
             "slow_s": self.slow_s,
             "retry_after_storm": storm,
