@@ -30,6 +30,7 @@ from disparo.db.engine import Database
 from disparo.db.secrets import TokenCipher
 from disparo.db.updates import forget_updates_before
 from disparo.telegram import BotAPI
+from disparo.web.routes import mount as mount_admin_page
 
 log = logging.getLogger("disparo.api")
 
@@ -122,4 +123,5 @@ def create_app(
     app.include_router(webhook.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    mount_admin_page(app)
     return app
