@@ -1,0 +1,303 @@
+"""Which worker owns which shot: claim, renew, release and rescue leases; find due shots.
+
+A lease is `shots_queue.locked_by` + `lease_expires_at`. Every change a worker makes to a shot
+it owns is fenced by `locked_by = <its id>`, so a worker whose lease was rescued changes
+nothing. At most one shot per bot is `running` (the partial unique index
+`uq_shots_queue_running_bot`), and a claim also skips a bot while any of its shots is still
+locked (a paused or cancelled shot whose in-flight requests are draining). Each function is one
+short transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, case, exists, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from disparo.db.deliveries import mark_sending_unknown, return_unsent
+from disparo.db.engine import Database
+from disparo.db.tables import shots_queue
+from disparo.domain.statuses import ShotStatus
+
+q = shots_queue.c
+MAX_ATTEMPTS = 3  # the spec's rule: a shot whose worker died this often ends in error
+RUNNING_INDEX = "uq_shots_queue_running_bot"
+_LOCKABLE = (ShotStatus.RUNNING.value, ShotStatus.PAUSED.value, ShotStatus.CANCELLED.value)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedShot:
+    """A shot this worker now owns, with everything needed to send it."""
+
+    id: int
+    bot_slug: str
+    target: str
+    recency_days: int | None
+    copy: str
+    media_url: str | None
+    media_type: str
+    buttons: Any
+    scheduled_at: datetime
+    attempt_count: int
+    audience_total: int | None  # None until the audience is snapshotted
+    started_at: datetime
+
+
+_CLAIMED_COLUMNS = [q[name] for name in ClaimedShot.__slots__]
+
+
+@dataclass(frozen=True, slots=True)
+class RescuedShot:
+    """A shot whose worker stopped renewing its lease, and what became of it."""
+
+    id: int
+    bot_slug: str
+    status: str  # the status it was left in: pending (to retry), error, paused or cancelled
+    unknown: int  # deliveries that were in flight and are now `unknown`
+
+
+def _bot_is_busy() -> Any:
+    other = shots_queue.alias("other")
+    return exists().where(
+        other.c.bot_slug == q.bot_slug,
+        or_(other.c.status == ShotStatus.RUNNING.value, other.c.locked_by.is_not(None)),
+    )
+
+
+def _candidate(now: datetime, skip_bots: Collection[str]) -> Any:
+    query = (
+        select(q.id, q.bot_slug)
+        .where(
+            q.status == ShotStatus.PENDING.value,
+            q.scheduled_at <= now,
+            q.locked_by.is_(None),
+            ~_bot_is_busy(),
+        )
+        .order_by(q.scheduled_at, q.id)
+        .limit(1)
+        .with_for_update(skip_locked=True, of=shots_queue)
+    )
+    if skip_bots:
+        query = query.where(q.bot_slug.not_in(list(skip_bots)))
+    return query
+
+
+async def claim_due_shot(
+    db: Database,
+    *,
+    worker_id: str,
+    now: datetime,
+    lease_expires_at: datetime,
+    skip_bots: Iterable[str] = (),
+) -> ClaimedShot | None:
+    """Take the oldest due pending shot of a bot nobody is sending for; None when there is none.
+
+    PostgreSQL skips rows another claimer holds (SKIP LOCKED); two claimers that pick two shots
+    of one bot collide on the running-shot index, and the loser rolls back and tries another bot.
+    """
+    skipped = set(skip_bots)
+    claim = update(shots_queue).values(
+        status=ShotStatus.RUNNING.value,
+        locked_by=worker_id,
+        lease_expires_at=lease_expires_at,
+        attempt_count=q.attempt_count + 1,
+        started_at=func.coalesce(q.started_at, now),
+        updated_at=now,
+    )
+    for _ in range(8):
+        bot_slug = None
+        try:
+            async with db.write() as conn:
+                row = (await conn.execute(_candidate(now, skipped))).first()
+                if row is None:
+                    return None
+                bot_slug = row.bot_slug
+                query = claim.where(
+                    q.id == row.id, q.status == ShotStatus.PENDING.value, q.locked_by.is_(None)
+                ).returning(*_CLAIMED_COLUMNS)
+                claimed = (await conn.execute(query)).mappings().first()
+        except IntegrityError as exc:
+            if RUNNING_INDEX not in str(exc.orig):
+                raise
+            # Another worker started a shot of this bot meanwhile: leave the bot to it.
+            skipped.add(str(bot_slug))
+            continue
+        if claimed is not None:
+            return ClaimedShot(**claimed)
+        skipped.add(str(bot_slug))  # the row changed under us (SQLite cannot skip locked rows)
+    return None
+
+
+async def renew_leases(
+    db: Database,
+    *,
+    worker_id: str,
+    shot_ids: Collection[int],
+    lease_expires_at: datetime,
+) -> dict[int, str]:
+    """Extend the leases this worker still holds; the held shots' ids and current statuses."""
+    if not shot_ids:
+        return {}
+    query = (
+        update(shots_queue)
+        .where(q.locked_by == worker_id, q.id.in_(list(shot_ids)))
+        .values(lease_expires_at=lease_expires_at)
+        .returning(q.id, q.status)
+    )
+    async with db.write() as conn:
+        return {row.id: row.status for row in await conn.execute(query)}
+
+
+async def shot_states(db: Database, shot_ids: Collection[int]) -> dict[int, tuple[str, str | None]]:
+    """`(status, locked_by)` of each shot (a cheap read the worker polls for pause and cancel)."""
+    if not shot_ids:
+        return {}
+    query = select(q.id, q.status, q.locked_by).where(q.id.in_(list(shot_ids)))
+    async with db.read() as conn:
+        return {row.id: (row.status, row.locked_by) for row in await conn.execute(query)}
+
+
+async def release_shot(
+    db: Database,
+    shot_id: int,
+    *,
+    worker_id: str,
+    now: datetime,
+    unsent: Collection[int] = (),
+) -> bool:
+    """Hand a shot back cleanly (SIGTERM, pause): running → pending, the attempt not counted.
+
+    The deliveries reserved but never sent (`unsent`) go back to pending in the same commit.
+    False when the lease was no longer ours (nothing changed, and the rows stay as they were).
+    """
+    async with db.write(wake=True) as conn:
+        query = (
+            update(shots_queue)
+            .where(q.id == shot_id, q.locked_by == worker_id)
+            .values(
+                status=case(
+                    (q.status == ShotStatus.RUNNING.value, ShotStatus.PENDING.value),
+                    else_=q.status,
+                ),
+                locked_by=None,
+                lease_expires_at=None,
+                attempt_count=case((q.attempt_count > 0, q.attempt_count - 1), else_=0),
+                updated_at=now,
+            )
+        )
+        if (await conn.execute(query)).rowcount == 0:
+            return False
+        await return_unsent(conn, shot_id, unsent, now=now)
+        return True
+
+
+async def rescue_expired(db: Database, *, now: datetime) -> list[RescuedShot]:
+    """Free the shots whose worker stopped renewing its lease.
+
+    Their `sending` deliveries become `unknown` (maybe sent: never retried); a running shot goes
+    back to pending for another worker, or to error after MAX_ATTEMPTS; a paused or cancelled
+    one keeps its status. The shot row is updated first so a reservation racing with the rescue
+    either commits before it (and its rows are then marked unknown) or sees the lease gone.
+    """
+    expired = select(q.id, q.bot_slug, q.locked_by, q.status, q.attempt_count).where(
+        q.status.in_(_LOCKABLE), q.locked_by.is_not(None), q.lease_expires_at < now
+    )
+    async with db.read() as conn:
+        if not (await conn.execute(expired.limit(1))).first():
+            return []  # the usual case: no write transaction at all
+    rescued: list[RescuedShot] = []
+    async with db.write(wake=True) as conn:
+        for row in (await conn.execute(expired.with_for_update(skip_locked=True))).all():
+            status = row.status
+            last_error = None
+            if status == ShotStatus.RUNNING.value:
+                if row.attempt_count >= MAX_ATTEMPTS:
+                    status = ShotStatus.ERROR.value
+                    last_error = (
+                        f"the workers sending this shot stopped {row.attempt_count} times "
+                        "without finishing it (crash or lost database connection); check the "
+                        "workers' logs, then create the shot again for the deliveries left"
+                    )
+                else:
+                    status = ShotStatus.PENDING.value
+            values: dict[str, Any] = {
+                "status": status,
+                "locked_by": None,
+                "lease_expires_at": None,
+                "updated_at": now,
+            }
+            if last_error is not None:
+                values["last_error"] = last_error
+                values["finished_at"] = now
+            freed = await conn.execute(
+                update(shots_queue)
+                .where(q.id == row.id, q.locked_by == row.locked_by, q.lease_expires_at < now)
+                .values(**values)
+            )
+            if freed.rowcount == 0:
+                continue
+            unknown = await mark_sending_unknown(conn, row.id, now=now)
+            rescued.append(RescuedShot(row.id, row.bot_slug, status, unknown))
+    return rescued
+
+
+async def stop_bot_shots(
+    db: Database,
+    bot_slug: str,
+    *,
+    message: str,
+    now: datetime,
+    worker_id: str,
+    shot_id: int | None = None,
+    unsent: Collection[int] = (),
+) -> list[int]:
+    """Stop every unfinished shot of a bot with `message` (its token was revoked).
+
+    The calling worker's own shot `shot_id` hands back its `unsent` deliveries in the same commit.
+    """
+    async with db.write() as conn:
+        if shot_id is not None:
+            await return_unsent(conn, shot_id, unsent, now=now)
+        query = (
+            update(shots_queue)
+            .where(
+                q.bot_slug == bot_slug,
+                q.status.in_(
+                    (ShotStatus.PENDING.value, ShotStatus.RUNNING.value, ShotStatus.PAUSED.value)
+                ),
+                or_(q.locked_by.is_(None), q.locked_by == worker_id),
+            )
+            .values(
+                status=ShotStatus.ERROR.value,
+                last_error=message,
+                locked_by=None,
+                lease_expires_at=None,
+                finished_at=now,
+                updated_at=now,
+            )
+            .returning(q.id)
+        )
+        return [row.id for row in await conn.execute(query)]
+
+
+async def next_due_at(db: Database) -> datetime | None:
+    """When the earliest pending shot is scheduled (past: due now); None when none waits."""
+    query = select(func.min(q.scheduled_at)).where(
+        q.status == ShotStatus.PENDING.value, q.locked_by.is_(None)
+    )
+    async with db.read() as conn:
+        value: datetime | None = await conn.scalar(query)
+    return value
+
+
+async def count_due(db: Database, *, now: datetime) -> int:
+    """How many pending shots are due now (a gauge)."""
+    query = select(func.count()).where(
+        and_(q.status == ShotStatus.PENDING.value, q.scheduled_at <= now)
+    )
+    async with db.read() as conn:
+        return int(await conn.scalar(query) or 0)

@@ -1,0 +1,156 @@
+"""Rate maths: how fast a bot may send, how requests are spaced, backoffs, batch and window sizes.
+
+Pure values over a monotonic `now` in seconds; the engine owns the clock and the sleeping.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+DEFAULT_RATE_PER_S = 25
+MAX_RATE_PER_S = 30  # Telegram's broadcast limit per bot without paid broadcast
+MAX_PAID_RATE_PER_S = 1000  # with allow_paid_broadcast (Telegram Stars)
+WINDOW_S = 1.0  # Telegram meters a bot over a sliding second
+# Every `rate` sends span at least 1 s plus this: requests leave the client with a few
+# milliseconds of jitter, and the server counts them when they arrive.
+DEFAULT_GUARD_S = 0.02
+BATCH_S = 1.0  # a reservation holds about this much traffic
+MIN_IN_FLIGHT = 4
+MAX_IN_FLIGHT = 1000
+BACKOFF_BASE_S = 0.5
+BACKOFF_CAP_S = 10.0
+SERVER_ERROR_STREAK = 3  # consecutive 5xx/connect failures before the whole bot backs off
+SERVER_PAUSE_CAP_S = 30.0
+RETRY_AFTER_MARGIN_S = 0.05  # Telegram's clock and ours differ a little
+
+
+def effective_rate(rate_per_s: float, paid_broadcast: bool) -> float:
+    """The rate a bot is paced at: its setting, capped at 30/s (1000/s with paid broadcast)."""
+    cap = MAX_PAID_RATE_PER_S if paid_broadcast else MAX_RATE_PER_S
+    return float(min(max(rate_per_s, 1.0), cap))
+
+
+def batch_size(rate_per_s: float, batch_s: float = BATCH_S) -> int:
+    """How many deliveries one reservation takes: about `batch_s` of traffic, at least 1."""
+    return max(1, math.ceil(rate_per_s * batch_s))
+
+
+def in_flight_limit(rate_per_s: float, latency_s: float) -> int:
+    """Concurrent requests a bot needs to keep its pace: rate × latency, doubled for jitter."""
+    needed = math.ceil(rate_per_s * max(latency_s, 0.0) * 2) + 2
+    return min(MAX_IN_FLIGHT, max(MIN_IN_FLIGHT, needed))
+
+
+def backoff_s(tries: int, jitter: float = 0.5) -> float:
+    """Wait before retrying a recipient after its `tries`-th transient failure.
+
+    Exponential from 0.5 s, capped at 10 s, spread by ±20 % with `jitter` in [0, 1).
+    """
+    base = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2.0 ** max(0, tries - 1))
+    return base * (0.8 + 0.4 * jitter)
+
+
+def server_error_pause_s(streak: int) -> float:
+    """How long a bot pauses after `streak` consecutive 5xx/connect failures (0: no pause)."""
+    if streak < SERVER_ERROR_STREAK:
+        return 0.0
+    return min(SERVER_PAUSE_CAP_S, 2.0 ** (streak - SERVER_ERROR_STREAK))
+
+
+def rate_limit_pause_s(retry_after_s: float) -> float:
+    """How long a bot pauses after a 429 with `retry_after_s`."""
+    return max(1.0, retry_after_s) + RETRY_AFTER_MARGIN_S
+
+
+def lease_renew_interval_s(lease_s: float) -> float:
+    """How often a worker renews its leases: six times per lease, at least once a second."""
+    return max(1.0, lease_s / 6)
+
+
+def lease_margin_s(lease_s: float) -> float:
+    """How long before the lease's expiry a worker stops sending (renewal late, clocks apart)."""
+    return max(1.0, lease_s * 0.2)
+
+
+class Pacer:
+    """One bot's send schedule: evenly spaced, never a burst, paused by a 429 and then probed.
+
+    * spacing: consecutive sends at least 1/rate apart, counted from when each really went
+      (a late send never earns a catch-up burst);
+    * window: never more than `rate` sends in any 1 s + `guard_s`, so jitter on the way to the
+      server cannot fit rate + 1 requests into its sliding second;
+    * pause: after a 429 (or a run of server errors) nothing is sent until the pause ends; then
+      exactly one probe goes, and the rest wait for its answer, so a pause costs one refusal at
+      most, never a cascade.
+    """
+
+    __slots__ = (
+        "_last",
+        "_paused_until",
+        "_probe_out",
+        "_probing",
+        "_times",
+        "burst",
+        "interval_s",
+        "rate_per_s",
+        "window_s",
+    )
+
+    def __init__(self, rate_per_s: float, *, guard_s: float = DEFAULT_GUARD_S) -> None:
+        if rate_per_s <= 0:
+            raise ValueError("rate_per_s must be above 0")
+        self.rate_per_s = rate_per_s
+        self.interval_s = 1.0 / rate_per_s
+        self.burst = max(1, math.floor(rate_per_s * WINDOW_S))
+        self.window_s = WINDOW_S + guard_s
+        self._times: deque[float] = deque(maxlen=self.burst)
+        self._last = -math.inf
+        self._paused_until = -math.inf
+        self._probing = False
+        self._probe_out = False
+
+    @property
+    def paused_until(self) -> float:
+        """The monotonic time the current pause ends (in the past when not paused)."""
+        return self._paused_until
+
+    @property
+    def waiting_for_probe(self) -> bool:
+        """True while a probe is out and every other send waits for its answer."""
+        return self._probe_out
+
+    def ready_at(self) -> float | None:
+        """The monotonic time the next send may go (past: at once); None while a probe is out."""
+        if self._probe_out:
+            return None
+        at = max(self._last + self.interval_s, self._paused_until)
+        times = self._times
+        if len(times) == self.burst:
+            at = max(at, times[0] + self.window_s)
+        return at
+
+    def take(self, now: float) -> bool:
+        """Record a send at `now` (after `ready_at` allowed it); True if it is the probe."""
+        self._last = now
+        self._times.append(now)
+        if self._probing:
+            self._probe_out = True
+            return True
+        return False
+
+    def pause(self, now: float, seconds: float) -> None:
+        """Send nothing for `seconds`; the first send after it is a probe."""
+        self._paused_until = max(self._paused_until, now + seconds)
+        self._probing = True
+
+    def answered(self, *, probe: bool, refused: bool) -> None:
+        """A send's answer came back; a probe's ends the probing unless it was `refused`.
+
+        `refused` means the answer keeps the bot paused (429, or a server error in a run).
+        """
+        if not probe:
+            return
+        self._probe_out = False
+        if not refused:
+            self._probing = False

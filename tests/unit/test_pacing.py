@@ -1,0 +1,137 @@
+"""Rate maths: spacing, the sliding-window guard, pauses with one probe, sizes and backoffs."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from disparo.domain.pacing import (
+    MAX_IN_FLIGHT,
+    MIN_IN_FLIGHT,
+    Pacer,
+    backoff_s,
+    batch_size,
+    effective_rate,
+    in_flight_limit,
+    lease_margin_s,
+    lease_renew_interval_s,
+    server_error_pause_s,
+)
+
+
+def run(pacer: Pacer, count: int, start: float = 0.0) -> list[float]:
+    """Send `count` times as early as the pacer allows; the send times."""
+    now, times = start, []
+    for _ in range(count):
+        at = pacer.ready_at()
+        assert at is not None
+        now = max(now, at)
+        pacer.take(now)
+        times.append(now)
+    return times
+
+
+def test_rate_is_capped_unless_paid_broadcast() -> None:
+    """A bot paces at its setting, at most 30/s, or up to 1000/s with paid broadcast."""
+    assert effective_rate(25, False) == 25
+    assert effective_rate(100, False) == 30
+    assert effective_rate(1000, True) == 1000
+    assert effective_rate(5000, True) == 1000
+
+
+def test_sends_are_evenly_spaced() -> None:
+    """Consecutive sends are 1/rate apart: no bursts."""
+    times = run(Pacer(30, guard_s=0.0), 10)
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert all(math.isclose(gap, 1 / 30) for gap in gaps)
+
+
+@given(
+    rate=st.integers(min_value=1, max_value=60),
+    guard=st.floats(min_value=0.0, max_value=0.1),
+    count=st.integers(min_value=1, max_value=200),
+)
+def test_no_window_holds_more_than_rate_sends(rate: int, guard: float, count: int) -> None:
+    """Any window of 1 s + guard holds at most `rate` sends, so server jitter up to the guard
+    never makes Telegram's sliding second see rate + 1."""
+    times = run(Pacer(rate, guard_s=guard), count)
+    for i in range(len(times) - rate):
+        assert times[i + rate] - times[i] >= 1.0 + guard - 1e-9
+
+
+def test_guard_costs_little_throughput() -> None:
+    """At 30/s with the default guard, 300 sends take about 10 s (within 3 %)."""
+    times = run(Pacer(30), 301)
+    assert 10.0 <= times[-1] - times[0] <= 10.3
+
+
+def test_late_sends_earn_no_catch_up_burst() -> None:
+    """A send that went late does not let the next ones go closer together."""
+    pacer = Pacer(10, guard_s=0.0)
+    pacer.take(0.0)
+    pacer.take(5.0)  # the loop was busy for 5 s
+    assert pacer.ready_at() == 5.1
+
+
+def test_pause_then_one_probe_then_resume() -> None:
+    """After a 429 nothing goes until the pause ends; then one probe, and the rest wait."""
+    pacer = Pacer(30)
+    pacer.take(0.0)
+    pacer.pause(0.1, 5.0)
+    assert pacer.ready_at() == 5.1
+    assert pacer.take(5.1) is True  # the probe
+    assert pacer.ready_at() is None
+    pacer.answered(probe=True, refused=False)
+    at = pacer.ready_at()
+    assert at is not None
+    assert pacer.take(at) is False
+
+
+def test_refused_probe_keeps_probing() -> None:
+    """A probe answered 429 pauses again and the next send is again a lone probe."""
+    pacer = Pacer(30)
+    pacer.pause(0.0, 1.0)
+    assert pacer.take(1.0)
+    pacer.pause(1.05, 2.0)
+    pacer.answered(probe=True, refused=True)
+    assert pacer.ready_at() == 3.05
+    assert pacer.take(3.05)
+
+
+def test_answers_of_ordinary_sends_do_not_end_a_probe() -> None:
+    """Only the probe's answer lets the others go again."""
+    pacer = Pacer(30)
+    pacer.pause(0.0, 1.0)
+    pacer.take(1.0)
+    pacer.answered(probe=False, refused=False)
+    assert pacer.ready_at() is None
+
+
+def test_sizes() -> None:
+    """Batches hold about a second of traffic; in-flight follows rate x latency, bounded."""
+    assert batch_size(30) == 30
+    assert batch_size(0.5) == 1
+    assert in_flight_limit(30, 0.02) == MIN_IN_FLIGHT
+    assert in_flight_limit(1000, 0.1) == 202
+    assert in_flight_limit(1000, 10) == MAX_IN_FLIGHT
+
+
+def test_backoffs_grow_and_are_capped() -> None:
+    """Retries back off exponentially with jitter; server-error pauses start after a streak."""
+    assert backoff_s(1, 0.5) == 0.5
+    assert backoff_s(2, 0.5) == 1.0
+    assert backoff_s(30, 0.99) <= 12.0
+    assert 0.4 <= backoff_s(1, 0.0) <= backoff_s(1, 0.99) <= 0.6
+    assert server_error_pause_s(2) == 0
+    assert server_error_pause_s(3) == 1
+    assert server_error_pause_s(50) == 30
+
+
+def test_lease_timing() -> None:
+    """A 30 s lease is renewed every 5 s and sending stops 6 s before it would expire."""
+    assert lease_renew_interval_s(30) == 5
+    assert lease_margin_s(30) == 6
+    assert lease_renew_interval_s(5) == 1
