@@ -134,6 +134,7 @@ class HttpProtocol(asyncio.Protocol):
         self._body: list[bytes] = []
         self._body_size = 0
         self._too_large = False
+        self._broken = False
 
     # asyncio.Protocol -------------------------------------------------------------------
 
@@ -150,7 +151,7 @@ class HttpProtocol(asyncio.Protocol):
             task.cancel()
 
     def data_received(self, data: bytes) -> None:
-        if self._closing:
+        if self._closing or self._broken:
             return
         try:
             self._parser.feed_data(data)
@@ -265,7 +266,9 @@ class HttpProtocol(asyncio.Protocol):
                 self.close()
 
     def _fail(self, status: int, reason: bytes) -> None:
+        """Answer an unparseable request after the ones before it, then close."""
+        self._broken = True
         body = b'{"ok":false,"error_code":%d,"description":"%s"}' % (status, reason)
-        if self._transport is not None:
-            self._transport.write(render(Response(status, body), keep_alive=False))
-        self.close()
+        slot = _Slot(keep_alive=False)
+        self._slots.append(slot)
+        self._complete(slot, Response(status, body))
