@@ -228,7 +228,7 @@ class BotState:
             "messages_per_chat_max": per_chat_max,
             "duplicates": {"count": len(duplicated), "chat_ids": duplicated[:1000]},
             "webhook_delivered": self.feed.delivered,
-            "pending_updates": len(self.feed.pending),
+            "pending_updates": self.feed.pending_count,
         }
 
     # updates ---------------------------------------------------------------------------------

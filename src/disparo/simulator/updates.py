@@ -59,9 +59,12 @@ class UpdateFeed:
         self.last_error_date: int | None = None
         self.last_error_message: str | None = None
         self.delivered = 0
+        self.in_flight = 0
+        self._failures = 0
+        self._retry_at = 0.0
         self._changed = asyncio.Event()
         self._poll: asyncio.Future[None] | None = None
-        self._worker: asyncio.Task[None] | None = None
+        self._workers: list[asyncio.Task[None]] = []
 
     def push(self, body: dict[str, Any]) -> int:
         """Queue one update (its content, without the id); return its update_id."""
@@ -128,8 +131,11 @@ class UpdateFeed:
         self.last_error_date = self.last_error_message = None
         if self._poll is not None and not self._poll.done():
             self._poll.set_result(None)
-        if self._worker is None or self._worker.done():
-            self._worker = asyncio.get_running_loop().create_task(self._deliver())
+        self._stop_workers()
+        self._failures, self._retry_at = 0, 0.0
+        loop = asyncio.get_running_loop()
+        # like Telegram, up to max_connections requests to the webhook at once
+        self._workers = [loop.create_task(self._deliver()) for _ in range(webhook.max_connections)]
         self._changed.set()
 
     def delete_webhook(self, drop_pending: bool) -> None:
@@ -137,7 +143,12 @@ class UpdateFeed:
         if drop_pending:
             self.pending.clear()
         self.webhook = None
-        self._stop_worker()
+        self._stop_workers()
+
+    @property
+    def pending_count(self) -> int:
+        """Updates not yet confirmed or delivered, those being posted included."""
+        return len(self.pending) + self.in_flight
 
     def info(self) -> dict[str, Any]:
         """A WebhookInfo object."""
@@ -145,7 +156,7 @@ class UpdateFeed:
         result: dict[str, Any] = {
             "url": hook.url if hook else "",
             "has_custom_certificate": False,
-            "pending_update_count": len(self.pending),
+            "pending_update_count": self.pending_count,
         }
         if hook is not None:
             result["max_connections"] = hook.max_connections
@@ -160,45 +171,55 @@ class UpdateFeed:
     def close(self) -> None:
         """Stop the webhook task and release a waiting getUpdates (reset, shutdown)."""
         self.webhook = None
-        self._stop_worker()
+        self._stop_workers()
         if self._poll is not None and not self._poll.done():
             self._poll.set_result(None)
 
     async def aclose(self) -> None:
-        """`close`, then wait for the webhook task to finish (shutdown)."""
-        worker = self._worker
+        """`close`, then wait for the webhook tasks to finish (shutdown)."""
+        workers = self._workers
         self.close()
-        if worker is not None:
-            await asyncio.gather(worker, return_exceptions=True)
+        await asyncio.gather(*workers, return_exceptions=True)
 
-    def _stop_worker(self) -> None:
-        if self._worker is not None:
-            self._worker.cancel()
-            self._worker = None
+    def _stop_workers(self) -> None:
+        for worker in self._workers:
+            worker.cancel()
+        self._workers = []
 
     async def _deliver(self) -> None:
-        failures = 0
+        """One webhook connection: post the oldest update; on failure, back off (whole bot)."""
+        loop = asyncio.get_running_loop()
         while self.webhook is not None:
+            wait_s = self._retry_at - loop.time()
+            if wait_s > 0:
+                await asyncio.sleep(wait_s)
+                continue
             if not self.pending:
                 self._changed.clear()
                 await self._changed.wait()
                 continue
-            hook, update = self.webhook, self.pending[0]
+            hook, update = self.webhook, self.pending.popleft()
             headers = {"Content-Type": "application/json"}
             if hook.secret_token:
                 headers["X-Telegram-Bot-Api-Secret-Token"] = hook.secret_token
-            error = await self._post(hook.url, orjson.dumps(update), headers)
+            self.in_flight += 1
+            try:
+                error = await self._post(hook.url, orjson.dumps(update), headers)
+            except asyncio.CancelledError:
+                self.pending.appendleft(update)  # not known to be delivered: keep it
+                raise
+            finally:
+                self.in_flight -= 1
             if error is None:
-                failures = 0
+                self._failures = 0
                 self.delivered += 1
-                if self.pending and self.pending[0] is update:
-                    self.pending.popleft()
                 continue
-            failures += 1
+            self.pending.appendleft(update)
+            self._failures += 1
+            self._retry_at = loop.time() + min(MAX_BACKOFF_S, 0.1 * 2**self._failures)
             self.last_error_date = int(time.time())
             self.last_error_message = error
             log.info("bot %d: webhook delivery failed: %s", self._bot_id, error)
-            await asyncio.sleep(min(MAX_BACKOFF_S, 0.1 * 2**failures))
 
     async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> str | None:
         """None on a 2xx answer, else Telegram's wording of what went wrong."""
