@@ -1,4 +1,8 @@
-"""`disparo demo`: the whole product on one machine, on SQLite and the Telegram simulator."""
+"""`disparo demo`: the whole product on one machine, on SQLite and the Telegram simulator.
+
+Thin on purpose: a fresh database, the simulator in its own process, `disparo serve` (API and
+worker) in this one, then `demo_seed` feeds the bots through the real ingestion paths.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,25 @@ import argparse
 import asyncio
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
+import aiohttp
 from pydantic import SecretStr
 
-from disparo.config import load_settings
-from disparo.services import build_api, migrate_database, open_database, serve_http
+from disparo.config import Settings, load_settings
+from disparo.demo_seed import DEMO_BOTS, SeedError, SeedReport, seed_demo
+from disparo.logs import configure_logging
+
+
+def _fresh_database(path: Path) -> None:
+    """The simulator forgets its users on exit, so each demo starts from an empty file."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 def _start_simulator(host: str, port: int) -> subprocess.Popen[bytes]:
@@ -28,7 +41,7 @@ def _start_simulator(host: str, port: int) -> subprocess.Popen[bytes]:
         if process.poll() is not None:
             raise SystemExit(f"disparo demo: the simulator exited with code {process.returncode}")
         try:
-            with urllib.request.urlopen(f"http://{host}:{port}/sim/stats", timeout=1):
+            with urllib.request.urlopen(f"http://{host}:{port}/sim/health", timeout=1):
                 return process
         except OSError:
             time.sleep(0.1)
@@ -36,39 +49,101 @@ def _start_simulator(host: str, port: int) -> subprocess.Popen[bytes]:
     raise SystemExit(f"disparo demo: the simulator did not answer on {host}:{port} within 15 s")
 
 
+async def _wait_ready(url: str, server: asyncio.Task[None]) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(300):
+            if server.done():
+                raise SeedError(f"the server stopped before it was ready on {url}")
+            try:
+                async with session.get(f"{url}/readyz") as answer:
+                    if answer.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise SeedError(f"the server did not become ready on {url} within 30 s")
+
+
+def _banner(
+    args: argparse.Namespace, settings: Settings, database: Path, report: SeedReport
+) -> str:
+    token = settings.require_admin_token().get_secret_value()
+    shown = "localhost" if args.host in ("0.0.0.0", "::") else args.host  # noqa: S104 - a display name
+    base = f"http://{shown}:{args.port}"
+    bots = "\n".join(
+        f"    {bot.slug:<12} {bot.name}: {report.users.get(bot.slug, 0):,} simulated users, "
+        f"{report.started.get(bot.slug, 0):,} pressed /start just now, "
+        f"{report.pix.get(bot.slug, 0):,} generated a PIX"
+        for bot in DEMO_BOTS
+    )
+    return (
+        "\nDisparo demo is running\n\n"
+        f"  admin page  {base}/admin/#token={token}\n"
+        f"              (signs you in; or open {base}/admin and paste the token)\n"
+        f"  token       {token}\n"
+        f"  API docs    {base}/docs\n"
+        f"  simulator   {settings.telegram_api_url}  (a Telegram Bot API look-alike)\n"
+        f"  database    {database}\n\n"
+        f"  bots\n{bots}\n\n"
+        "  Try it: open the admin page, click “Novo disparo”, keep Público /start and “Agora”,\n"
+        "  write a message and create it. It is delivered at Telegram's pace (25 messages/s);\n"
+        "  watch the progress bar, then the Bloqueados/Desativados counts of the bot go up as\n"
+        "  the shot meets users who blocked the bot or deleted their account.\n\n"
+        "Press Ctrl-C to stop.\n"
+    )
+
+
+async def _serve_and_seed(args: argparse.Namespace, settings: Settings, database: Path) -> int:
+    from disparo.services import build_api, open_database, serve_http
+
+    db = open_database(settings)
+    local = f"http://127.0.0.1:{args.port}"
+    try:
+        server = asyncio.create_task(serve_http(build_api(settings, db), args.host, args.port))
+        try:
+            await _wait_ready(local, server)
+            print("Seeding the demo bots…", flush=True)
+            token = settings.require_admin_token().get_secret_value()
+            report = await seed_demo(
+                local,
+                settings.telegram_api_url,
+                token,
+                progress=lambda line: print(line, flush=True),
+            )
+        except (SeedError, aiohttp.ClientError) as exc:
+            if server.done():  # Ctrl-C during the seeding: not an error
+                return 130
+            print(f"disparo demo: seeding failed: {exc}", file=sys.stderr, flush=True)
+            signal.raise_signal(signal.SIGTERM)  # uvicorn stops on it, cleanly
+            await server
+            return 1
+        print(_banner(args, settings, database, report), flush=True)
+        await server
+        return 0
+    finally:
+        await db.dispose()
+
+
 def run_demo(args: argparse.Namespace) -> int:
-    """Migrate a SQLite file, start the simulator and the API, and print where they listen."""
+    """Fresh SQLite file, simulator, API + worker, seeded bots; prints the admin URL and token."""
     database = Path(args.database).resolve()
     simulator_url = f"http://127.0.0.1:{args.simulator_port}"
     os.environ["DISPARO_DATABASE_URL"] = f"sqlite:///{database}"
     os.environ["DISPARO_TELEGRAM_API_URL"] = simulator_url
+    os.environ["DISPARO_PUBLIC_URL"] = f"http://127.0.0.1:{args.port}"
     settings = load_settings()
     admin_token = settings.admin_token or SecretStr(secrets.token_urlsafe(24))
     settings = settings.model_copy(update={"admin_token": admin_token})
+    if "DISPARO_LOG_LEVEL" not in os.environ:  # keep the terminal for the banner
+        configure_logging(settings.log_format, "WARNING")
+    # Imported only now: the database and HTTP libraries log as they load.
+    from disparo.services import migrate_database
 
+    _fresh_database(database)
     migrate_database(settings)
     simulator = _start_simulator("127.0.0.1", args.simulator_port)
     try:
-        base = f"http://{args.host}:{args.port}"
-        print(
-            "\nDisparo demo\n"
-            f"  database   {database}\n"
-            f"  simulator  {simulator_url}  (Telegram Bot API look-alike)\n"
-            f"  API        {base}  (docs: {base}/docs)\n"
-            f"  admin      {base}/admin\n"
-            f"  token      {admin_token.get_secret_value()}\n"
-            "Press Ctrl-C to stop.\n",
-            flush=True,
-        )
-
-        async def serve() -> None:
-            db = open_database(settings)
-            try:
-                await serve_http(build_api(settings, db), args.host, args.port)
-            finally:
-                await db.dispose()
-
-        asyncio.run(serve())
+        code = asyncio.run(_serve_and_seed(args, settings, database))
     finally:
         simulator.terminate()
         try:
@@ -76,4 +151,4 @@ def run_demo(args: argparse.Namespace) -> int:
         except subprocess.TimeoutExpired:
             simulator.kill()
     print("Disparo demo stopped.")
-    return 0
+    return code
