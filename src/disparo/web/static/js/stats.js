@@ -97,9 +97,9 @@ export function statsView({ id }) {
   csv.addEventListener("click", async () => {
     csv.disabled = true;
     try {
-      const response = await api("GET", paths.deliveriesCsv(id, { status: filter }), undefined, { raw: true });
+      const response = await api("GET", paths.deliveriesCsv(id), undefined, { raw: true });
       const url = URL.createObjectURL(await response.blob());
-      const a = h("a", { href: url, download: `disparo-${id}${filter ? "-" + filter : ""}.csv`, hidden: true });
+      const a = h("a", { href: url, download: `disparo-${id}.csv`, hidden: true });
       document.body.append(a);
       a.click();
       a.remove();
