@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aiohttp
 from sqlalchemy import insert, select, update
 
 from disparo.db.engine import Database
@@ -18,8 +21,11 @@ from disparo.db.tables import (
     shots_sent,
     telegram_contacts,
 )
+from disparo.engine.worker import Worker, WorkerSettings
+from disparo.simulator import SimulatorServer
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+FINAL = ("sent", "skipped", "error", "cancelled")
 _bot_ids = itertools.count(7_000_000_001)
 
 
@@ -166,3 +172,86 @@ def statuses(rows: Sequence[Any]) -> dict[str, int]:
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
     return counts
+
+
+class Sim:
+    """The simulator's control API."""
+
+    def __init__(self, server: SimulatorServer, session: aiohttp.ClientSession) -> None:
+        self.server = server
+        self.base_url = server.base_url
+        self.session = session
+
+    async def control(self, path: str, body: Any = None, *, method: str = "POST") -> Any:
+        """One control call; its result."""
+        url = f"{self.base_url}/sim/{path}"
+        async with self.session.request(method, url, json=body) as response:
+            answer = await response.json()
+            assert response.status == 200, answer
+            return answer["result"]
+
+    async def users(self, token: str, states: dict[int, str]) -> None:
+        """Set simulated users' states (active, blocked, deactivated, missing)."""
+        await self.control(
+            f"bots/{token}/users", [{"id": uid, "state": st} for uid, st in states.items()]
+        )
+
+    async def faults(self, **faults: Any) -> None:
+        """Inject faults (5xx shares, drops, a 429 storm)."""
+        await self.control("faults", faults)
+
+    async def limits(self, token: str, **limits: Any) -> None:
+        """Change a bot's flood limits."""
+        await self.control(f"bots/{token}/limits", limits)
+
+    async def stats(self, token: str) -> dict[str, Any]:
+        """The bot's counters: requests, delivered, 429, duplicates, ..."""
+        bots = (await self.control("stats", method="GET"))["bots"]
+        stats: dict[str, Any] = bots.get(token.partition(":")[0], {})
+        return stats
+
+    async def messages(self, token: str, chat_id: int | None = None) -> list[dict[str, Any]]:
+        """Messages the bot delivered (to one chat, or to all)."""
+        query = "" if chat_id is None else f"?chat_id={chat_id}"
+        result: list[dict[str, Any]] = await self.control(
+            f"bots/{token}/messages{query}", method="GET"
+        )
+        return result
+
+
+FAST = WorkerSettings(
+    lease_s=10.0, poll_interval_s=0.2, rescue_interval_s=0.5, control_interval_s=0.1
+)
+
+StartWorker = Callable[..., Awaitable[Worker]]
+
+
+def worker_settings(**changes: Any) -> WorkerSettings:
+    """The fast test settings with `changes`."""
+    values = {name: getattr(FAST, name) for name in WorkerSettings.__slots__}
+    return WorkerSettings(**{**values, **changes})
+
+
+async def wait_for_status(
+    db: Database, shot_id: int, statuses: tuple[str, ...] = FINAL, *, timeout_s: float = 20.0
+) -> Any:
+    """Poll the shot until its status is one of `statuses`; the row."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        row = await shot(db, shot_id)
+        if row["status"] in statuses:
+            return row
+        if time.monotonic() > deadline:
+            raise AssertionError(f"shot {shot_id} still {row['status']} after {timeout_s} s")
+        await asyncio.sleep(0.05)
+
+
+async def wait_until(
+    predicate: Callable[[], Awaitable[bool]], *, timeout_s: float = 20.0, what: str = "condition"
+) -> None:
+    """Poll `predicate` until true."""
+    deadline = time.monotonic() + timeout_s
+    while not await predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached after {timeout_s} s")
+        await asyncio.sleep(0.05)

@@ -168,10 +168,12 @@ async def release_shot(
     worker_id: str,
     now: datetime,
     unsent: Collection[int] = (),
+    count_attempt: bool = False,
 ) -> bool:
     """Hand a shot back cleanly (SIGTERM, pause): running → pending, the attempt not counted.
 
     The deliveries reserved but never sent (`unsent`) go back to pending in the same commit.
+    `count_attempt` keeps the attempt counted (the worker lost its lease: a failed attempt).
     False when the lease was no longer ours (nothing changed, and the rows stay as they were).
     """
     async with db.write(wake=True) as conn:
@@ -185,7 +187,9 @@ async def release_shot(
                 ),
                 locked_by=None,
                 lease_expires_at=None,
-                attempt_count=case((q.attempt_count > 0, q.attempt_count - 1), else_=0),
+                attempt_count=q.attempt_count
+                if count_attempt
+                else case((q.attempt_count > 0, q.attempt_count - 1), else_=0),
                 updated_at=now,
             )
         )

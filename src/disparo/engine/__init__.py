@@ -1,0 +1,1 @@
+"""The worker: claim due shots, snapshot their audience, reserve, send, record, finish, rescue."""

@@ -1,0 +1,70 @@
+"""A delivery on its way through the engine, and why a sender stops."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Protocol
+
+from disparo.domain.outcomes import Failure, FailureKind
+from disparo.telegram import MaybeDeliveredError, NotDeliveredError, TelegramAPIError
+
+
+class Stop(IntEnum):
+    """Why a sender stopped; a stronger reason overrides a weaker one asked earlier."""
+
+    DONE = 0
+    SHUTDOWN = 1
+    PAUSED = 2
+    CANCELLED = 3
+    SHOT_ERROR = 4
+    BOT_REVOKED = 5
+    LOST = 6
+
+
+class LeaseView(Protocol):
+    """Whether this worker may still send for a shot (its local lease deadline not passed)."""
+
+    def valid(self, shot_id: int) -> bool:
+        """True while sending is allowed."""
+        ...
+
+
+@dataclass(slots=True)
+class Batch:
+    """One reservation, for the `batch completed` log line."""
+
+    number: int
+    remaining: int
+    counts: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(slots=True, eq=False)
+class Item:
+    """One reserved delivery on its way: which step is next and what its tries were."""
+
+    telegram_id: int
+    seq: int
+    batch: Batch
+    step: int = 0
+    requests: int = 0
+    transient: int = 0
+    rate_limited: int = 0
+    delivered_message_id: int | None = None  # the audio's id once it went (audio shots)
+    not_before: float = 0.0
+
+    def __lt__(self, other: Item) -> bool:
+        return (self.not_before, self.seq) < (other.not_before, other.seq)
+
+
+def failure_of(exc: Exception) -> Failure:
+    """The plain-value view of a failed request, for `domain.outcomes.classify`."""
+    if isinstance(exc, TelegramAPIError):
+        return Failure(FailureKind.API, exc.error_code, exc.description, exc.retry_after)
+    if isinstance(exc, NotDeliveredError):
+        return Failure(FailureKind.NOT_DELIVERED, description=str(exc))
+    if isinstance(exc, MaybeDeliveredError):
+        return Failure(FailureKind.MAYBE_DELIVERED, description=str(exc))
+    # A bug or an unexpected answer after the request went: delivery cannot be known.
+    return Failure(FailureKind.MAYBE_DELIVERED, description=f"{type(exc).__name__}: {exc}")

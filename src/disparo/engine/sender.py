@@ -1,0 +1,440 @@
+"""Sends one claimed shot: snapshot, reserve ahead, pace, send, classify, record, then finish.
+
+One `ShotSender` per owned shot (so per bot). Its loop takes the next reserved delivery, waits
+for an in-flight slot and the bot's limiter, checks the lease, and starts the request; answers
+are classified by `domain.outcomes` and recorded in batches. Reservations run ahead of the
+sends (about one second of traffic) so the limiter never waits on the database. Whatever stops
+the loop (done, pause, cancel, lost lease, SIGTERM, a content error, a revoked token), the
+in-flight requests finish and are recorded before the shot is settled (`finalize`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import random
+from collections import Counter, deque
+from typing import Any
+
+from disparo.db import deliveries
+from disparo.db.deliveries import ContactChange, DeliveryOutcome
+from disparo.db.engine import Database
+from disparo.db.leases import ClaimedShot
+from disparo.domain import outcomes, pacing
+from disparo.domain.outcomes import Action, ErrorStreak, Failure, FailureKind, Verdict
+from disparo.domain.statuses import DeliveryStatus, ShotStatus
+from disparo.engine.clock import Clock
+from disparo.engine.delivery import Batch, Item, LeaseView, Stop, failure_of
+from disparo.engine.finalize import finalize
+from disparo.engine.limiter import BotLimiter, wait_any
+from disparo.engine.media import ShotContentError, Step, delivery_steps
+from disparo.engine.metrics import EngineMetrics
+from disparo.engine.recorder import OutcomeRecorder
+from disparo.telegram import Bot
+
+log = logging.getLogger("disparo.engine")
+
+INITIAL_LATENCY_S = 0.25  # until answers tell, size the in-flight window for a slow server
+LATENCY_WEIGHT = 0.1
+
+
+class ShotSender:
+    """Delivers one shot for this worker until it is done or told to stop."""
+
+    def __init__(
+        self,
+        db: Database,
+        bot: Bot,
+        shot: ClaimedShot,
+        *,
+        rate_per_s: float,
+        paid_broadcast: bool,
+        recorder: OutcomeRecorder,
+        clock: Clock,
+        lease: LeaseView,
+        worker_id: str,
+        metrics: EngineMetrics,
+        batch_s: float = pacing.BATCH_S,
+        guard_s: float = pacing.DEFAULT_GUARD_S,
+    ) -> None:
+        self.db, self.bot, self.shot = db, bot, shot
+        self.paid_broadcast = paid_broadcast
+        self.recorder, self.clock, self.lease = recorder, clock, lease
+        self.worker_id, self.metrics = worker_id, metrics
+        self.limiter = BotLimiter(rate_per_s, clock, guard_s=guard_s)
+        self.batch_size = pacing.batch_size(rate_per_s, batch_s)
+        self.stop_reason = Stop.DONE
+        self.stop_message: str | None = None
+        self.counts: Counter[str] = Counter()
+        self.total = shot.audience_total or 0
+        self._stop = asyncio.Event()
+        self._changed = asyncio.Event()
+        self._queue: deque[Item] = deque()
+        self._retries: list[Item] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._reserving: asyncio.Task[None] | None = None
+        self._exhausted = False
+        self._batches = 0
+        self._in_flight = 0
+        self._latency_s = INITIAL_LATENCY_S
+        self._server_streak = 0
+        self._streak = ErrorStreak()
+        self._steps: tuple[Step, ...] = ()
+        self._requests = metrics.requests.labels(shot.bot_slug)
+        self._in_flight_gauge = metrics.in_flight.labels(shot.bot_slug)
+        self._done_gauge = metrics.shot_done.labels(shot.bot_slug, str(shot.id))
+
+    # control ---------------------------------------------------------------------------------
+
+    def request_stop(self, reason: Stop, message: str | None = None) -> None:
+        """Stop reserving and sending; in-flight requests finish. The strongest reason wins."""
+        if not self._stop.is_set() or reason > self.stop_reason:
+            self.stop_reason, self.stop_message = reason, message
+        self._stop.set()
+        self._changed.set()
+
+    @property
+    def stopping(self) -> bool:
+        """True once a stop was asked."""
+        return self._stop.is_set()
+
+    # the loop --------------------------------------------------------------------------------
+
+    async def run(self) -> Stop:
+        """Send the shot; settle it according to why the loop ended; the reason."""
+        shot = self.shot
+        try:
+            self._steps = delivery_steps(
+                copy=shot.copy,
+                media_type=shot.media_type,
+                media_url=shot.media_url,
+                buttons=shot.buttons,
+                paid_broadcast=self.paid_broadcast,
+            )
+        except ShotContentError as exc:
+            self.request_stop(Stop.SHOT_ERROR, str(exc))
+            return await finalize(self, [])
+        if shot.audience_total is None:
+            total = await deliveries.snapshot_audience(
+                self.db,
+                shot.id,
+                bot_slug=shot.bot_slug,
+                target=shot.target,
+                recency_days=shot.recency_days,
+                worker_id=self.worker_id,
+                now=self.clock.now(),
+            )
+            if total is None:
+                self.request_stop(Stop.LOST)
+                return await finalize(self, [])
+            self.total = total
+            log.info(
+                "[SHOTS][AUDIENCE] audience selected",
+                extra={
+                    "shot_id": shot.id,
+                    "bot_slug": shot.bot_slug,
+                    "target": shot.target,
+                    "recency_days": shot.recency_days,
+                    "count": total,
+                },
+            )
+            if total == 0:
+                return Stop.DONE  # the snapshot ended the shot as `skipped`
+        self.metrics.shot_audience.labels(shot.bot_slug, str(shot.id)).set(self.total)
+        await self._send_all()
+        return await finalize(self, self._unsent())
+
+    async def _send_all(self) -> None:
+        while not self._stop.is_set():
+            item = await self._next_item()
+            if item is None:
+                break
+            if not await self._in_flight_slot() or (probe := await self._acquire()) is None:
+                self._requeue(item)
+                break
+            if not self.lease.valid(self.shot.id):
+                self._requeue(item)
+                self.request_stop(Stop.LOST)
+                break
+            task = asyncio.create_task(self._deliver(item, probe))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._reserving is not None:
+            await asyncio.gather(self._reserving, return_exceptions=True)
+
+    async def _acquire(self) -> bool | None:
+        return await self.limiter.acquire(self._stop)
+
+    async def _in_flight_slot(self) -> bool:
+        limit = pacing.in_flight_limit(self.limiter.rate_per_s, self._latency_s)
+        while self._in_flight >= limit:
+            if self._stop.is_set():
+                return False
+            self._changed.clear()
+            await wait_any(self._stop, self._changed, within_s=None)
+        return not self._stop.is_set()
+
+    async def _next_item(self) -> Item | None:
+        while not self._stop.is_set():
+            now = self.clock.monotonic()
+            if self._retries and self._retries[0].not_before <= now:
+                return heapq.heappop(self._retries)
+            self._maybe_reserve()
+            if self._queue:
+                return self._queue.popleft()
+            if (
+                self._exhausted
+                and not self._retries
+                and self._in_flight == 0
+                and self._reserving is None
+            ):
+                return None  # every delivery has its outcome
+            self._changed.clear()
+            due = self._retries[0].not_before - now if self._retries else None
+            await wait_any(self._stop, self._changed, within_s=due)
+        return None
+
+    def _requeue(self, item: Item) -> None:
+        heapq.heappush(self._retries, item)
+
+    def _unsent(self) -> list[Item]:
+        return [*self._queue, *self._retries]
+
+    # reservations ----------------------------------------------------------------------------
+
+    def _maybe_reserve(self) -> None:
+        if (
+            self._exhausted
+            or self._reserving is not None
+            or self._stop.is_set()
+            or len(self._queue) > self.batch_size // 2
+        ):
+            return
+        self._reserving = asyncio.create_task(self._reserve())
+
+    async def _reserve(self) -> None:
+        try:
+            reservation = await deliveries.reserve_batch(
+                self.db,
+                self.shot.id,
+                worker_id=self.worker_id,
+                now=self.clock.now(),
+                limit=self.batch_size,
+            )
+        except Exception as exc:  # the database is away: try again after a pause
+            log.warning(
+                "[SHOTS][WORKER] could not reserve a batch; retrying",
+                extra={"shot_id": self.shot.id, "error": type(exc).__name__},
+            )
+            await wait_any(self._stop, within_s=1.0)
+            self._reserving = None
+            self._changed.set()
+            return
+        self._reserving = None
+        self._changed.set()
+        if reservation.state != "ok":
+            self.request_stop(_STOP_FOR_STATE.get(reservation.state, Stop.LOST))
+            return
+        skipped = sum(reservation.skipped.values())
+        if not reservation.rows and not skipped:
+            self._exhausted = True
+            return
+        self._batches += 1
+        batch = Batch(self._batches, len(reservation.rows))
+        if skipped:
+            self.counts[DeliveryStatus.SKIPPED.value] += skipped
+            self.metrics.messages.labels(self.shot.bot_slug, "skipped").inc(skipped)
+            batch.counts[DeliveryStatus.SKIPPED.value] += skipped
+            self._done_gauge.set(sum(self.counts.values()))
+        self._queue.extend(Item(r.telegram_id, r.seq, batch) for r in reservation.rows)
+        log.info(
+            "[SHOTS][WORKER] processing batch",
+            extra={
+                "shot_id": self.shot.id,
+                "bot_slug": self.shot.bot_slug,
+                "batch": batch.number,
+                "reserved": len(reservation.rows),
+                "skipped_ineligible": skipped,
+                "done": sum(self.counts.values()),
+                "total": self.total,
+            },
+        )
+        if not reservation.rows:
+            self._log_batch(batch)
+
+    # one request -----------------------------------------------------------------------------
+
+    async def _deliver(self, item: Item, probe: bool) -> None:
+        step = self._steps[item.step]
+        item.requests += 1
+        self._in_flight += 1
+        self._in_flight_gauge.inc()
+        self._requests.inc()
+        started = self.clock.monotonic()
+        try:
+            message: Any = await self.bot.call(
+                step.method, {**step.params, "chat_id": item.telegram_id}
+            )
+            message_id = int(message["message_id"])
+        except Exception as exc:
+            self._answered(started)
+            self._failed(item, probe, failure_of(exc))
+        else:
+            self._answered(started)
+            self._succeeded(item, probe, message_id)
+
+    def _answered(self, started: float) -> None:
+        self._in_flight -= 1
+        self._in_flight_gauge.dec()
+        latency = self.clock.monotonic() - started
+        self._latency_s += LATENCY_WEIGHT * (latency - self._latency_s)
+        self._changed.set()
+
+    def _succeeded(self, item: Item, probe: bool, message_id: int) -> None:
+        self.limiter.answered(probe=probe, refused=False)
+        self._server_streak = 0
+        if item.step + 1 < len(self._steps):  # the audio went; the copy goes next, never it again
+            item.step += 1
+            item.delivered_message_id = message_id
+            item.not_before = 0.0
+            heapq.heappush(self._retries, item)
+            return
+        self._record(
+            item,
+            DeliveryStatus.SENT,
+            message_id=message_id,
+            sent_at=True,
+        )
+
+    def _failed(self, item: Item, probe: bool, failure: Failure) -> None:
+        transient = failure.kind is FailureKind.NOT_DELIVERED or failure.error_code >= 500
+        verdict = outcomes.classify(
+            failure,
+            tries=item.transient + 1 if transient else 1,
+            rate_limited_tries=item.rate_limited,
+        )
+        action = verdict.action
+        if action is Action.PAUSE_BOT:
+            self._rate_limited(item, probe, verdict)
+            return
+        if action is Action.RETRY:
+            item.transient += 1
+            self._server_streak += 1
+            pause_s = pacing.server_error_pause_s(self._server_streak)
+            if pause_s:
+                self.limiter.pause(pause_s)
+            self.limiter.answered(probe=probe, refused=pause_s > 0)
+            item.not_before = self.clock.monotonic() + pacing.backoff_s(
+                item.transient, random.random()
+            )
+            heapq.heappush(self._retries, item)
+            return
+        self.limiter.answered(probe=probe, refused=False)
+        self._server_streak = 0
+        assert verdict.outcome is not None
+        self._record(item, verdict.outcome, verdict=verdict)
+        if action is Action.STOP_SHOT:
+            self.request_stop(Stop.SHOT_ERROR, outcomes.shot_error_message(failure.description))
+        elif action is Action.STOP_BOT:
+            self.request_stop(Stop.BOT_REVOKED, outcomes.REVOKED_BOT_MESSAGE)
+
+    def _rate_limited(self, item: Item, probe: bool, verdict: Verdict) -> None:
+        retry_after_s = verdict.retry_after_s or 1.0
+        self.metrics.rate_limited.labels(self.shot.bot_slug).inc()
+        self.limiter.pause(pacing.rate_limit_pause_s(retry_after_s))
+        self.limiter.answered(probe=probe, refused=True)
+        item.rate_limited += 1
+        item.not_before = 0.0
+        heapq.heappush(self._retries, item)
+        log.warning(
+            "[SHOTS][WORKER] rate limited; bot paused",
+            extra={
+                "shot_id": self.shot.id,
+                "bot_slug": self.shot.bot_slug,
+                "retry_after_s": retry_after_s,
+                "probe": probe,
+            },
+        )
+
+    # outcomes --------------------------------------------------------------------------------
+
+    def _record(
+        self,
+        item: Item,
+        status: DeliveryStatus,
+        *,
+        verdict: Verdict | None = None,
+        message_id: int | None = None,
+        sent_at: bool = False,
+    ) -> None:
+        reason = verdict.reason.value if verdict and verdict.reason else None
+        error = verdict.error if verdict else None
+        if item.delivered_message_id is not None and status is not DeliveryStatus.SENT:
+            # Audio shots: the audio went, the copy did not; record the proof of the audio.
+            message_id = item.delivered_message_id
+            error = f"the audio was delivered (message {message_id}) but the copy was not: {error}"
+        change = None
+        if verdict is not None and verdict.chat_state is not None:
+            change = ContactChange(self.shot.bot_slug, item.telegram_id, verdict.chat_state.value)
+        self.recorder.add(
+            DeliveryOutcome(
+                self.shot.id,
+                item.telegram_id,
+                status.value,
+                reason,
+                error,
+                message_id,
+                self.clock.now() if sent_at else None,
+                item.requests,
+            ),
+            change,
+        )
+        self.counts[status.value] += 1
+        self.metrics.messages.labels(self.shot.bot_slug, status.value).inc()
+        self._done_gauge.set(sum(self.counts.values()))
+        self._batch_done(item.batch, status.value)
+        plain_error = (
+            error if status is DeliveryStatus.ERROR and verdict and verdict.reason is None else None
+        )
+        if self._streak.observe(plain_error) and plain_error is not None:
+            self.request_stop(
+                Stop.SHOT_ERROR,
+                f"{self._streak.limit} deliveries in a row failed with the same error: "
+                f"{plain_error}; the shot was stopped so the rest of its audience does not fail "
+                "the same way",
+            )
+
+    def record_unsendable(self, item: Item, error: str) -> None:
+        """A delivery half done when the shot stopped (the audio went, not the copy)."""
+        verdict = Verdict(Action.RECORD, DeliveryStatus.ERROR, None, error)
+        self._record(item, DeliveryStatus.ERROR, verdict=verdict)
+
+    def _batch_done(self, batch: Batch, status: str) -> None:
+        batch.counts[status] += 1
+        batch.remaining -= 1
+        if batch.remaining == 0:
+            self._log_batch(batch)
+
+    def _log_batch(self, batch: Batch) -> None:
+        log.info(
+            "[SHOTS][WORKER] batch completed",
+            extra={
+                "shot_id": self.shot.id,
+                "bot_slug": self.shot.bot_slug,
+                "batch": batch.number,
+                "sent": batch.counts["sent"],
+                "skipped": batch.counts["skipped"],
+                "errors": batch.counts["error"],
+                "unknown": batch.counts["unknown"],
+            },
+        )
+
+
+_STOP_FOR_STATE = {
+    ShotStatus.PAUSED.value: Stop.PAUSED,
+    ShotStatus.CANCELLED.value: Stop.CANCELLED,
+    "lost": Stop.LOST,
+}

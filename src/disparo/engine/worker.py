@@ -1,0 +1,270 @@
+"""The worker loop: claim due shots, run one sender per claimed shot, rescue dead workers' shots.
+
+Each tick: rescue expired leases (every few seconds), claim due shots while fewer than
+`max_bots` senders run, then sleep until a wake-up (NOTIFY on PostgreSQL, the in-process
+event on SQLite, a sender finishing), the next scheduled shot, or `poll_interval_s` (≤ 1 s),
+whichever comes first. Stopping (SIGTERM) asks every sender to stop, waits for their in-flight
+requests and records, and hands their shots back for another worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+from disparo.db import bots, deliveries, leases
+from disparo.db.engine import Database
+from disparo.db.leases import ClaimedShot
+from disparo.db.notify import ShotListener
+from disparo.db.secrets import SecretKeyError, TokenCipher
+from disparo.domain import pacing
+from disparo.engine.clock import Clock, SystemClock
+from disparo.engine.delivery import Stop
+from disparo.engine.lease import LeaseKeeper
+from disparo.engine.limiter import wait_any
+from disparo.engine.metrics import EngineMetrics, engine_metrics
+from disparo.engine.recorder import OutcomeRecorder
+from disparo.engine.sender import ShotSender
+from disparo.telegram import BotAPI
+
+log = logging.getLogger("disparo.engine")
+
+_STOP_FOR_STATUS = {"paused": Stop.PAUSED, "cancelled": Stop.CANCELLED}
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    """How one worker process behaves (services builds it from DISPARO_* settings)."""
+
+    max_bots: int = 50
+    lease_s: float = 30.0
+    poll_interval_s: float = 1.0
+    rescue_interval_s: float = 5.0
+    control_interval_s: float = 0.5
+    batch_s: float = pacing.BATCH_S
+    guard_s: float = pacing.DEFAULT_GUARD_S
+    listen: bool = True  # LISTEN for NOTIFY on PostgreSQL
+
+
+def new_worker_id() -> str:
+    """A worker id unique across machines and restarts: host, pid and a random suffix."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class Worker:
+    """One worker process's engine: `await worker.run(stop)` until `stop` is set."""
+
+    def __init__(
+        self,
+        db: Database,
+        api: BotAPI,
+        cipher: TokenCipher,
+        *,
+        settings: WorkerSettings | None = None,
+        clock: Clock | None = None,
+        worker_id: str | None = None,
+        metrics: EngineMetrics | None = None,
+    ) -> None:
+        self.db, self.api, self.cipher = db, api, cipher
+        self.settings = settings or WorkerSettings()
+        self.clock = clock or SystemClock()
+        self.worker_id = worker_id or new_worker_id()
+        self.metrics = metrics or engine_metrics()
+        self.recorder = OutcomeRecorder(db, self.clock)
+        self.keeper = LeaseKeeper(
+            db,
+            self.clock,
+            worker_id=self.worker_id,
+            lease_s=self.settings.lease_s,
+            on_change=self._shot_changed,
+            control_interval_s=self.settings.control_interval_s,
+        )
+        self.senders: dict[int, ShotSender] = {}
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._wake = asyncio.Event()
+        self._next_rescue = 0.0
+        self.claims = 0
+
+    def wake(self) -> None:
+        """A shot may have become due, or an owned one changed: look now."""
+        self._wake.set()
+        self.keeper.wake.set()
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Worker]:
+        """Run in the background (e.g. inside `disparo serve`); leaving stops it cleanly."""
+        stop = asyncio.Event()
+        task = asyncio.create_task(self.run(stop), name="disparo-worker")
+        try:
+            yield self
+        finally:
+            stop.set()
+            await task
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Claim and send until `stop`; then stop every sender cleanly and return."""
+        self.db.on_wake(self.wake)
+        helpers_stop = asyncio.Event()
+        async with AsyncExitStack() as stack:
+            if self.settings.listen and not self.db.is_sqlite:
+                await stack.enter_async_context(ShotListener(self.db.url, self.wake))
+            helpers = [
+                asyncio.create_task(self.recorder.run(helpers_stop), name="disparo-recorder"),
+                asyncio.create_task(self.keeper.run(helpers_stop), name="disparo-leases"),
+            ]
+            log.info(
+                "[SHOTS][WORKER] started",
+                extra={"worker_id": self.worker_id, "max_bots": self.settings.max_bots},
+            )
+            try:
+                while not stop.is_set():
+                    sleep_s = await self._tick_logged(stop)
+                    await wait_any(stop, self._wake, within_s=sleep_s)
+                    self._wake.clear()
+            finally:
+                await self._stop_senders()
+                helpers_stop.set()
+                await asyncio.gather(*helpers, return_exceptions=True)
+                log.info("[SHOTS][WORKER] stopped", extra={"worker_id": self.worker_id})
+
+    async def _tick_logged(self, stop: asyncio.Event) -> float:
+        try:
+            return await self.tick(stop)
+        except Exception:  # the database is away, most likely: log and try again next tick
+            log.exception("[SHOTS][WORKER] tick failed", extra={"worker_id": self.worker_id})
+            return self.settings.poll_interval_s
+
+    async def tick(self, stop: asyncio.Event | None = None) -> float:
+        """Rescue, claim what is due; how long to sleep before the next tick."""
+        settings, clock = self.settings, self.clock
+        if clock.monotonic() >= self._next_rescue:
+            self._next_rescue = clock.monotonic() + settings.rescue_interval_s
+            await self._rescue()
+        claimed = 0
+        while len(self.senders) < settings.max_bots and not (stop and stop.is_set()):
+            started, length = self.keeper.expires_at()
+            now = clock.now()
+            shot = await leases.claim_due_shot(
+                self.db, worker_id=self.worker_id, now=now, lease_expires_at=now + length
+            )
+            if shot is None:
+                break
+            claimed += 1
+            await self._start(shot, started)
+        now = clock.now()
+        due = await leases.count_due(self.db, now=now)
+        self.metrics.due_shots.set(due)
+        self.metrics.running_shots.set(len(self.senders))
+        log.debug(
+            "[SHOTS][WORKER][TICK]",
+            extra={
+                "worker_id": self.worker_id,
+                "running": len(self.senders),
+                "claimed": claimed,
+                "due": due,
+            },
+        )
+        next_due = await leases.next_due_at(self.db)
+        if next_due is None or next_due <= now:
+            return settings.poll_interval_s  # nothing scheduled, or due but not claimable now
+        return min(settings.poll_interval_s, (next_due - now).total_seconds())
+
+    async def _rescue(self) -> None:
+        now = self.clock.now()
+        for rescued in await leases.rescue_expired(self.db, now=now):
+            log.warning(
+                "[SHOTS][WORKER] rescued a shot whose worker stopped renewing its lease",
+                extra={
+                    "shot_id": rescued.id,
+                    "bot_slug": rescued.bot_slug,
+                    "status": rescued.status,
+                    "unknown": rescued.unknown,
+                },
+            )
+        settled = await deliveries.settle_cancelled(self.db, now=now)
+        if settled:
+            log.info("[SHOTS][WORKER] cancelled deliveries settled", extra={"skipped": settled})
+
+    async def _start(self, shot: ClaimedShot, started: float) -> None:
+        self.claims += 1
+        self.keeper.hold(shot.id, started)
+        try:
+            async with self.db.read() as conn:
+                record = await bots.get_bot(conn, self.cipher, shot.bot_slug)
+            if record is None:
+                raise ValueError(f"the bot '{shot.bot_slug}' is not registered")
+            bot = self.api.bot(record.token)
+        except SecretKeyError as exc:  # this worker's key is wrong: leave the shot to others
+            log.error("[SHOTS][WORKER] %s", exc, extra={"shot_id": shot.id})
+            self.keeper.drop(shot.id)
+            await leases.release_shot(
+                self.db, shot.id, worker_id=self.worker_id, now=self.clock.now(), count_attempt=True
+            )
+            return
+        except ValueError as exc:  # the stored token is malformed: the bot cannot send
+            self.keeper.drop(shot.id)
+            await leases.stop_bot_shots(
+                self.db,
+                shot.bot_slug,
+                message=f"{exc}; fix the bot's token, then create the shot again",
+                now=self.clock.now(),
+                worker_id=self.worker_id,
+            )
+            return
+        sender = ShotSender(
+            self.db,
+            bot,
+            shot,
+            rate_per_s=pacing.effective_rate(record.rate_per_s, record.paid_broadcast),
+            paid_broadcast=record.paid_broadcast,
+            recorder=self.recorder,
+            clock=self.clock,
+            lease=self.keeper,
+            worker_id=self.worker_id,
+            metrics=self.metrics,
+            batch_s=self.settings.batch_s,
+            guard_s=self.settings.guard_s,
+        )
+        self.senders[shot.id] = sender
+        self._tasks[shot.id] = asyncio.create_task(self._run_sender(sender), name=f"shot-{shot.id}")
+
+    async def _run_sender(self, sender: ShotSender) -> None:
+        shot_id = sender.shot.id
+        try:
+            await sender.run()
+        except Exception:  # a bug: hand the shot back so a rescue or another worker goes on
+            log.exception("[SHOTS][WORKER] sender failed", extra={"shot_id": shot_id})
+            try:
+                await leases.release_shot(
+                    self.db,
+                    shot_id,
+                    worker_id=self.worker_id,
+                    now=self.clock.now(),
+                    count_attempt=True,
+                )
+            except Exception:
+                log.exception("[SHOTS][WORKER] release failed", extra={"shot_id": shot_id})
+        finally:
+            self.keeper.drop(shot_id)
+            self.senders.pop(shot_id, None)
+            self._tasks.pop(shot_id, None)
+            self.metrics.running_shots.set(len(self.senders))
+            self._wake.set()  # the bot is free: another of its shots may be due
+
+    def _shot_changed(self, shot_id: int, status: str) -> None:
+        sender = self.senders.get(shot_id)
+        if sender is not None:
+            sender.request_stop(_STOP_FOR_STATUS.get(status, Stop.LOST))
+
+    async def _stop_senders(self) -> None:
+        for sender in list(self.senders.values()):
+            sender.request_stop(Stop.SHUTDOWN)
+        tasks = list(self._tasks.values())
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)

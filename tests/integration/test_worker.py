@@ -1,0 +1,176 @@
+"""The worker against the real simulator over HTTP: delivery, pruning, media, content errors."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from worker_support import (
+    Sim,
+    StartWorker,
+    add_bot,
+    add_contacts,
+    add_shot,
+    contact_states,
+    deliveries,
+    statuses,
+    wait_for_status,
+)
+
+from disparo.db.engine import Database
+
+
+async def test_every_recipient_gets_the_shot_once(
+    db: Database, sim: Sim, start_worker: StartWorker
+) -> None:
+    """A due shot is claimed, sent to each audience member once, and finished as sent."""
+    token = await add_bot(db, "loja")
+    await add_contacts(db, "loja", range(1, 61))
+    shot_id = await add_shot(db, "loja", wake=True)
+    await start_worker()
+    row = await wait_for_status(db, shot_id)
+    assert row["status"] == "sent"
+    assert row["audience_total"] == 60
+    assert row["attempt_count"] == 1
+    assert row["locked_by"] is None
+    assert row["finished_at"] is not None
+    rows = await deliveries(db, shot_id)
+    assert statuses(rows) == {"sent": 60}
+    assert all(r["message_id"] and r["sent_at"] and r["attempts"] == 1 for r in rows)
+    stats = await sim.stats(token)
+    assert stats["delivered"] == 60
+    assert stats["duplicates"]["count"] == 0
+    assert stats["429"] == 0
+
+
+async def test_blocked_and_deactivated_users_are_pruned(
+    db: Database, sim: Sim, start_worker: StartWorker
+) -> None:
+    """403 blocked/deactivated skip the recipient and update the contact; unknown chats skip."""
+    token = await add_bot(db, "loja")
+    await add_contacts(db, "loja", range(1, 11))
+    await sim.users(token, {3: "blocked", 4: "deactivated", 5: "missing"})
+    shot_id = await add_shot(db, "loja", wake=True)
+    await start_worker()
+    row = await wait_for_status(db, shot_id)
+    assert row["status"] == "sent"
+    by_id = {r["telegram_id"]: r for r in await deliveries(db, shot_id)}
+    assert (by_id[3]["status"], by_id[3]["reason"]) == ("skipped", "blocked")
+    assert (by_id[4]["status"], by_id[4]["reason"]) == ("skipped", "deactivated")
+    assert (by_id[5]["status"], by_id[5]["reason"]) == ("skipped", "chat_not_found")
+    assert "blocked" in by_id[3]["error"]
+    assert Counter(r["status"] for r in by_id.values()) == {"sent": 7, "skipped": 3}
+    states = await contact_states(db, "loja")
+    assert (states[3], states[4], states[5], states[6]) == (
+        "blocked",
+        "deactivated",
+        "active",
+        "active",
+    )
+
+
+BUTTONS = [[{"text": "Comprar", "url": "https://example.com/buy"}]]
+MARKUP = {"inline_keyboard": [[{"text": "Comprar", "url": "https://example.com/buy"}]]}
+
+
+async def test_each_media_type_uses_its_methods(
+    db: Database, sim: Sim, start_worker: StartWorker
+) -> None:
+    """photo/video carry the copy as caption; audio sends the copy after it; none is text."""
+    token = await add_bot(db, "loja")
+    await add_contacts(db, "loja", [1, 2])
+    await sim.limits(token, per_chat_burst=10)  # four shots to one chat within a second
+    url = "https://cdn.example.com/file"
+    shots = {
+        kind: await add_shot(
+            db,
+            "loja",
+            media_type=kind,
+            media_url=None if kind == "none" else f"{url}.{kind}",
+            copy=f"<b>{kind}</b> hoje",
+            buttons=BUTTONS,
+        )
+        for kind in ("photo", "video", "audio", "none")
+    }
+    await start_worker()
+    for shot_id in shots.values():
+        assert (await wait_for_status(db, shot_id))["status"] == "sent"
+    messages = await sim.messages(token, chat_id=1)
+    assert [m["method"] for m in messages] == [
+        "sendPhoto",
+        "sendVideo",
+        "sendAudio",
+        "sendMessage",
+        "sendMessage",
+    ]
+    photo, video, audio, audio_copy, text = messages
+    assert (photo["caption"], photo["media"]["source"]) == ("photo hoje", f"{url}.photo")
+    assert (video["caption"], video["media"]["type"]) == ("video hoje", "video")
+    assert (audio["caption"], audio["media"]["type"], audio["reply_markup"]) == (
+        None,
+        "audio",
+        None,
+    )
+    assert (audio_copy["text"], audio_copy["reply_markup"]) == ("audio hoje", MARKUP)
+    assert (text["text"], text["reply_markup"]) == ("none hoje", MARKUP)
+    assert photo["reply_markup"] == MARKUP
+    assert all(m["allow_paid_broadcast"] for m in messages)  # the test bot pays for broadcasts
+    # The audio shot records the message that carries the copy, and two requests.
+    audio_rows = await deliveries(db, shots["audio"])
+    assert [r["message_id"] for r in audio_rows if r["telegram_id"] == 1] == [
+        audio_copy["message_id"]
+    ]
+    assert {r["attempts"] for r in audio_rows} == {2}
+
+
+async def test_bad_html_stops_the_shot_early(
+    db: Database, sim: Sim, start_worker: StartWorker
+) -> None:
+    """A content error stops the shot with a clear last_error, not one failure per recipient."""
+    token = await add_bot(db, "loja", rate_per_s=30, paid_broadcast=False)
+    await add_contacts(db, "loja", range(1, 201))
+    shot_id = await add_shot(db, "loja", copy="<b>Oferta sem fechar", wake=True)
+    await start_worker()
+    row = await wait_for_status(db, shot_id)
+    assert row["status"] == "error"
+    assert "can't parse entities" in row["last_error"]
+    assert "fix the HTML" in row["last_error"]
+    counts = statuses(await deliveries(db, shot_id))
+    stats = await sim.stats(token)
+    assert stats["requests"] <= 10  # stopped after the first answers, not 200 refusals
+    assert counts["error"] == stats["requests"]
+    assert counts["pending"] == 200 - stats["requests"]  # never attempted: kept pending
+
+
+async def test_bad_media_url_stops_the_shot_early(
+    db: Database, sim: Sim, start_worker: StartWorker
+) -> None:
+    """A media URL Telegram cannot fetch stops the shot and says to check media_url."""
+    await add_bot(db, "loja")
+    await add_contacts(db, "loja", range(1, 51))
+    shot_id = await add_shot(
+        db, "loja", media_type="photo", media_url="https://cdn.invalid/x.jpg", wake=True
+    )
+    await start_worker()
+    row = await wait_for_status(db, shot_id)
+    assert row["status"] == "error"
+    assert "media_url" in row["last_error"]
+    counts = statuses(await deliveries(db, shot_id))
+    assert counts.get("sent", 0) == 0
+    assert counts["error"] + counts["pending"] == 50
+
+
+async def test_revoked_token_stops_every_shot_of_the_bot(
+    db: Database, sim: Sim, start_worker: StartWorker
+) -> None:
+    """401 ends the running shot and the bot's other unfinished shots with a clear error."""
+    token = await add_bot(db, "loja")
+    await add_contacts(db, "loja", range(1, 21))
+    await sim.control(f"bots/{token}/revoke", {"revoked": True})
+    first = await add_shot(db, "loja")
+    later = await add_shot(db, "loja")
+    await start_worker()
+    for shot_id in (first, later):
+        row = await wait_for_status(db, shot_id)
+        assert row["status"] == "error"
+        assert "401" in row["last_error"]
+        assert "token" in row["last_error"]
