@@ -45,6 +45,31 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the broadcast worker until SIGTERM/SIGINT."""
+    from disparo.services import run_worker
+
+    metrics = (args.metrics_host, args.metrics_port) if args.metrics_port else None
+    asyncio.run(run_worker(settings, metrics_address=metrics))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve the API and run the worker in the same process."""
+    from disparo.services import build_api, engine_background, open_database, serve_http
+
+    async def run() -> None:
+        db = open_database(settings)
+        try:
+            app = build_api(settings, db, background=[engine_background(settings, db)])
+            await serve_http(app, args.host, args.port)
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+    return 0
+
+
 def cmd_simulator(args: argparse.Namespace, settings: Settings) -> int:
     """Run the Telegram Bot API simulator."""
     from disparo.simulator.server import run_from_args
@@ -75,6 +100,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("migrate", cmd_migrate, "apply the database migrations (DISPARO_DATABASE_URL)")
     _add_listen(add("api", cmd_api, "serve the admin API, bot webhooks, health and metrics"), 8080)
+    _add_listen(
+        add("serve", cmd_serve, "serve the API and run the broadcast worker in one process"), 8080
+    )
+    worker = add("worker", cmd_worker, "run the broadcast worker: claim due shots and send them")
+    worker.add_argument(
+        "--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port"
+    )
+    worker.add_argument(
+        "--metrics-host", default="127.0.0.1", help="address of the metrics port (%(default)s)"
+    )
 
     from disparo.simulator.server import add_arguments as add_simulator_arguments
 

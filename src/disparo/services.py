@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import uvicorn
@@ -15,6 +17,7 @@ from disparo.db import migrate
 from disparo.db.engine import Database
 from disparo.db.secrets import SecretKeyError, TokenCipher
 from disparo.db.urls import parse_database_url
+from disparo.engine.worker import Worker, WorkerSettings
 from disparo.telegram import BotAPI
 
 
@@ -75,3 +78,50 @@ async def serve_http(app: FastAPI, host: str, port: int, **config: Any) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: None)
     await server.serve()
+
+
+def worker_settings(settings: Settings) -> WorkerSettings:
+    """The engine's settings from DISPARO_WORKER_MAX_BOTS, DISPARO_LEASE_S, ..._POLL_INTERVAL_S."""
+    return WorkerSettings(
+        max_bots=settings.worker_max_bots,
+        lease_s=settings.lease_s,
+        poll_interval_s=settings.poll_interval_s,
+    )
+
+
+def build_worker(settings: Settings, db: Database, api: BotAPI) -> Worker:
+    """The broadcast engine of this process, on a database and a (started) Bot API client."""
+    return Worker(db, api, token_cipher(settings), settings=worker_settings(settings))
+
+
+def engine_background(settings: Settings, db: Database) -> Background:
+    """The engine as a background task of the API app's lifespan (`disparo serve`).
+
+    It has its own Bot API connection pool; leaving the lifespan (SIGTERM) stops it cleanly:
+    in-flight requests finish, outcomes are recorded, shots are handed back.
+    """
+
+    @asynccontextmanager
+    async def run_engine() -> AsyncIterator[None]:
+        async with bot_api(settings) as api, build_worker(settings, db, api).running():
+            yield
+
+    return run_engine
+
+
+async def run_worker(settings: Settings, *, metrics_address: tuple[str, int] | None = None) -> None:
+    """`disparo worker`: send due shots until SIGTERM or SIGINT, then stop cleanly."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if metrics_address is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_address[1], addr=metrics_address[0])
+    db = open_database(settings)
+    try:
+        async with bot_api(settings) as api:
+            await build_worker(settings, db, api).run(stop)
+    finally:
+        await db.dispose()
