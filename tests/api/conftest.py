@@ -6,13 +6,14 @@ port, and uvicorn serving the app on another, with an aiohttp client talking to 
 
 from __future__ import annotations
 
-import asyncio
+import io
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 import uvicorn
 from cryptography.fernet import Fernet
@@ -61,10 +62,14 @@ class Client:
     ) -> Answer:
         """One request; the admin token is sent unless `token` is None."""
         sent = dict(headers or {})
+        if json is not None:  # encoded here: aiohttp warns about large bodies it encodes
+            data = orjson.dumps(json)
+            sent.setdefault("Content-Type", "application/json")
+        payload = io.BytesIO(data.encode() if isinstance(data, str) else data) if data else None
         if token is not None:
             sent.setdefault("Authorization", f"Bearer {token}")
         async with self.session.request(
-            method, self.base_url + path, json=json, data=data, headers=sent
+            method, self.base_url + path, data=payload, headers=sent
         ) as response:
             text = await response.text()
             body: Any = text
@@ -164,28 +169,35 @@ Serve = Callable[[FastAPI], Awaitable[Client]]
 async def serve(
     listen_socket: socket.socket, session: aiohttp.ClientSession
 ) -> AsyncIterator[Serve]:
-    """Serves an app with uvicorn on the test's socket (lifespan included) until the end."""
-    servers: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
+    """Serves an app with uvicorn on the test's socket (lifespan included) until the end.
+
+    uvicorn's startup is called directly (its main loop only waits for signals), and the
+    shutdown done by hand: close the listener and connections, then run the lifespan's end.
+    """
+    servers: list[uvicorn.Server] = []
 
     async def start(app: FastAPI) -> Client:
         config = uvicorn.Config(
             app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=2
         )
+        config.load()
         server = uvicorn.Server(config)
-        task = asyncio.create_task(server.serve(sockets=[listen_socket]))
-        servers.append((server, task))
-        while not server.started:
-            if task.done():
-                task.result()
-                raise RuntimeError("uvicorn stopped before it started")
-            await asyncio.sleep(0.01)
+        server.lifespan = config.lifespan_class(config)
+        await server.startup(sockets=[listen_socket])
+        servers.append(server)
         host, port = listen_socket.getsockname()
         return Client(f"http://{host}:{port}", session)
 
     yield start
-    for server, task in servers:
-        server.should_exit = True
-        await task
+    await session.close()
+    for server in servers:  # uvicorn's own shutdown sleeps a fixed 0.1 s first
+        for listener in server.servers:
+            listener.close()
+        for connection in list(server.server_state.connections):
+            connection.shutdown()
+        for listener in server.servers:
+            await listener.wait_closed()
+        await server.lifespan.shutdown()
     listen_socket.close()
 
 

@@ -10,6 +10,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from disparo.api.errors import ApiError
 
+ADMIN_PREFIX = "/admin/api"
+
 _bearer = HTTPBearer(
     auto_error=False,
     scheme_name="AdminToken",
@@ -31,3 +33,7 @@ async def require_admin(
     expected: bytes = request.app.state.admin_token
     if not hmac.compare_digest(credentials.credentials.encode(), expected):
         raise _refuse("the admin token is wrong")
+
+
+# The dependencies of every admin router.
+ADMIN = [Depends(require_admin)]

@@ -123,7 +123,8 @@ def _validation_message(error: dict[str, Any], field: str | None) -> str:
     if kind == "missing":
         return f"{name} is required"
     if kind in ("literal_error", "enum"):
-        return f"{name} must be one of: {ctx.get('expected', '')}".replace("'", "")
+        expected = str(ctx.get("expected", "")).replace("'", "").replace(" or ", ", ")
+        return f"{name} must be one of: {expected}"
     if kind == "timezone_aware":
         return (
             f"{name} has no UTC offset; a local time is ambiguous, so give an ISO 8601 time "
@@ -169,9 +170,7 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     code, default = _HTTP_CODES.get(exc.status_code, ("bad_request", "the request is invalid"))
     message = default
-    if exc.status_code == 413:
-        message = "the request body is larger than this route accepts; send less per request"
-    elif isinstance(exc.detail, str) and exc.status_code not in (404, 405, 413):
+    if isinstance(exc.detail, str) and exc.status_code not in (404, 405):
         message = exc.detail
     headers = dict(exc.headers) if exc.headers else None
     return error_response(exc.status_code, code, message, headers=headers)

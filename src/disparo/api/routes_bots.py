@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Response
 
+from disparo.api.auth import ADMIN, ADMIN_PREFIX
 from disparo.api.bot_schemas import (
     MAX_PAID_RATE_PER_S,
     MAX_RATE_PER_S,
@@ -27,7 +28,9 @@ from disparo.db.bots import BotRecord
 from disparo.db.contacts import contact_metrics
 from disparo.telegram import BotAPI, TelegramAPIError, TelegramError, User, mask_token
 
-router = APIRouter(prefix="/bots", tags=["bots"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix=f"{ADMIN_PREFIX}/bots", tags=["bots"], responses=ERROR_RESPONSES, dependencies=ADMIN
+)
 
 _NOT_FOUND = described(404, "no such bot")
 _TELEGRAM = described(502, "the Bot API server could not be reached")

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from disparo.api.auth import ADMIN, ADMIN_PREFIX
 from disparo.api.bot_schemas import ImportResult, Rejection
 from disparo.api.deps import DB, Now
 from disparo.api.errors import ERROR_RESPONSES, ApiError, described, invalid, not_found
@@ -27,12 +28,17 @@ from disparo.api.import_rows import (
     csv_rows,
     ndjson_rows,
 )
+from disparo.api.limits import MAX_IMPORT_BYTES
 from disparo.db import imports
 from disparo.db.bots import bot_exists
 
-router = APIRouter(prefix="/bots/{slug}", tags=["imports"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix=ADMIN_PREFIX + "/bots/{slug}",
+    tags=["imports"],
+    responses=ERROR_RESPONSES,
+    dependencies=ADMIN,
+)
 
-MAX_IMPORT_BYTES = 64 * 1024 * 1024
 CHUNK_ROWS = 5000
 MAX_REJECTIONS_LISTED = 1000
 NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-lines")
@@ -152,7 +158,6 @@ _RESPONSES = (
     "/contacts:import",
     summary="Import contacts",
     responses=_RESPONSES,
-    max_body_size=MAX_IMPORT_BYTES,
     openapi_extra=_doc(
         CONTACTS,
         "telegram_id,first_name,chat_state,started_at\n42,Ana,active,2026-11-30T12:00:00Z\n",
@@ -168,7 +173,6 @@ async def import_contacts(slug: str, request: Request, db: DB, now: Now) -> Impo
     "/events:import",
     summary="Import funnel events",
     responses=_RESPONSES,
-    max_body_size=MAX_IMPORT_BYTES,
     openapi_extra=_doc(
         EVENTS,
         "telegram_id,event,occurred_at\n42,pix_created,2026-11-30T12:00:00Z\n",
@@ -184,7 +188,6 @@ async def import_events(slug: str, request: Request, db: DB, now: Now) -> Import
     "/transactions:import",
     summary="Import payment transactions",
     responses=_RESPONSES,
-    max_body_size=MAX_IMPORT_BYTES,
     openapi_extra=_doc(
         TRANSACTIONS,
         "telegram_id,external_id,status,amount_cents\n42,pix-981,created,4990\n",

@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
+from disparo.api.auth import ADMIN, ADMIN_PREFIX
 from disparo.api.content import Content, send_preview
 from disparo.api.deps import DB, Cipher, Now, Telegram
 from disparo.api.errors import ERROR_RESPONSES, ApiError, described, invalid, not_found
@@ -30,7 +31,9 @@ from disparo.db.bots import bot_exists, get_bot
 from disparo.domain.statuses import DeliveryStatus, MediaType, ShotStatus, Target
 from disparo.telegram import TelegramAPIError, TelegramError
 
-router = APIRouter(tags=["reports"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix=ADMIN_PREFIX, tags=["reports"], responses=ERROR_RESPONSES, dependencies=ADMIN
+)
 
 _NOT_FOUND = described(404, "no such shot")
 RATE_WINDOW_S = 10

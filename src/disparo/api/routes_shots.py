@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import null
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from disparo.api.auth import ADMIN, ADMIN_PREFIX
 from disparo.api.content import Content, check_content
 from disparo.api.deps import DB, Now
 from disparo.api.errors import ERROR_RESPONSES, conflict, described, invalid, not_found
@@ -18,7 +19,9 @@ from disparo.db.bots import bot_exists
 from disparo.db.shots import ShotRecord
 from disparo.domain.statuses import MediaType, TransitionError, operator_transition
 
-router = APIRouter(prefix="/shots", tags=["shots"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix=f"{ADMIN_PREFIX}/shots", tags=["shots"], responses=ERROR_RESPONSES, dependencies=ADMIN
+)
 
 _NOT_FOUND = described(404, "no such shot")
 _CONFLICT = described(409, "the shot's status does not allow this")

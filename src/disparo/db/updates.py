@@ -20,9 +20,10 @@ async def claim_update(conn: AsyncConnection, bot_slug: str, update_id: int, now
         upsert_into(conn, processed_updates)
         .values(bot_slug=bot_slug, update_id=update_id, received_at=now)
         .on_conflict_do_nothing(index_elements=["bot_slug", "update_id"])
+        .returning(processed_updates.c.update_id)
     )
-    result = await conn.execute(stmt)
-    return bool(result.rowcount)
+    # RETURNING, not rowcount: psycopg reports -1 for an INSERT that SQLAlchemy sends.
+    return (await conn.execute(stmt)).first() is not None
 
 
 async def forget_updates_before(conn: AsyncConnection, before: datetime) -> int:

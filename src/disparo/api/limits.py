@@ -1,0 +1,66 @@
+"""Request body limits: 1 MiB for JSON routes, 64 MiB for the bulk imports.
+
+A declared Content-Length above the limit is refused before the app runs; a chunked body is
+counted as it is read and refused once it passes the limit. Both answer 413 in the one JSON
+error shape (Starlette's own limiter answers plain text).
+"""
+
+from __future__ import annotations
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from disparo.api.errors import error_response
+
+MAX_BODY_BYTES = 1024 * 1024
+MAX_IMPORT_BYTES = 64 * 1024 * 1024
+IMPORT_SUFFIX = ":import"
+
+
+def body_limit(path: str) -> int:
+    """The largest body the route at `path` accepts, in bytes."""
+    return MAX_IMPORT_BYTES if path.endswith(IMPORT_SUFFIX) else MAX_BODY_BYTES
+
+
+def _too_large(limit: int) -> str:
+    return (
+        f"the request body is larger than this route accepts ({limit // 1024} KiB); "
+        "send less per request"
+    )
+
+
+class BodyTooLarge(HTTPException):
+    """The request body passed the route's limit while it was read."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(status_code=413, detail=_too_large(limit))
+
+
+class BodyLimitMiddleware:
+    """Refuses request bodies above the route's limit with a JSON 413."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = body_limit(scope["path"])
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            response = error_response(413, "payload_too_large", _too_large(limit))
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        await self.app(scope, counted, send)

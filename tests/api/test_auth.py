@@ -1,0 +1,67 @@
+"""Every /admin/api route refuses a missing or wrong Bearer token; the others need none."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
+
+from conftest import ADMIN_TOKEN, BuildApp, Client, Serve
+
+SAMPLE_PATH_VALUES = {"shot_id": "1", "slug": "loja"}
+
+
+def registered(app: FastAPI) -> list[tuple[str, str]]:
+    """(method, path template) of every route the app serves, included routers flattened."""
+    return sorted(
+        (method, context.path)
+        for context in iter_route_contexts(app.routes)
+        if context.path is not None
+        for method in sorted(context.methods or ())
+    )
+
+
+def concrete(path: str) -> str:
+    """The route template with sample values in place of its parameters."""
+    return re.sub(r"\{(\w+)(:[^}]*)?\}", lambda m: SAMPLE_PATH_VALUES.get(m.group(1), "x"), path)
+
+
+async def test_every_admin_route_refuses_missing_and_wrong_tokens(
+    build_app: BuildApp, serve: Serve
+) -> None:
+    """Walks every route the app registers: 401 with WWW-Authenticate for each /admin/api one."""
+    app = build_app()
+    api = await serve(app)
+    admin_routes = [(m, path) for m, path in registered(app) if path.startswith("/admin/api")]
+    assert len(admin_routes) >= 23
+    assert ("POST", "/admin/api/bots/{slug}/contacts:import") in admin_routes
+    wrong_tokens: list[str | None] = [None, "wrong-token", ADMIN_TOKEN + "x", ADMIN_TOKEN[:-1], ""]
+    for method, path in admin_routes:
+        for token in wrong_tokens:
+            answer = await api.request(method, concrete(path), token=token, json={})
+            assert answer.status == 401, (method, path, token, answer.body)
+            assert answer.headers["WWW-Authenticate"] == "Bearer"
+            assert answer.body["error"]["code"] == "unauthorized"
+        basic = await api.request(
+            method, concrete(path), token=None, headers={"Authorization": "Basic YWRtaW46eA=="}
+        )
+        assert basic.status == 401
+
+
+async def test_the_admin_token_opens_the_routes(api: Client) -> None:
+    """With the right token the answer is the route's own, not a 401."""
+    answer = await api.get("/admin/api/bots")
+    assert (answer.status, answer.body) == (200, {"items": []})
+
+
+async def test_public_routes_need_no_token(build_app: BuildApp, serve: Serve) -> None:
+    """Health, metrics, docs and the webhook (which has its own secret) are not behind the token."""
+    app = build_app()
+    api = await serve(app)
+    public = {path for _, path in registered(app) if not path.startswith("/admin/api")}
+    assert {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"} <= public
+    for path in ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"):
+        answer: Any = await api.get(path, token=None)
+        assert answer.status == 200, path
