@@ -37,7 +37,8 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> None:
         db = open_database(settings)
         try:
-            await serve_http(build_api(settings, db), args.host, args.port)
+            app = build_api(settings, db, poll_every_bot=args.polling)
+            await serve_http(app, args.host, args.port)
         finally:
             await db.dispose()
 
@@ -61,7 +62,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> None:
         db = open_database(settings)
         try:
-            app = build_api(settings, db, background=[engine_background(settings, db)])
+            app = build_api(
+                settings,
+                db,
+                background=[engine_background(settings, db)],
+                poll_every_bot=args.polling,
+            )
             await serve_http(app, args.host, args.port)
         finally:
             await db.dispose()
@@ -99,10 +105,16 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     add("migrate", cmd_migrate, "apply the database migrations (DISPARO_DATABASE_URL)")
-    _add_listen(add("api", cmd_api, "serve the admin API, bot webhooks, health and metrics"), 8080)
-    _add_listen(
-        add("serve", cmd_serve, "serve the API and run the broadcast worker in one process"), 8080
-    )
+    api = add("api", cmd_api, "serve the admin API, bot webhooks, health and metrics")
+    serve = add("serve", cmd_serve, "serve the API and run the broadcast worker in one process")
+    for command in (api, serve):
+        _add_listen(command, 8080)
+        command.add_argument(
+            "--polling",
+            action="store_true",
+            help="fetch every bot's updates with getUpdates (no public URL needed); "
+            "without it only bots set to polling are polled",
+        )
     worker = add("worker", cmd_worker, "run the broadcast worker: claim due shots and send them")
     worker.add_argument(
         "--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port"
