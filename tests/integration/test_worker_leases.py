@@ -1,0 +1,175 @@
+"""Two workers on one database, rescue of a dead worker's shot, attempts, and NOTIFY wake-up."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.engine import URL
+from worker_support import (
+    Sim,
+    StartWorker,
+    add_bot,
+    add_contacts,
+    add_shot,
+    deliveries,
+    set_shot,
+    shot,
+    statuses,
+    wait_for_status,
+    wait_until,
+)
+
+from disparo.db import deliveries as dq
+from disparo.db import leases
+from disparo.db.engine import Database
+
+
+@pytest.fixture
+async def other_db(db_url: URL) -> AsyncIterator[Database]:
+    """A second handle on the test database, as another process would hold (own pool)."""
+    database = Database(db_url, pool_size=5)
+    yield database
+    await database.dispose()
+
+
+async def test_two_workers_never_send_twice_nor_run_one_bot_twice(
+    db: Database, other_db: Database, sim: Sim, start_worker: StartWorker
+) -> None:
+    """Two workers share four bots with two shots each: no duplicate, no overlap per bot."""
+    tokens = {}
+    shots: dict[int, tuple[str, str]] = {}
+    for b in range(4):
+        slug = f"bot{b}"
+        tokens[slug] = await add_bot(db, slug, rate_per_s=200)
+        await add_contacts(db, slug, range(1, 121))
+        for n in range(2):
+            label = f"{slug}-shot{n}"
+            shots[await add_shot(db, slug, copy=label)] = (slug, label)
+    first = await start_worker(worker_id="w1", max_bots=2)
+    second = await start_worker(other_db, worker_id="w2", max_bots=2)
+    for shot_id in shots:
+        assert (await wait_for_status(db, shot_id, timeout_s=30))["status"] == "sent"
+        assert statuses(await deliveries(db, shot_id)) == {"sent": 120}
+    assert first.claims > 0
+    assert second.claims > 0
+    for slug, token in tokens.items():
+        stats = await sim.stats(token)
+        assert stats["delivered"] == 240
+        assert stats["messages_per_chat_max"] == 2  # one message per shot per person
+        timeline = sorted(await sim.messages(token), key=lambda m: (m["time"], m["message_id"]))
+        runs = [label for label, _ in itertools.groupby(m["text"] for m in timeline)]
+        assert sorted(runs) == [f"{slug}-shot0", f"{slug}-shot1"]  # one shot after the other
+
+
+async def test_second_claim_for_a_busy_bot_finds_nothing(db: Database) -> None:
+    """While one shot of a bot runs, no worker can claim another shot of the same bot."""
+    await add_bot(db, "loja")
+    await add_bot(db, "outra")
+    first = await add_shot(db, "loja")
+    await add_shot(db, "loja")
+    other = await add_shot(db, "outra")
+    now = datetime.now(UTC)
+    lease = now + timedelta(seconds=30)
+    a = await leases.claim_due_shot(db, worker_id="w1", now=now, lease_expires_at=lease)
+    b = await leases.claim_due_shot(db, worker_id="w2", now=now, lease_expires_at=lease)
+    c = await leases.claim_due_shot(db, worker_id="w3", now=now, lease_expires_at=lease)
+    assert a is not None
+    assert b is not None
+    assert (a.id, b.id, c) == (first, other, None)
+
+
+async def test_a_dead_workers_shot_is_rescued_and_finished_by_another(
+    db: Database, sim: Sim, start_worker: StartWorker
+) -> None:
+    """After the lease expires, the dead worker's reserved rows become unknown (never resent)
+    and another worker finishes the rest."""
+    token = await add_bot(db, "loja")
+    await add_contacts(db, "loja", range(1, 101))
+    shot_id = await add_shot(db, "loja")
+    now = datetime.now(UTC)
+    dead = await leases.claim_due_shot(
+        db, worker_id="dead", now=now, lease_expires_at=now + timedelta(seconds=1)
+    )
+    assert dead is not None
+    await dq.snapshot_audience(
+        db,
+        shot_id,
+        bot_slug="loja",
+        target="started",
+        recency_days=None,
+        worker_id="dead",
+        now=now,
+    )
+    reserved = await dq.reserve_batch(db, shot_id, worker_id="dead", now=now, limit=10)
+    assert len(reserved.rows) == 10  # ... and then the worker died mid-batch
+    await start_worker(worker_id="alive")
+    row = await wait_for_status(db, shot_id)
+    assert (row["status"], row["attempt_count"]) == ("sent", 2)
+    rows = await deliveries(db, shot_id)
+    assert statuses(rows) == {"sent": 90, "unknown": 10}
+    unknown = {r["telegram_id"] for r in rows if r["status"] == "unknown"}
+    assert unknown == {r.telegram_id for r in reserved.rows}
+    assert {r["reason"] for r in rows if r["status"] == "unknown"} == {"worker_lost"}
+    stats = await sim.stats(token)
+    assert (stats["delivered"], stats["duplicates"]["count"]) == (90, 0)
+
+
+async def test_a_shot_whose_workers_keep_dying_ends_in_error(db: Database) -> None:
+    """The spec's rule: after three lost attempts the shot stops with an error."""
+    await add_bot(db, "loja")
+    await add_contacts(db, "loja", range(1, 4))
+    shot_id = await add_shot(db, "loja")
+    now = datetime.now(UTC)
+    for attempt in range(1, 4):
+        claimed = await leases.claim_due_shot(
+            db, worker_id=f"dead{attempt}", now=now, lease_expires_at=now + timedelta(seconds=1)
+        )
+        assert claimed is not None
+        assert claimed.attempt_count == attempt
+        now += timedelta(seconds=2)
+        (rescued,) = await leases.rescue_expired(db, now=now)
+        assert rescued.status == ("error" if attempt == 3 else "pending")
+    row = await shot(db, shot_id)
+    assert row["status"] == "error"
+    assert "stopped 3 times" in row["last_error"]
+
+
+async def test_a_paused_shot_stays_paused_when_its_worker_dies(db: Database) -> None:
+    """Rescue frees a paused shot's lease without resuming it."""
+    await add_bot(db, "loja")
+    shot_id = await add_shot(db, "loja")
+    now = datetime.now(UTC)
+    assert await leases.claim_due_shot(
+        db, worker_id="dead", now=now, lease_expires_at=now + timedelta(seconds=1)
+    )
+    await set_shot(db, shot_id, status="paused")
+    (rescued,) = await leases.rescue_expired(db, now=now + timedelta(seconds=2))
+    assert rescued.status == "paused"
+    row = await shot(db, shot_id)
+    assert (row["status"], row["locked_by"]) == ("paused", None)
+
+
+async def test_wake_up_starts_a_due_shot_without_waiting_for_the_poll(
+    db: Database, other_db: Database, sim: Sim, start_worker: StartWorker, backend: str
+) -> None:
+    """A shot queued with wake=True (NOTIFY on PostgreSQL from another connection pool, the
+    in-process event on SQLite) starts although the worker's poll is 30 s."""
+    await add_bot(db, "loja")
+    await add_contacts(db, "loja", range(1, 6))
+    worker = await start_worker(poll_interval_s=30.0)
+    await wait_until(lambda: _ticked(worker), what="first tick")
+    writer = other_db if backend == "postgresql" else db  # SQLite wakes within one process
+    queued_at = time.monotonic()
+    shot_id = await add_shot(writer, "loja", wake=True)
+    row = await wait_for_status(db, shot_id, ("running", "sent"), timeout_s=5)
+    latency_s = time.monotonic() - queued_at
+    print(f"{backend}: queued to started in {latency_s:.3f} s")
+    assert row["started_at"] is not None
+
+
+async def _ticked(worker: object) -> bool:
+    return getattr(worker, "_next_rescue", 0.0) > 0
