@@ -94,12 +94,14 @@ def _banner(
 
 
 async def _serve_and_seed(args: argparse.Namespace, settings: Settings, database: Path) -> int:
-    from disparo.services import build_api, open_database, serve_http
+    from disparo.services import build_api, engine_background, open_database, serve_http
 
     db = open_database(settings)
     local = f"http://127.0.0.1:{args.port}"
     try:
-        server = asyncio.create_task(serve_http(build_api(settings, db), args.host, args.port))
+        # The `disparo serve` wiring: the API with the worker in its lifespan.
+        app = build_api(settings, db, background=[engine_background(settings, db)])
+        server = asyncio.create_task(serve_http(app, args.host, args.port))
         try:
             await _wait_ready(local, server)
             print("Seeding the demo bots…", flush=True)

@@ -83,6 +83,7 @@ class PlannedUser:
     username: str | None
     state: str  # in the simulator, once seeding ends
     recent: bool  # presses /start now (webhook) rather than being imported
+    announces_block: bool  # blocks the bot after /start, and Telegram tells the bot (webhook)
     last_seen_days: float
     pix: bool
     payment: str | None  # created / paid / expired, or None
@@ -134,6 +135,7 @@ def plan_users(bot: DemoBot, seed: int = 7) -> list[PlannedUser]:
                 username=username.encode("ascii", "ignore").decode() if username else None,
                 state=state,
                 recent=recent,
+                announces_block=recent and state == "blocked" and n % 2 == 0,
                 last_seen_days=0.0 if recent else round(rng.uniform(1, 90), 2),
                 pix=pix,
                 payment=payment,
@@ -244,18 +246,24 @@ class Seeder:
         # 4. Recent users press /start, and some of them block the bot right after: the
         #    simulator delivers each update (message, my_chat_member) to our webhook.
         recent = [u.id for u in users if u.recent]
-        blocking = [u.id for u in users if u.recent and u.state == "blocked" and u.id % 2 == 0]
+        blocking = [u.id for u in users if u.announces_block]
         self.progress(f"  {bot.slug}: {len(recent)} users press /start (webhook)…")
         await self.sim(
-            "POST",
-            f"{sim_bot}/updates",
-            f"{bot.slug}: /start updates",
-            json={"start": recent, "block": blocking},
+            "POST", f"{sim_bot}/updates", f"{bot.slug}: /start updates", json={"start": recent}
+        )
+        await self._wait_delivered(bot, len(recent))
+        # Webhook deliveries run in parallel: block only once every /start has landed.
+        await self.sim(
+            "POST", f"{sim_bot}/updates", f"{bot.slug}: block updates", json={"block": blocking}
         )
         await self._wait_delivered(bot, len(recent) + len(blocking))
         report.started[bot.slug] = len(recent)
         # 5. The others changed without telling the bot: a send finds out (403 / 400).
-        silent = [{"id": u.id, "state": u.state} for u in users if u.state != "active"]
+        silent = [
+            {"id": u.id, "state": u.state}
+            for u in users
+            if u.state != "active" and not u.announces_block
+        ]
         if silent:
             await self.sim("POST", f"{sim_bot}/users", f"{bot.slug}: user states", json=silent)
         # 6. The funnel: PIX generated, and payments.

@@ -165,6 +165,7 @@ function addForm(redraw) {
       if (name.value.trim()) body.name = name.value.trim();
       const bot = await api("POST", paths.bots(), body);
       toast(t("bots.added", { slug: bot.slug }));
+      form.reset(); // the token is a secret: do not leave it on screen
       await loadBots();
       selectBot(bot.slug);
       redraw();

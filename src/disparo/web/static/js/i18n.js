@@ -484,14 +484,15 @@ export function fmtPercent(ratio) {
   return new Intl.NumberFormat(current, { style: "percent", maximumFractionDigits: 0 }).format(ratio || 0);
 }
 
-/** A date and time in the bot's time zone, e.g. "12/05/2025 14:30". */
-export function fmtDateTime(iso, timeZone) {
+/** A date and time in the bot's time zone, e.g. "12/05/2025, 14:30" (with seconds if asked). */
+export function fmtDateTime(iso, timeZone, seconds = false) {
   if (!iso) return t("common.none");
   const date = new Date(iso);
+  const style = { dateStyle: "short", timeStyle: seconds ? "medium" : "short" };
   try {
-    return new Intl.DateTimeFormat(current, { dateStyle: "short", timeStyle: "short", timeZone }).format(date);
+    return new Intl.DateTimeFormat(current, { ...style, timeZone }).format(date);
   } catch {
-    return new Intl.DateTimeFormat(current, { dateStyle: "short", timeStyle: "short" }).format(date);
+    return new Intl.DateTimeFormat(current, style).format(date);
   }
 }
 

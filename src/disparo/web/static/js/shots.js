@@ -207,7 +207,7 @@ export function shotsView() {
       return;
     }
     const cards = shots.map((shot) => {
-      const live = liveStats.get(shot.id);
+      const live = shot.status === "running" ? liveStats.get(shot.id) : null;
       const key = fingerprint(shot, live);
       const old = rendered.get(shot.id);
       if (old && old.key === key) return old.el;

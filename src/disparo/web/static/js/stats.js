@@ -75,7 +75,7 @@ export function statsView({ id }) {
               h("td", {}, h("span", { class: ["pill", `pill-${r.status}`] }, t(`delivery.${r.status}`))),
               h("td", {}, r.reason ? reasonLabel(r.reason) : "", r.error ? h("span", { class: "muted small" }, ` ${r.error}`) : null),
               h("td", { class: "mono" }, r.message_id ? String(r.message_id) : ""),
-              h("td", { class: "nowrap" }, fmtDateTime(r.sent_at || r.updated_at, timeZone)),
+              h("td", { class: "nowrap" }, fmtDateTime(r.sent_at || r.updated_at, timeZone, true)),
             ),
           )
         : h("tr", {}, h("td", { colspan: 5, class: "muted center" }, t("stats.deliveries.empty"))),
@@ -177,6 +177,9 @@ export function statsView({ id }) {
     );
     const finished = FINAL.has(stats.status || shot.status);
     const duration = stats.started_at ? ((stats.finished_at ? new Date(stats.finished_at) : new Date()) - new Date(stats.started_at)) / 1000 : null;
+    const done = SERIES.reduce((sum, k) => sum + (stats[k] || 0), 0);
+    // A finished shot's pace is its average; a live one's is the API's recent rate.
+    const rate = finished ? (duration ? done / Math.max(duration, 1) : null) : stats.rate_per_s;
     replace(
       summary,
       h(
@@ -186,11 +189,11 @@ export function statsView({ id }) {
         SERIES.map((k) => stat(t(`counts.${k}`), stats[k] || 0, k, `count-${k}`)),
         stat(t("counts.pending"), (stats.pending || 0) + (stats.sending || 0), "pending", "count-pending"),
       ),
-      stats.total ? progressBlock(stats, finished ? null : stats) : null,
+      stats.total ? progressBlock(stats, stats.status === "running" ? stats : null) : null,
       h(
         "dl",
         { class: "facts" },
-        h("div", {}, h("dt", {}, t("stats.rate")), h("dd", {}, stats.rate_per_s !== null && stats.rate_per_s !== undefined ? `${fmtRate(stats.rate_per_s)}/s` : t("common.none"))),
+        h("div", {}, h("dt", {}, t("stats.rate")), h("dd", {}, rate !== null && rate !== undefined ? `${fmtRate(rate)}/s` : t("common.none"))),
         h("div", {}, h("dt", {}, finished ? t("stats.duration") : t("stats.eta")), h("dd", {}, finished ? fmtDuration(duration) : fmtDuration(stats.eta_s))),
         shot.last_error ? h("div", { class: "fact-error" }, h("dt", {}, t("stats.lastError")), h("dd", {}, shot.last_error)) : null,
       ),
