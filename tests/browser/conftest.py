@@ -76,9 +76,13 @@ def stack(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> It
         _stop(simulator)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Headless Chromium (Debian's), shared by the session."""
+    """Headless Chromium (Debian's), for one test module.
+
+    Playwright's sync API keeps an event loop running in this thread while it lives, so it
+    must be gone before any asyncio test of another module starts.
+    """
     if not Path(CHROMIUM).exists():
         pytest.fail(
             f"Chromium is not at {CHROMIUM}. Install it (apt-get install -y chromium) or point "
