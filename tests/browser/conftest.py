@@ -20,7 +20,7 @@ import pytest
 from admin_page import ADMIN_TOKEN, Stack, free_port, wait_http
 from playwright.sync_api import Browser, Page, sync_playwright
 
-CHROMIUM = os.environ.get("DISPARO_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = os.environ.get("DISPARO_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
