@@ -77,6 +77,7 @@ def create_app(
     background: Sequence[Background] = (),
     poll_every_bot: bool = False,
     long_poll_s: int = 25,
+    poll_refresh_s: float = 5.0,
 ) -> FastAPI:
     """Build the HTTP application on an opened database and an unstarted Bot API client.
 
@@ -84,7 +85,15 @@ def create_app(
     updates, and then each of `background` (e.g. the engine, in `disparo serve`).
     """
     admin_token = settings.require_admin_token().get_secret_value().encode()
-    poller = Poller(db, telegram, cipher, clock, every_bot=poll_every_bot, long_poll_s=long_poll_s)
+    poller = Poller(
+        db,
+        telegram,
+        cipher,
+        clock,
+        every_bot=poll_every_bot,
+        long_poll_s=long_poll_s,
+        refresh_s=poll_refresh_s,
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

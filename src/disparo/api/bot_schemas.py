@@ -67,23 +67,23 @@ class BotPatch(BaseModel):
 class BotOut(BaseModel):
     """A registered bot; its token is masked."""
 
-    slug: str
-    name: str | None
+    slug: str = Field(description="the bot's name in Disparo")
+    name: str | None = Field(description="a label for people")
     token: str = Field(description="masked: the bot id and ****", examples=["123456:****"])
-    telegram_bot_id: int | None
-    telegram_username: str | None
-    rate_per_s: int
-    paid_broadcast: bool
-    timezone: str
-    polling: bool
-    created_at: datetime
-    updated_at: datetime
+    telegram_bot_id: int | None = Field(description="the bot's Telegram user id (from getMe)")
+    telegram_username: str | None = Field(description="the bot's @username (from getMe)")
+    rate_per_s: int = Field(description=_RATE)
+    paid_broadcast: bool = Field(description=_PAID)
+    timezone: str = Field(description=_TIMEZONE)
+    polling: bool = Field(description=_POLLING)
+    created_at: datetime = Field(description="when it was registered")
+    updated_at: datetime = Field(description="when its settings last changed")
 
 
 class BotList(BaseModel):
     """Every registered bot."""
 
-    items: list[BotOut]
+    items: list[BotOut] = Field(description="the bots, by slug")
 
 
 class ContactChanges(BaseModel):
@@ -98,19 +98,19 @@ class ContactChanges(BaseModel):
 class BotMetrics(BaseModel):
     """The metrics card of a bot: its contacts by state."""
 
-    bot_slug: str
-    total: int
-    active: int
-    blocked: int
-    deactivated: int
-    change_24h: ContactChanges
+    bot_slug: str = Field(description="the bot")
+    total: int = Field(description="every contact of the bot")
+    active: int = Field(description="contacts the bot can message")
+    blocked: int = Field(description="contacts who blocked the bot")
+    deactivated: int = Field(description="contacts whose account was deleted")
+    change_24h: ContactChanges = Field(description="changes over the last 24 hours")
 
 
 class WebhookOut(BaseModel):
     """Where Telegram now sends the bot's updates."""
 
-    bot_slug: str
-    url: str
+    bot_slug: str = Field(description="the bot")
+    url: str = Field(description="the URL Telegram now POSTs the bot's updates to")
 
 
 class Rejection(BaseModel):
@@ -118,7 +118,7 @@ class Rejection(BaseModel):
 
     line: int = Field(description="1-based line of the input (CSV: the header is line 1)")
     field: str | None = Field(description="the offending column, when one is to blame")
-    reason: str
+    reason: str = Field(description="what is wrong with the row")
 
 
 class ImportResult(BaseModel):

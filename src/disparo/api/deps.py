@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 
 from disparo.config import Settings
 from disparo.db.engine import Database
@@ -54,3 +54,6 @@ AppSettings = Annotated[Settings, Depends(_settings)]
 Telegram = Annotated[BotAPI, Depends(_telegram)]
 Cipher = Annotated[TokenCipher, Depends(_cipher)]
 Now = Annotated[datetime, Depends(_now)]
+
+ShotId = Annotated[int, Path(description="the shot's id")]
+BotSlug = Annotated[str, Path(description="the bot's slug")]

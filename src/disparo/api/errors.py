@@ -49,7 +49,7 @@ class ErrorDetail(BaseModel):
 class ErrorBody(BaseModel):
     """The body of every error answer."""
 
-    error: ErrorDetail
+    error: ErrorDetail = Field(description="the one error of the request")
 
 
 class ApiError(Exception):

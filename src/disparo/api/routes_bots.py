@@ -20,7 +20,7 @@ from disparo.api.bot_schemas import (
     ContactChanges,
     WebhookOut,
 )
-from disparo.api.deps import DB, AppSettings, Cipher, Now, Telegram
+from disparo.api.deps import DB, AppSettings, BotSlug, Cipher, Now, Telegram
 from disparo.api.errors import ERROR_RESPONSES, ApiError, conflict, described, invalid, not_found
 from disparo.api.updates import ALLOWED_UPDATES
 from disparo.db import bots as bot_queries
@@ -147,14 +147,14 @@ async def list_bots(db: DB, cipher: Cipher) -> BotList:
 
 
 @router.get("/{slug}", summary="One bot", responses=_NOT_FOUND)
-async def get_bot(slug: str, db: DB, cipher: Cipher) -> BotOut:
+async def get_bot(slug: BotSlug, db: DB, cipher: Cipher) -> BotOut:
     """The bot's settings; its token masked."""
     return bot_out(await _bot_or_404(db, cipher, slug))
 
 
 @router.patch("/{slug}", summary="Change a bot's settings", responses=_NOT_FOUND | _TELEGRAM)
 async def edit_bot(
-    slug: str, body: BotPatch, db: DB, cipher: Cipher, telegram: Telegram, now: Now
+    slug: BotSlug, body: BotPatch, db: DB, cipher: Cipher, telegram: Telegram, now: Now
 ) -> BotOut:
     """Rate, paid broadcast, time zone, polling, name; a new token must be of the same bot."""
     bot = await _bot_or_404(db, cipher, slug)
@@ -193,7 +193,7 @@ async def edit_bot(
     summary="Delete a bot and everything of it",
     responses=_NOT_FOUND | described(409, "a shot is running"),
 )
-async def delete_bot(slug: str, db: DB) -> Response:
+async def delete_bot(slug: BotSlug, db: DB) -> Response:
     """Removes the bot with its contacts, events, payments, shots and deliveries."""
     async with db.write() as conn:
         if await bot_queries.has_running_shot(conn, slug):
@@ -207,7 +207,7 @@ async def delete_bot(slug: str, db: DB) -> Response:
 
 
 @router.get("/{slug}/metrics", summary="The bot's metrics card", responses=_NOT_FOUND)
-async def bot_metrics(slug: str, db: DB, now: Now) -> BotMetrics:
+async def bot_metrics(slug: BotSlug, db: DB, now: Now) -> BotMetrics:
     """Contacts by state, and their change over the last 24 hours."""
     async with db.read() as conn:
         if not await bot_queries.bot_exists(conn, slug):
@@ -234,7 +234,7 @@ async def bot_metrics(slug: str, db: DB, now: Now) -> BotMetrics:
     responses=_NOT_FOUND | _TELEGRAM,
 )
 async def register_webhook(
-    slug: str, db: DB, cipher: Cipher, telegram: Telegram, settings: AppSettings
+    slug: BotSlug, db: DB, cipher: Cipher, telegram: Telegram, settings: AppSettings
 ) -> WebhookOut:
     """setWebhook to DISPARO_PUBLIC_URL/telegram/{slug}/webhook, with the bot's secret."""
     if not settings.public_url:

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from disparo.api.auth import ADMIN, ADMIN_PREFIX
 from disparo.api.bot_schemas import ImportResult, Rejection
-from disparo.api.deps import DB, Now
+from disparo.api.deps import DB, BotSlug, Now
 from disparo.api.errors import ERROR_RESPONSES, ApiError, described, invalid, not_found
 from disparo.api.import_rows import (
     CONTACTS,
@@ -164,7 +164,7 @@ _RESPONSES = (
         '{"telegram_id": 42, "first_name": "Ana", "started_at": "2026-11-30T12:00:00Z"}\n',
     ),
 )
-async def import_contacts(slug: str, request: Request, db: DB, now: Now) -> ImportResult:
+async def import_contacts(slug: BotSlug, request: Request, db: DB, now: Now) -> ImportResult:
     """Upsert contacts by telegram_id; a contact becoming blocked/deactivated gets blocked_at."""
     return await _import(request, db, slug, CONTACTS, _contacts, now)
 
@@ -179,7 +179,7 @@ async def import_contacts(slug: str, request: Request, db: DB, now: Now) -> Impo
         '{"telegram_id": 42, "event": "pix_created", "occurred_at": "2026-11-30T12:00:00Z"}\n',
     ),
 )
-async def import_events(slug: str, request: Request, db: DB, now: Now) -> ImportResult:
+async def import_events(slug: BotSlug, request: Request, db: DB, now: Now) -> ImportResult:
     """Upsert funnel events by (telegram_id, event, occurred_at); pix_created feeds the audience."""
     return await _import(request, db, slug, EVENTS, _events, now)
 
@@ -194,6 +194,6 @@ async def import_events(slug: str, request: Request, db: DB, now: Now) -> Import
         '{"telegram_id": 42, "external_id": "pix-981", "status": "paid", "amount_cents": 4990}\n',
     ),
 )
-async def import_transactions(slug: str, request: Request, db: DB, now: Now) -> ImportResult:
+async def import_transactions(slug: BotSlug, request: Request, db: DB, now: Now) -> ImportResult:
     """Upsert PIX transactions by external_id; created or paid ones feed the audience."""
     return await _import(request, db, slug, TRANSACTIONS, _transactions, now)

@@ -14,7 +14,7 @@ from fastapi.responses import StreamingResponse
 
 from disparo.api.auth import ADMIN, ADMIN_PREFIX
 from disparo.api.content import Content, send_preview
-from disparo.api.deps import DB, Cipher, Now, Telegram
+from disparo.api.deps import DB, Cipher, Now, ShotId, Telegram
 from disparo.api.errors import ERROR_RESPONSES, ApiError, described, invalid, not_found
 from disparo.api.schemas import (
     AudienceEstimate,
@@ -42,7 +42,7 @@ CSV_COLUMNS = ("telegram_id", "status", "reason", "error", "message_id", "sent_a
 
 
 @router.get("/shots/{shot_id}/stats", summary="A shot's statistics", responses=_NOT_FOUND)
-async def shot_stats(shot_id: int, db: DB, now: Now) -> ShotStats:
+async def shot_stats(shot_id: ShotId, db: DB, now: Now) -> ShotStats:
     """Counts by status and by reason, rate and ETA while running, and a timeline to chart."""
     async with db.read() as conn:
         shot = await shot_queries.get_shot(conn, shot_id)
@@ -81,7 +81,7 @@ async def shot_stats(shot_id: int, db: DB, now: Now) -> ShotStats:
     responses=_NOT_FOUND,
 )
 async def list_deliveries(
-    shot_id: int,
+    shot_id: ShotId,
     db: DB,
     status: Annotated[DeliveryStatus | None, Query(description="only this status")] = None,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
@@ -113,7 +113,7 @@ async def list_deliveries(
     response_class=StreamingResponse,
     responses={200: {"content": {"text/csv": {}}}, **_NOT_FOUND},
 )
-async def export_deliveries(shot_id: int, db: DB) -> StreamingResponse:
+async def export_deliveries(shot_id: ShotId, db: DB) -> StreamingResponse:
     """Every delivery, streamed page by page, in send order."""
     async with db.read() as conn:
         if await shot_queries.get_shot(conn, shot_id) is None:
@@ -181,7 +181,7 @@ async def audience_estimate(
     responses=_NOT_FOUND | described(502, "the Bot API server could not be reached"),
 )
 async def preview_shot(
-    shot_id: int, body: PreviewIn, db: DB, cipher: Cipher, telegram: Telegram
+    shot_id: ShotId, body: PreviewIn, db: DB, cipher: Cipher, telegram: Telegram
 ) -> PreviewOut:
     """A preview: Telegram's answer is returned; it is not recorded as a delivery."""
     async with db.read() as conn:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from disparo.api.auth import ADMIN, ADMIN_PREFIX
 from disparo.api.content import Content, check_content
-from disparo.api.deps import DB, Now
+from disparo.api.deps import DB, Now, ShotId
 from disparo.api.errors import ERROR_RESPONSES, conflict, described, invalid, not_found
 from disparo.api.schemas import ButtonRows, ShotCreate, ShotOut, ShotPage, ShotPatch
 from disparo.api.views import shot_out
@@ -107,7 +107,7 @@ async def list_shots(
 
 
 @router.get("/{shot_id}", summary="One shot", responses=_NOT_FOUND)
-async def get_shot(shot_id: int, db: DB) -> ShotOut:
+async def get_shot(shot_id: ShotId, db: DB) -> ShotOut:
     """The shot with its delivery counts."""
     async with db.read() as conn:
         return await _out(conn, await _shot_or_404(conn, shot_id))
@@ -148,7 +148,7 @@ def _merged(shot: ShotRecord, body: ShotPatch) -> tuple[Content, dict[str, Any]]
 
 
 @router.patch("/{shot_id}", summary="Edit a pending shot", responses=_NOT_FOUND | _CONFLICT)
-async def edit_shot(shot_id: int, body: ShotPatch, db: DB, now: Now) -> ShotOut:
+async def edit_shot(shot_id: ShotId, body: ShotPatch, db: DB, now: Now) -> ShotOut:
     """Change copy, media, buttons, audience recency or schedule while the shot is pending."""
     async with db.write(wake=True) as conn:
         shot = await _shot_or_404(conn, shot_id)
@@ -181,24 +181,24 @@ async def _transition(db: DB, shot_id: int, action: str, now: Now) -> ShotOut:
 
 
 @router.delete("/{shot_id}", summary="Cancel a pending shot", responses=_NOT_FOUND | _CONFLICT)
-async def delete_shot(shot_id: int, db: DB, now: Now) -> ShotOut:
+async def delete_shot(shot_id: ShotId, db: DB, now: Now) -> ShotOut:
     """The shot becomes `cancelled` and is kept for history; only a pending shot can be."""
     return await _transition(db, shot_id, "delete", now)
 
 
 @router.post("/{shot_id}/pause", summary="Pause a shot", responses=_NOT_FOUND | _CONFLICT)
-async def pause_shot(shot_id: int, db: DB, now: Now) -> ShotOut:
+async def pause_shot(shot_id: ShotId, db: DB, now: Now) -> ShotOut:
     """pending or running → paused; a running shot stops sending within a second."""
     return await _transition(db, shot_id, "pause", now)
 
 
 @router.post("/{shot_id}/resume", summary="Resume a paused shot", responses=_NOT_FOUND | _CONFLICT)
-async def resume_shot(shot_id: int, db: DB, now: Now) -> ShotOut:
+async def resume_shot(shot_id: ShotId, db: DB, now: Now) -> ShotOut:
     """paused → pending; a worker picks it up and continues where it stopped."""
     return await _transition(db, shot_id, "resume", now)
 
 
 @router.post("/{shot_id}/cancel", summary="Cancel a shot", responses=_NOT_FOUND | _CONFLICT)
-async def cancel_shot(shot_id: int, db: DB, now: Now) -> ShotOut:
+async def cancel_shot(shot_id: ShotId, db: DB, now: Now) -> ShotOut:
     """pending, running or paused → cancelled; a running shot stops within a second."""
     return await _transition(db, shot_id, "cancel", now)

@@ -97,29 +97,31 @@ class ShotOut(BaseModel):
     """A shot, with its delivery counts."""
 
     model_config = ConfigDict(serialize_by_alias=True)
-    id: int
-    bot_slug: str
-    target: Target
-    recency_days: int | None
-    copy_text: str = Field(alias="copy")
-    media_url: str | None
-    media_type: MediaType
+    id: int = Field(description="the shot's id")
+    bot_slug: str = Field(description="the bot that sends it")
+    target: Target = Field(description="started or pix_created")
+    recency_days: int | None = Field(description="audience limited to the last N days, or null")
+    copy_text: str = Field(alias="copy", description="the message (Telegram HTML)")
+    media_url: str | None = Field(description="the media's URL, null without media")
+    media_type: MediaType = Field(description="photo, video, audio or none")
     buttons: Any = Field(description=_BUTTONS)
-    scheduled_at: datetime = Field(description="ISO 8601, UTC")
-    status: ShotStatus
-    attempt_count: int
-    last_error: str | None
-    started_at: datetime | None
-    finished_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-    stats: DeliveryCounts
+    scheduled_at: datetime = Field(description="when it is due, ISO 8601 UTC")
+    status: ShotStatus = Field(
+        description="pending, running, paused, sent, skipped, error or cancelled"
+    )
+    attempt_count: int = Field(description="how many times a worker started it (at most 3)")
+    last_error: str | None = Field(description="why it stopped with status error")
+    started_at: datetime | None = Field(description="when sending began")
+    finished_at: datetime | None = Field(description="when it ended (sent, error, cancelled)")
+    created_at: datetime = Field(description="when it was created")
+    updated_at: datetime = Field(description="when it last changed")
+    stats: DeliveryCounts = Field(description="its deliveries by status")
 
 
 class ShotPage(BaseModel):
     """One page of a bot's shots, newest first."""
 
-    items: list[ShotOut]
+    items: list[ShotOut] = Field(description="the shots of this page")
     next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null at end")
 
 
@@ -127,55 +129,55 @@ class TimelinePoint(BaseModel):
     """Outcomes recorded in one time bucket (for a delivery-over-time chart)."""
 
     t: datetime = Field(description="start of the bucket, UTC")
-    sent: int
-    skipped: int
-    error: int
-    unknown: int
+    sent: int = Field(description="deliveries sent in the bucket")
+    skipped: int = Field(description="deliveries skipped in the bucket")
+    error: int = Field(description="deliveries refused in the bucket")
+    unknown: int = Field(description="deliveries of unknown outcome in the bucket")
 
 
 class ShotStats(DeliveryCounts):
     """A shot's detailed statistics."""
 
-    shot_id: int
-    status: ShotStatus
+    shot_id: int = Field(description="the shot's id")
+    status: ShotStatus = Field(description="the shot's status")
     by_reason: dict[str, int] = Field(
         description="deliveries by reason: blocked, deactivated, chat_not_found, ...",
         examples=[{"blocked": 12, "deactivated": 1, "chat_not_found": 3}],
     )
-    started_at: datetime | None
-    finished_at: datetime | None
+    started_at: datetime | None = Field(description="when sending began")
+    finished_at: datetime | None = Field(description="when it ended")
     rate_per_s: float = Field(description="deliveries finished in the last 10 s / 10")
     eta_s: float | None = Field(description="seconds left at the current rate; null unless running")
     bucket_s: int = Field(description="width of each timeline bucket in seconds")
-    timeline: list[TimelinePoint]
+    timeline: list[TimelinePoint] = Field(description="outcomes over time, one point a bucket")
 
 
 class DeliveryOut(BaseModel):
     """One recipient of a shot (a `shots_sent` row)."""
 
-    telegram_id: int
-    status: DeliveryStatus
+    telegram_id: int = Field(description="the recipient")
+    status: DeliveryStatus = Field(description="pending, sending, sent, skipped, error, unknown")
     reason: str | None = Field(description="why it was skipped or failed: blocked, timeout, ...")
     error: str | None = Field(description="Telegram's description of the failure")
     message_id: int | None = Field(description="Telegram's id of the sent message")
-    sent_at: datetime | None
-    updated_at: datetime | None
+    sent_at: datetime | None = Field(description="when Telegram accepted the message")
+    updated_at: datetime | None = Field(description="when the outcome was recorded")
 
 
 class DeliveryPage(BaseModel):
     """One page of a shot's deliveries, in send order."""
 
-    items: list[DeliveryOut]
+    items: list[DeliveryOut] = Field(description="the deliveries of this page")
     next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null at end")
 
 
 class AudienceEstimate(BaseModel):
     """How many contacts a shot with this target would reach now."""
 
-    bot_slug: str
-    target: Target
-    recency_days: int | None
-    count: int
+    bot_slug: str = Field(description="the bot")
+    target: Target = Field(description="started or pix_created")
+    recency_days: int | None = Field(description="the recency asked for, or null")
+    count: int = Field(description="reachable contacts in that audience now")
 
 
 class PreviewIn(BaseModel):
@@ -188,6 +190,6 @@ class PreviewIn(BaseModel):
 class PreviewOut(BaseModel):
     """Telegram's answer to the preview: the messages it created."""
 
-    shot_id: int
-    telegram_id: int
+    shot_id: int = Field(description="the shot previewed")
+    telegram_id: int = Field(description="the chat it was sent to")
     messages: list[dict[str, Any]] = Field(description="Telegram Message objects, as returned")

@@ -10,9 +10,9 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Header, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from disparo.api.deps import DB, Now
+from disparo.api.deps import DB, BotSlug, Now
 from disparo.api.errors import ApiError, described
 from disparo.api.updates import apply_update
 from disparo.db.bots import webhook_secret_of
@@ -26,8 +26,8 @@ _NO_SECRET = b"\x00" * 43
 class WebhookAck(BaseModel):
     """Telegram only looks at the status; `duplicate` says the update was seen before."""
 
-    ok: bool
-    duplicate: bool
+    ok: bool = Field(description="always true")
+    duplicate: bool = Field(description="the update was applied before; nothing changed")
 
 
 def _forbidden() -> ApiError:
@@ -42,7 +42,8 @@ def _forbidden() -> ApiError:
 @router.post(
     "/telegram/{slug}/webhook",
     summary="Telegram's webhook for one bot",
-    responses=described(403, "secret header missing or wrong"),
+    responses=described(403, "secret header missing or wrong")
+    | described(422, "the body is not a Telegram Update"),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -52,11 +53,17 @@ def _forbidden() -> ApiError:
     },
 )
 async def telegram_webhook(
-    slug: str,
+    slug: BotSlug,
     request: Request,
     db: DB,
     now: Now,
-    secret: Annotated[str | None, Header(alias="X-Telegram-Bot-Api-Secret-Token")] = None,
+    secret: Annotated[
+        str | None,
+        Header(
+            alias="X-Telegram-Bot-Api-Secret-Token",
+            description="the bot's webhook secret, sent by Telegram",
+        ),
+    ] = None,
 ) -> WebhookAck:
     """Apply a /start, message, button press or block/unblock to the bot's contacts."""
     async with db.read() as conn:

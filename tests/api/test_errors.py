@@ -1,0 +1,156 @@
+"""One JSON error shape for every failure; OpenAPI describes every route; metrics are exposed."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from conftest import ADMIN_TOKEN, TOKEN, BuildApp, Client, Serve
+from disparo.db.engine import Database
+
+SHOTS = "/admin/api/shots"
+
+
+def assert_error(body: Any, code: str) -> None:
+    """`body` is the one error shape with this code."""
+    assert set(body) == {"error"}
+    assert body["error"]["code"] == code
+    assert isinstance(body["error"]["message"], str)
+    assert body["error"]["message"]
+    assert set(body["error"]) <= {"code", "message", "field"}
+
+
+async def test_unknown_route_and_wrong_method(api: Client) -> None:
+    """An unknown path is a 404 and a wrong method a 405, both in the error shape."""
+    unknown = await api.get("/admin/api/nothing-here")
+    assert unknown.status == 404
+    assert_error(unknown.body, "not_found")
+    wrong = await api.request("PUT", SHOTS)
+    assert wrong.status == 405
+    assert_error(wrong.body, "method_not_allowed")
+    assert wrong.headers["Allow"]
+
+
+async def test_malformed_json_and_non_object_bodies(api: Client) -> None:
+    """Malformed JSON is a 400; a JSON value that is not an object is a 422."""
+    json_type = {"Content-Type": "application/json"}
+    broken = await api.request("POST", SHOTS, data='{"bot_slug": ', headers=json_type)
+    assert broken.status == 400
+    assert_error(broken.body, "bad_request")
+    assert "not valid JSON" in broken.body["error"]["message"]
+    listed = await api.post(SHOTS, [1, 2])
+    assert listed.status == 422
+    assert_error(listed.body, "validation_error")
+    assert "JSON object" in listed.body["error"]["message"]
+    empty = await api.request("POST", SHOTS, headers=json_type)
+    assert empty.status == 422
+    assert_error(empty.body, "validation_error")
+
+
+async def test_path_parameters_are_validated(api: Client) -> None:
+    """A shot id that is not a number is a 422 naming shot_id."""
+    answer = await api.get(f"{SHOTS}/abc")
+    assert answer.status == 422
+    assert answer.body["error"]["field"] == "shot_id"
+    assert answer.body["error"]["message"] == "shot_id must be an integer"
+
+
+async def test_oversized_bodies_are_413(api: Client, session: aiohttp.ClientSession) -> None:
+    """A body over the limit is refused whether its length is declared or streamed."""
+    big = b'{"copy": "' + b"x" * (1024 * 1024 + 10) + b'"}'
+    declared = await api.request(
+        "POST", SHOTS, data=big, headers={"Content-Type": "application/json"}
+    )
+    assert declared.status == 413
+    assert_error(declared.body, "payload_too_large")
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(20):
+            yield b"x" * 100_000
+
+    async with session.post(
+        api.base_url + SHOTS,
+        data=chunks(),
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"},
+    ) as response:
+        assert response.status == 413
+        assert_error(await response.json(), "payload_too_large")
+
+
+async def test_database_outage_is_503(
+    build_app: BuildApp, serve: Serve, backend: str, tmp_path: Path
+) -> None:
+    """With the database unreachable, routes answer 503 unavailable and /readyz says so."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'missing-dir' / 'db.sqlite3'}"
+    else:
+        url = "postgresql://postgres@127.0.0.1:9/disparo"
+    down = Database(url, pool_size=1)
+    try:
+        api = await serve(build_app(db=down))
+        for path in (f"{SHOTS}?bot_slug=loja", "/admin/api/bots", f"{SHOTS}/1/stats"):
+            answer = await api.get(path)
+            assert answer.status == 503, (path, answer.body)
+            assert_error(answer.body, "unavailable")
+            assert "database" in answer.body["error"]["message"]
+        created = await api.post(SHOTS, {"bot_slug": "loja", "target": "started", "copy": "oi"})
+        assert created.status == 503
+        ready = await api.get("/readyz", token=None)
+        assert ready.status == 503
+    finally:
+        await down.dispose()
+
+
+async def test_openapi_describes_every_route_and_field(api: Client) -> None:
+    """Every operation has a summary and description, every field and parameter a description."""
+    schema = (await api.get("/openapi.json", token=None)).body
+    paths = schema["paths"]
+    assert "/admin/api/bots/{slug}/contacts:import" in paths
+    assert "/admin/api/shots/{shot_id}/deliveries.csv" in paths
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            assert operation.get("summary"), (method, path)
+            assert operation.get("description"), (method, path)
+            for parameter in operation.get("parameters", []):
+                assert parameter.get("description"), (method, path, parameter["name"])
+            if path.startswith("/admin/api"):
+                assert operation["security"] == [{"AdminToken": []}], (method, path)
+                assert "401" in operation["responses"]
+    for name, component in schema["components"]["schemas"].items():
+        for field, spec in component.get("properties", {}).items():
+            assert spec.get("description"), (name, field)
+    create = schema["components"]["schemas"]["ShotCreate"]
+    assert create["examples"][0]["copy"]
+    assert "copy" in create["required"]
+    docs = await api.get("/docs", token=None)
+    assert docs.status == 200
+    assert "swagger" in docs.text.lower()
+
+
+async def test_metrics_count_requests_by_route_template(
+    api: Client, bot: dict[str, Any], db: Database
+) -> None:
+    """/metrics has the HTTP counters, labelled by template, never by id, token or content."""
+    await api.get(f"{SHOTS}/424242")
+    await api.get("/admin/api/no/such/route/zzqq")
+    await api.post(SHOTS, {"bot_slug": "loja", "target": "started", "copy": "segredo-da-copy"})
+    answer = await api.get("/metrics", token=None)
+    assert answer.status == 200
+    assert answer.headers["Content-Type"].startswith("text/plain")
+    text = answer.text
+    assert (
+        'disparo_http_requests_total{method="GET",route="/admin/api/shots/{shot_id}",status="404"}'
+        in text
+    )
+    assert 'route="unmatched",status="404"' in text
+    assert 'route="/admin/api/shots",status="201"' in text
+    assert "disparo_http_request_duration_seconds_bucket" in text
+    routes = set(re.findall(r'route="([^"]*)"', text))
+    templates = set((await api.get("/openapi.json")).body["paths"])
+    assert routes <= templates | {"unmatched", "/openapi.json", "/docs"}
+    for secret in ("zzqq", "segredo-da-copy", TOKEN, TOKEN.split(":")[1], ADMIN_TOKEN):
+        assert secret not in text
