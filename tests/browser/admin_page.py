@@ -127,6 +127,12 @@ class Stack:
         """The bot's shots, newest first."""
         return list(self.api("GET", f"/admin/api/shots?bot_slug={slug}")["items"])
 
+    def sim_messages(self, bot: SeededBot, chat_id: int) -> list[dict[str, Any]]:
+        """What the simulated Telegram delivered to one chat of `bot`."""
+        url = f"{self.sim_url}/sim/bots/{bot.bot.token}/messages?chat_id={chat_id}"
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return list(json.loads(answer.read())["result"])
+
     def metrics(self, slug: str) -> dict[str, Any]:
         """The bot's metrics card, as the API reports it."""
         return dict(self.api("GET", f"/admin/api/bots/{slug}/metrics"))

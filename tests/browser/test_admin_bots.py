@@ -76,3 +76,9 @@ def test_switching_bots_reloads_shots_and_metrics(page: Page, stack: Stack) -> N
     page.reload()  # the choice is remembered
     expect(page.locator("#bot-select")).to_have_value(second.slug)
     screenshot(page, "02-shots-empty")
+
+    page.select_option("#bot-select", first.slug)
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    expect(page.get_by_test_id("shot-list")).to_contain_text("Só do primeiro bot")
+    expect(page.get_by_test_id("new-shot")).to_be_in_viewport()
+    screenshot(page, "15-shots-on-a-phone")

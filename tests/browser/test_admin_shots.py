@@ -115,6 +115,14 @@ def test_schedule_edit_and_cancel_a_shot(page: Page, stack: Stack) -> None:
     card.locator('[data-action="edit"]').click()
     expect(page.locator("#copy")).to_have_value("Lembrete: seu PIX ainda está aberto.")
     expect(page.locator("#scheduled_at")).to_have_value(f"{day.isoformat()}T09:30")
+    tester = next(u for u in bot.users if u.state == "active")
+    page.locator("#test_chat").fill(str(tester.id))
+    page.get_by_test_id("send-test").click()
+    expect(page.locator(".toast", has_text="Teste enviado")).to_have_text(
+        f"Teste enviado para {tester.id}."
+    )
+    received = stack.sim_messages(bot, tester.id)
+    assert [m["text"] for m in received] == ["Lembrete: seu PIX ainda está aberto."]
     page.locator("#scheduled_at").fill(f"{day.isoformat()}T18:45")
     page.locator("#copy").fill("Última chamada: seu PIX expira às 20h.")
     page.get_by_test_id("save-shot").click()
