@@ -5,7 +5,7 @@ import { h, replace } from "./dom.js";
 import { t, fmtNumber } from "./i18n.js";
 import { loadBots, selectBot, state } from "./state.js";
 import { timeZones } from "./timezone.js";
-import { clearFieldErrors, confirmDialog, field, showFieldError, toast } from "./ui.js";
+import { clearFieldErrors, confirmDialog, field, showFieldError, showServerError, toast } from "./ui.js";
 
 function zoneSelect(id, value) {
   const zones = timeZones();
@@ -14,7 +14,7 @@ function zoneSelect(id, value) {
 }
 
 function reportError(form, err) {
-  if (err instanceof ApiError && showFieldError(form, err.field, err.message)) return;
+  if (err instanceof ApiError && showServerError(form, err)) return;
   toast(err.message || t("common.error"), "error");
 }
 
@@ -166,6 +166,7 @@ function addForm(redraw) {
       const bot = await api("POST", paths.bots(), body);
       toast(t("bots.added", { slug: bot.slug }));
       form.reset(); // the token is a secret: do not leave it on screen
+      zone.value = "America/Sao_Paulo";
       await loadBots();
       selectBot(bot.slug);
       redraw();

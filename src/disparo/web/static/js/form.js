@@ -8,7 +8,7 @@ import { t, fmtNumber } from "./i18n.js";
 import { currentBot, botTimeZone } from "./state.js";
 import { renderTelegramHtml, copyLimit } from "./tghtml.js";
 import { instantToWall, offsetLabel, wallToInstant } from "./timezone.js";
-import { clearFieldErrors, emptyState, field, showFieldError, toast } from "./ui.js";
+import { clearFieldErrors, emptyState, field, showFieldError, showServerError, toast } from "./ui.js";
 
 const TARGETS = ["started", "pix_created"];
 const MEDIA = ["none", "photo", "video", "audio"];
@@ -347,7 +347,7 @@ export function formView({ mode, id, from }) {
         await api("POST", paths.shotAction(id, "test"), { telegram_id: Number(chat) });
         toast(t("form.test.sent", { id: chat }));
       } catch (err) {
-        if (!showFieldError(testCard, err.field || "telegram_id", err.message)) toast(err.message, "error");
+        if (!(err instanceof ApiError) || !showServerError(testCard, err, "telegram_id")) toast(err.message, "error");
       } finally {
         testButton.disabled = false;
       }
@@ -444,7 +444,7 @@ export function formView({ mode, id, from }) {
       location.hash = "#/";
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
-      const placed = showFieldError(form, err.field, err.message);
+      const placed = showServerError(form, err);
       for (const extra of Array.isArray(err.details) ? err.details : []) {
         if (extra && extra.field) showFieldError(form, extra.field, extra.message);
       }

@@ -1,7 +1,7 @@
 // Small shared pieces: toasts, the confirmation dialog, badges, field errors.
 
 import { h, replace } from "./dom.js";
-import { t, fmtNumber } from "./i18n.js";
+import { t, tOr, fmtNumber } from "./i18n.js";
 
 let toastBox = null;
 
@@ -82,8 +82,8 @@ export function stat(label, value, kind, testid) {
   );
 }
 
-/** Show the API's error beside the field it names; returns whether a field took it. */
-export function showFieldError(form, field, message) {
+/** Show an error beside the field it names; returns whether a field took it. */
+export function showFieldError(form, field, message, detail) {
   if (!field) return false;
   const names = [field, field.split(/[.[]/)[0]];
   for (const name of names) {
@@ -91,12 +91,24 @@ export function showFieldError(form, field, message) {
     if (!holder) continue;
     holder.classList.add("has-error");
     const slot = holder.querySelector(".field-error");
-    if (slot) slot.textContent = message;
+    if (slot) replace(slot, message, detail ? h("span", { class: "field-error-detail" }, detail) : null);
     const input = holder.querySelector("input, textarea, select");
     if (input) input.setAttribute("aria-invalid", "true");
     return true;
   }
   return false;
+}
+
+/**
+ * Show the API's error (an ApiError) beside its field: a sentence in the page's language for
+ * the fields people get wrong, with the server's precise explanation under it.
+ */
+export function showServerError(form, err, fallbackField) {
+  const field = err.field || fallbackField;
+  if (!field) return false;
+  const base = field.split(/[.[]/)[0];
+  const localized = tOr(`error.${base}`, null);
+  return localized ? showFieldError(form, field, localized, err.message) : showFieldError(form, field, err.message);
 }
 
 export function clearFieldErrors(form) {
