@@ -78,6 +78,7 @@ async def test_import_contacts_csv_upserts(api: Client, bot: dict[str, Any], db:
     second = (
         "telegram_id,first_name,chat_state,last_interaction_at\n"
         "1,,blocked,2026-11-02T00:00:00Z\n"
+        "2,,deactivated,2026-11-02T00:00:00Z\n"
         "3,Caio,,\n"
         "1,Ana Maria,,\n"
         "oops,,,\n"
@@ -85,8 +86,8 @@ async def test_import_contacts_csv_upserts(api: Client, bot: dict[str, Any], db:
     )
     answer = await api.request("POST", f"{BASE}/contacts:import", data=second, headers=CSV)
     result = answer.body
-    assert (result["inserted"], result["updated"], result["rejected"]) == (1, 2, 2)
-    assert [r["line"] for r in result["rejections"]] == [5, 6]
+    assert (result["inserted"], result["updated"], result["rejected"]) == (1, 3, 2)
+    assert [r["line"] for r in result["rejections"]] == [6, 7]
     stored = await contacts(db)
     assert stored[1]["first_name"] == "Ana Maria"  # the later row wins
     assert stored[1]["username"] == "ana"  # not in the file: kept
@@ -96,6 +97,8 @@ async def test_import_contacts_csv_upserts(api: Client, bot: dict[str, Any], db:
     assert (stored[3]["first_name"], stored[3]["chat_state"]) == ("Caio", "active")
     metrics = (await api.get(f"{BASE}/metrics")).body
     assert (metrics["blocked"], metrics["change_24h"]["blocked"]) == (1, 1)
+    assert (metrics["deactivated"], metrics["change_24h"]["deactivated"]) == (1, 1)
+    assert stored[2]["blocked_at"] is not None
 
 
 async def test_import_csv_header_errors(api: Client, bot: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, case, select
+from sqlalchemy import Table, case, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from disparo.db.tables import funnel_events, payment_transactions, telegram_contacts
@@ -92,9 +92,9 @@ async def upsert_contacts(
     def blocked_at(given: frozenset[str], new: Any) -> dict[str, Any]:
         changes: dict[str, Any] = {"updated_at": new.updated_at}
         if "chat_state" in given:
-            became_unreachable = new.chat_state.in_(_UNREACHABLE) & (
-                t.c.chat_state == ChatState.ACTIVE.value
-            )
+            # OR of equalities, not IN: an expanding IN cannot go through executemany.
+            unreachable = or_(*(new.chat_state == state for state in _UNREACHABLE))
+            became_unreachable = unreachable & (t.c.chat_state == ChatState.ACTIVE.value)
             changes["blocked_at"] = case((became_unreachable, new.updated_at), else_=t.c.blocked_at)
         return changes
 
