@@ -11,6 +11,7 @@ import asyncio
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -29,6 +30,19 @@ def _fresh_database(path: Path) -> None:
     """The simulator forgets its users on exit, so each demo starts from an empty file."""
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def _require_free(host: str, port: int, option: str) -> None:
+    """Stop before starting anything when a port is taken, saying which option moves it."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            sock.bind((host, port))
+        except OSError:
+            raise SystemExit(
+                f"disparo demo: {host}:{port} is already in use (another demo still running?); "
+                f"stop it or pick another port with {option}"
+            ) from None
 
 
 def _start_simulator(host: str, port: int) -> subprocess.Popen[bytes]:
@@ -141,6 +155,8 @@ def run_demo(args: argparse.Namespace) -> int:
     # Imported only now: the database and HTTP libraries log as they load.
     from disparo.services import migrate_database
 
+    _require_free(args.host, args.port, "--port")
+    _require_free("127.0.0.1", args.simulator_port, "--simulator-port")
     _fresh_database(database)
     migrate_database(settings)
     simulator = _start_simulator("127.0.0.1", args.simulator_port)
