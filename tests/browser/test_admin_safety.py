@@ -83,6 +83,15 @@ def test_server_validation_errors_appear_beside_their_fields(page: Page, stack: 
     assert stack.shots(bot.slug) == []
 
     page.locator("#media_url").fill("https://exemplo.com/promo.jpg")
+    page.get_by_role("button", name="Adicionar botão").click()
+    page.get_by_label("Texto do botão").fill("Quero o desconto")
+    page.get_by_label("Link do botão").fill("https://exemplo.com/checkout")
+    expect(page.get_by_test_id("preview").locator(".tg-button")).to_have_text("Quero o desconto")
     page.get_by_test_id("save-shot").click()
     expect(page.get_by_test_id("shot-list")).to_be_visible()
-    assert stack.shots(bot.slug)[0]["media_url"] == "https://exemplo.com/promo.jpg"
+    stored = stack.shots(bot.slug)[0]
+    assert stored["media_url"] == "https://exemplo.com/promo.jpg"
+    assert stored["media_type"] == "photo"
+    assert stored["buttons"] == [
+        [{"text": "Quero o desconto", "url": "https://exemplo.com/checkout"}]
+    ]

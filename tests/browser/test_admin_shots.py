@@ -61,6 +61,12 @@ def test_a_shot_sent_now_fills_its_progress_bar_until_done(page: Page, stack: St
     expect(card.get_by_test_id("final-stats")).to_contain_text("Pulados")
     assert card.get_by_test_id("progress").count() == 0
 
+    card.locator('[data-action="duplicate"]').click()  # a new shot, pre-filled
+    expect(page.get_by_role("heading", name=re.compile(r"Cópia do disparo #\d+"))).to_be_visible()
+    expect(page.locator("#copy")).to_have_value(
+        "<b>Oferta relâmpago!</b> Só hoje: <i>frete grátis</i>."
+    )
+
 
 def test_metrics_card_shows_the_blocked_users_a_shot_found(page: Page, stack: Stack) -> None:
     """After a shot meets users who blocked the bot, Bloqueados and Desativados go up."""
@@ -94,8 +100,15 @@ def test_schedule_edit_and_cancel_a_shot(page: Page, stack: Stack) -> None:
     open_admin(page, stack, bot.slug)
 
     page.get_by_test_id("new-shot").click()
+    estimate = page.get_by_test_id("estimate")
+    expect(estimate).to_have_attribute("data-count", str(bot.audience))
+    page.locator("#recency").check()  # only those seen in the last day: the /start ones
+    page.locator("#recency_days").fill("1")
+    recent = sum(1 for u in bot.users if u.recent and not u.announces_block)
+    expect(estimate).to_have_attribute("data-count", str(recent))
+    page.locator("#recency").uncheck()
     page.locator('[data-group="target"] [data-value="pix_created"]').click()
-    expect(page.get_by_test_id("estimate")).to_have_attribute("data-count", re.compile(r"\d+"))
+    expect(estimate).to_have_attribute("data-count", re.compile(r"\d+"))
     page.locator('[data-group="when"] [data-value="schedule"]').click()
     page.locator("#scheduled_at").fill(f"{day.isoformat()}T09:30")
     expect(page.locator(".schedule-row")).to_contain_text("America/Manaus (UTC−04:00)")

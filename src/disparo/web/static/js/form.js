@@ -275,7 +275,7 @@ export function formView({ mode, id, from }) {
             "div",
             { class: "button-row" },
             h("input", { class: "input", placeholder: t("form.buttons.text"), value: b.text, "aria-label": t("form.buttons.text"), on: { input: (ev) => { b.text = ev.target.value; updatePreview(); } } }),
-            h("input", { class: "input", type: "url", placeholder: t("form.buttons.url"), value: b.url, "aria-label": "URL", on: { input: (ev) => { b.url = ev.target.value; } } }),
+            h("input", { class: "input", type: "url", placeholder: t("form.buttons.url"), value: b.url, "aria-label": t("form.buttons.link"), on: { input: (ev) => { b.url = ev.target.value; } } }),
             h("button", { type: "button", class: "btn btn-icon btn-ghost", title: t("form.buttons.remove"), "aria-label": t("form.buttons.remove"), on: { click: () => { values.buttons.splice(i, 1); drawButtons(); updatePreview(); } } }, "×"),
           ),
         ),
