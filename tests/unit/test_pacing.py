@@ -30,6 +30,7 @@ def run(pacer: Pacer, count: int, start: float = 0.0) -> list[float]:
         assert at is not None
         now = max(now, at)
         pacer.take(now)
+        pacer.went(now)
         times.append(now)
     return times
 
@@ -72,8 +73,44 @@ def test_late_sends_earn_no_catch_up_burst() -> None:
     """A send that went late does not let the next ones go closer together."""
     pacer = Pacer(10, guard_s=0.0)
     pacer.take(0.0)
+    pacer.went(0.0)
     pacer.take(5.0)  # the loop was busy for 5 s
+    pacer.went(5.0)
     assert pacer.ready_at() == 5.1
+
+
+def test_a_slightly_late_timer_keeps_the_pace() -> None:
+    """A send a millisecond late keeps the ideal schedule: oversleeping does not add up."""
+    pacer = Pacer(10, guard_s=0.0)
+    pacer.take(0.0)
+    pacer.went(0.0)
+    for n in range(1, 10):
+        at = pacer.ready_at()
+        assert at is not None
+        assert abs(at - n * 0.1) < 1e-9  # the schedule, not the late sends, sets the pace
+        pacer.take(at + 0.001)
+        pacer.went(at + 0.001)
+
+
+def test_the_window_counts_when_requests_really_left() -> None:
+    """A request written late pushes the window: the server never sees rate + 1 in 1 s."""
+    pacer = Pacer(3, guard_s=0.0)
+    for t in (0.0, 1 / 3, 2 / 3):
+        pacer.take(t)
+    pacer.went(0.05)  # the first one left 50 ms after its slot
+    pacer.went(1 / 3)
+    pacer.went(2 / 3)
+    assert pacer.ready_at() == 1.05
+
+
+def test_granted_but_unwritten_slots_count() -> None:
+    """Slots granted and not yet written hold their place in the window."""
+    pacer = Pacer(2, guard_s=0.0)
+    pacer.take(0.0)
+    pacer.take(0.5)
+    assert pacer.ready_at() is None  # both pending: wait until one is written
+    pacer.went(0.6)  # one left at 0.6, the other will leave later still
+    assert pacer.ready_at() == 1.6
 
 
 def test_pause_then_one_probe_then_resume() -> None:

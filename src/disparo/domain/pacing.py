@@ -23,6 +23,8 @@ BACKOFF_CAP_S = 10.0
 SERVER_ERROR_STREAK = 3  # consecutive 5xx/connect failures before the whole bot backs off
 SERVER_PAUSE_CAP_S = 30.0
 RETRY_AFTER_MARGIN_S = 0.05  # Telegram's clock and ours differ a little
+# How late a send may be and still keep the ideal schedule (timer and loop latency).
+DEFAULT_CATCH_UP_S = 0.010
 
 
 def effective_rate(rate_per_s: float, paid_broadcast: bool) -> float:
@@ -76,36 +78,49 @@ def lease_margin_s(lease_s: float) -> float:
 class Pacer:
     """One bot's send schedule: evenly spaced, never a burst, paused by a 429 and then probed.
 
-    * spacing: consecutive sends at least 1/rate apart, counted from when each really went
-      (a late send never earns a catch-up burst);
-    * window: never more than `rate` sends in any 1 s + `guard_s`, so jitter on the way to the
-      server cannot fit rate + 1 requests into its sliding second;
+    * spacing: sends follow an ideal schedule 1/rate apart, so a timer that fires late does
+      not slow the pace; a send that is later than `catch_up_s` restarts the schedule from
+      itself (a late loop never earns a burst);
+    * window: never more than `rate` requests written in any 1 s + `guard_s`, counting the
+      times they really left (`went`) and the slots granted but not yet written, so a request
+      that leaves late cannot crowd the server's sliding second; `guard_s` covers the jitter
+      between our write and the server's clock;
     * pause: after a 429 (or a run of server errors) nothing is sent until the pause ends; then
       exactly one probe goes, and the rest wait for its answer, so a pause costs one refusal at
       most, never a cascade.
     """
 
     __slots__ = (
-        "_last",
+        "_next",
         "_paused_until",
+        "_pending",
         "_probe_out",
         "_probing",
-        "_times",
+        "_writes",
         "burst",
+        "catch_up_s",
         "interval_s",
         "rate_per_s",
         "window_s",
     )
 
-    def __init__(self, rate_per_s: float, *, guard_s: float = DEFAULT_GUARD_S) -> None:
+    def __init__(
+        self,
+        rate_per_s: float,
+        *,
+        guard_s: float = DEFAULT_GUARD_S,
+        catch_up_s: float = DEFAULT_CATCH_UP_S,
+    ) -> None:
         if rate_per_s <= 0:
             raise ValueError("rate_per_s must be above 0")
         self.rate_per_s = rate_per_s
         self.interval_s = 1.0 / rate_per_s
+        self.catch_up_s = min(catch_up_s, self.interval_s / 2)
         self.burst = max(1, math.floor(rate_per_s * WINDOW_S))
         self.window_s = WINDOW_S + guard_s
-        self._times: deque[float] = deque(maxlen=self.burst)
-        self._last = -math.inf
+        self._writes: deque[float] = deque(maxlen=self.burst)
+        self._pending = 0  # slots granted whose request has not been written yet
+        self._next = -math.inf
         self._paused_until = -math.inf
         self._probing = False
         self._probe_out = False
@@ -121,23 +136,33 @@ class Pacer:
         return self._probe_out
 
     def ready_at(self) -> float | None:
-        """The monotonic time the next send may go (past: at once); None while a probe is out."""
+        """The monotonic time the next send may go (past: at once); None while it must wait
+        for an answer (a probe is out) or for granted requests to be written."""
         if self._probe_out:
             return None
-        at = max(self._last + self.interval_s, self._paused_until)
-        times = self._times
-        if len(times) == self.burst:
-            at = max(at, times[0] + self.window_s)
+        at = max(self._next, self._paused_until)
+        room = self.burst - self._pending  # writes allowed in the window besides the pending
+        if room <= 0:
+            return None
+        writes = self._writes
+        if len(writes) >= room:
+            at = max(at, writes[-room] + self.window_s)
         return at
 
     def take(self, now: float) -> bool:
         """Record a send at `now` (after `ready_at` allowed it); True if it is the probe."""
-        self._last = now
-        self._times.append(now)
+        late_s = now - self._next
+        self._next = (now if late_s > self.catch_up_s else self._next) + self.interval_s
+        self._pending += 1
         if self._probing:
             self._probe_out = True
             return True
         return False
+
+    def went(self, now: float) -> None:
+        """A granted request is being written now (call right before the request)."""
+        self._pending = max(0, self._pending - 1)
+        self._writes.append(now)
 
     def pause(self, now: float, seconds: float) -> None:
         """Send nothing for `seconds`; the first send after it is a probe."""

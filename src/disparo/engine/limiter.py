@@ -49,6 +49,11 @@ class BotLimiter:
             await wait_any(stop, self._changed, within_s=None if at is None else at - now)
         return None
 
+    def went(self) -> None:
+        """The request of a granted slot is being written now."""
+        self._pacer.went(self._clock.monotonic())
+        self._changed.set()
+
     def pause(self, seconds: float) -> None:
         """Send nothing for `seconds` (a 429's retry_after, or a server-error backoff)."""
         now = self._clock.monotonic()

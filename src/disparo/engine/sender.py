@@ -268,6 +268,7 @@ class ShotSender:
     # one request -----------------------------------------------------------------------------
 
     async def _deliver(self, item: Item, probe: bool) -> None:
+        self.limiter.went()  # first: the window counts when requests really leave
         step = self._steps[item.step]
         item.requests += 1
         self._in_flight += 1
