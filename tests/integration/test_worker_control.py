@@ -61,6 +61,23 @@ async def test_pause_stops_within_a_second_and_resume_continues(
     assert (stats["delivered"], stats["duplicates"]["count"]) == (300, 0)
 
 
+async def test_pause_and_immediate_resume_is_a_clean_hand_back(
+    db: Database, sim: Sim, start_worker: StartWorker
+) -> None:
+    """Resumed before the worker noticed the pause: it hands back cleanly and finishes."""
+    token = await add_bot(db, "loja", rate_per_s=200)
+    await add_contacts(db, "loja", range(1, 301))
+    shot_id = await add_shot(db, "loja", wake=True)
+    await start_worker()
+    await wait_until(lambda: _at_least(sim, token, 40), what="40 deliveries")
+    await set_shot(db, shot_id, status="paused", wake=False)
+    await set_shot(db, shot_id, status="pending")
+    row = await wait_for_status(db, shot_id)
+    assert (row["status"], row["attempt_count"]) == ("sent", 1)
+    stats = await sim.stats(token)
+    assert (stats["delivered"], stats["duplicates"]["count"]) == (300, 0)
+
+
 async def test_cancel_skips_every_never_sent_recipient(
     db: Database, sim: Sim, start_worker: StartWorker
 ) -> None:

@@ -48,6 +48,14 @@ async def _retrying(what: str, sender: ShotSender, action: Callable[[], Awaitabl
     return None  # pragma: no cover - the loop returns
 
 
+def _flushed(sender: ShotSender) -> Callable[[], Awaitable[bool]]:
+    async def flush() -> bool:
+        await sender.recorder.flush()
+        return True
+
+    return flush
+
+
 async def finalize(sender: ShotSender, unsent: list[Item]) -> Stop:
     """Record what is buffered, then settle the shot for `sender.stop_reason`."""
     reason = sender.stop_reason
@@ -57,7 +65,12 @@ async def finalize(sender: ShotSender, unsent: list[Item]) -> Stop:
                 item, f"the shot stopped ({reason.name.lower()}) before the copy was sent"
             )
     fresh = [item.telegram_id for item in unsent if item.step == 0]
-    await _retrying("record", sender, sender.recorder.flush)
+    if not await _retrying("record", sender, _flushed(sender)):
+        # Settling now would turn the sent-but-unrecorded deliveries `unknown`. Leave the shot
+        # to the rescue; the recorder keeps the outcomes and writes them if the database
+        # comes back first.
+        sender.metrics.forget_shot(sender.shot.bot_slug, sender.shot.id)
+        return reason
     shot, db, worker_id = sender.shot, sender.db, sender.worker_id
     now = sender.clock.now()
     counts: dict[str, int] | None = None

@@ -436,6 +436,7 @@ class ShotSender:
 
 _STOP_FOR_STATE = {
     ShotStatus.PAUSED.value: Stop.PAUSED,
+    ShotStatus.PENDING.value: Stop.PAUSED,  # paused, then resumed before we noticed
     ShotStatus.CANCELLED.value: Stop.CANCELLED,
     "lost": Stop.LOST,
 }

@@ -35,7 +35,8 @@ from disparo.telegram import BotAPI
 
 log = logging.getLogger("disparo.engine")
 
-_STOP_FOR_STATUS = {"paused": Stop.PAUSED, "cancelled": Stop.CANCELLED}
+# An owned shot the operator paused, cancelled, or paused and already resumed (pending).
+_STOP_FOR_STATUS = {"paused": Stop.PAUSED, "cancelled": Stop.CANCELLED, "pending": Stop.PAUSED}
 
 
 @dataclass(frozen=True, slots=True)
