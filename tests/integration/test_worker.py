@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections import Counter
 
+import pytest
+from prometheus_client import REGISTRY, generate_latest
 from worker_support import (
     Sim,
     StartWorker,
@@ -17,6 +21,7 @@ from worker_support import (
 )
 
 from disparo.db.engine import Database
+from disparo.logs import JSONFormatter, RedactingFilter, TextFormatter
 
 
 async def test_every_recipient_gets_the_shot_once(
@@ -174,3 +179,48 @@ async def test_revoked_token_stops_every_shot_of_the_bot(
         assert row["status"] == "error"
         assert "401" in row["last_error"]
         assert "token" in row["last_error"]
+
+
+async def test_log_events_and_metrics_carry_counts_and_no_token(
+    db: Database, sim: Sim, start_worker: StartWorker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The spec's log events carry their fields, metrics count outcomes; no token anywhere."""
+    caplog.set_level(logging.DEBUG)
+    slug = f"telemetria_{db.url.get_backend_name()}"  # metrics are per process: one bot each
+    token = await add_bot(db, slug)
+    await add_contacts(db, slug, range(1, 31))
+    await sim.users(token, {5: "blocked"})
+    shot_id = await add_shot(db, slug, wake=True)
+    await start_worker()
+    await wait_for_status(db, shot_id)
+    await asyncio.sleep(0.3)  # let a tick or two log
+    by_message: dict[str, list[logging.LogRecord]] = {}
+    for record in caplog.records:
+        by_message.setdefault(record.getMessage(), []).append(record)
+    (audience,) = by_message["[SHOTS][AUDIENCE] audience selected"]
+    assert (audience.bot_slug, audience.target, audience.count) == (slug, "started", 30)
+    assert by_message["[SHOTS][WORKER] processing batch"]
+    batches = by_message["[SHOTS][WORKER] batch completed"]
+    assert sum(r.sent for r in batches) == 29
+    assert sum(r.skipped for r in batches) == 1
+    (done,) = by_message["[SHOTS][WORKER] job completed"]
+    assert (done.sent, done.skipped, done.total, done.outcome) == (29, 1, 30, "done")
+    tick = by_message["[SHOTS][WORKER][TICK]"][0]
+    assert tick.levelno == logging.DEBUG
+    secret = token.partition(":")[2]
+    engine_records = [r for r in caplog.records if r.name.startswith("disparo")]
+    assert not [r for r in engine_records if secret in JSONFormatter().format(r)]
+    # Libraries log statement parameters at DEBUG (aiosqlite): the production filter masks them.
+    redacting = RedactingFilter()
+    lines = [
+        formatter.format(r)
+        for r in caplog.records
+        if redacting.filter(r)
+        for formatter in (TextFormatter(), JSONFormatter())
+    ]
+    assert not [line for line in lines if secret in line]
+    exposition = generate_latest(REGISTRY).decode()
+    assert f'disparo_messages_total{{bot_slug="{slug}",outcome="sent"}} 29.0' in exposition
+    assert f'disparo_messages_total{{bot_slug="{slug}",outcome="skipped"}} 1.0' in exposition
+    assert "disparo_due_shots" in exposition
+    assert secret not in exposition
