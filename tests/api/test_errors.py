@@ -154,3 +154,43 @@ async def test_metrics_count_requests_by_route_template(
     assert routes <= templates | {"unmatched", "/openapi.json", "/docs"}
     for secret in ("zzqq", "segredo-da-copy", TOKEN, TOKEN.split(":")[1], ADMIN_TOKEN):
         assert secret not in text
+
+
+async def test_hostile_input_never_yields_a_500(api: Client, bot: dict[str, Any]) -> None:
+    """Huge ids, NUL characters, out-of-range times and numbers are refused, never a 500."""
+    huge = "9" * 30
+    shot = (await api.post(SHOTS, {"bot_slug": "loja", "target": "started", "copy": "oi"})).body
+    ndjson = {"Content-Type": "application/x-ndjson"}
+    requests: list[tuple[str, str, Any, bytes | None]] = [
+        ("GET", f"{SHOTS}/{huge}/stats", None, None),
+        ("POST", f"{SHOTS}/{huge}/resume", None, None),
+        ("GET", f"{SHOTS}?bot_slug=a%00b", None, None),
+        ("GET", f"{SHOTS}?bot_slug=loja&cursor=²", None, None),
+        ("GET", f"{SHOTS}/{shot['id']}/deliveries?cursor={huge}", None, None),
+        ("POST", SHOTS, {"bot_slug": "loja", "target": "started", "copy": "a\x00b"}, None),
+        ("POST", SHOTS, {"bot_slug": "lo\x00ja", "target": "started", "copy": "ab"}, None),
+        (
+            "POST",
+            SHOTS,
+            {"bot_slug": "loja", "target": "started", "copy": "x",
+             "scheduled_at": "9999-12-31T23:00:00-03:00"},
+            None,
+        ),
+        ("POST", f"{SHOTS}/{shot['id']}/test", None, b'{"telegram_id": 1' + b"0" * 30 + b"}"),
+        ("PATCH", "/admin/api/bots/loja", {"name": "a\x00b"}, None),
+        ("PATCH", "/admin/api/bots/loja", {"timezone": "Europe/\x00"}, None),
+        ("POST", "/admin/api/bots/loja/contacts:import", None,
+         b'{"telegram_id": 99999999999999999999}\n{"telegram_id": 1, "first_name": "a\\u0000"}\n'
+         b'{"telegram_id": 2, "started_at": 99999999999999}\n'
+         b'{"telegram_id": 3, "started_at": "0001-01-01T00:00:00+01:00"}\n'),
+    ]  # fmt: skip
+    for method, path, json, data in requests:
+        headers = None
+        if data is not None:
+            headers = ndjson if path.endswith(":import") else {"Content-Type": "application/json"}
+        answer = await api.request(method, path, json=json, data=data, headers=headers)
+        assert answer.status < 500, (method, path, answer.body)
+        if answer.status >= 400:
+            assert_error(answer.body, answer.body["error"]["code"])
+    imported = await api.request("POST", requests[-1][1], data=requests[-1][3], headers=ndjson)
+    assert (imported.body["inserted"], imported.body["rejected"]) == (0, 4)

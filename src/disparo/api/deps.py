@@ -55,5 +55,6 @@ Telegram = Annotated[BotAPI, Depends(_telegram)]
 Cipher = Annotated[TokenCipher, Depends(_cipher)]
 Now = Annotated[datetime, Depends(_now)]
 
-ShotId = Annotated[int, Path(description="the shot's id")]
+MAX_ID = 2**63 - 1  # ids are BIGINT
+ShotId = Annotated[int, Path(ge=1, le=MAX_ID, description="the shot's id")]
 BotSlug = Annotated[str, Path(description="the bot's slug")]

@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 
@@ -186,6 +186,25 @@ async def _database_down(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _unstorable(_request: Request, exc: Exception) -> JSONResponse:
+    log.info("value refused by the database: %s", type(exc).__name__)
+    return error_response(
+        422,
+        "validation_error",
+        "a value cannot be stored (a NUL character, or a number or time out of range); "
+        "remove it and try again",
+    )
+
+
+async def _integrity(_request: Request, exc: Exception) -> JSONResponse:
+    log.info("constraint refused a change: %s", type(exc).__name__)
+    return error_response(
+        409,
+        "conflict",
+        "the change conflicts with the current data (it may have changed meanwhile)",
+    )
+
+
 async def _secret_key(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(503, "unavailable", str(exc))
 
@@ -203,6 +222,8 @@ def install_error_handlers(app: FastAPI) -> None:
     for outage in (OperationalError, InterfaceError, PoolTimeoutError, ConnectionError):
         app.add_exception_handler(outage, _database_down)
     app.add_exception_handler(TimeoutError, _database_down)
+    app.add_exception_handler(DataError, _unstorable)
+    app.add_exception_handler(IntegrityError, _integrity)
     app.add_exception_handler(SecretKeyError, _secret_key)
     app.add_exception_handler(Exception, _unexpected)
 

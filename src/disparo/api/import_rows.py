@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,13 +31,17 @@ class RowError(ValueError):
         self.reason = reason
 
 
+MAX_BIGINT = 2**63 - 1  # what a BIGINT column holds
+_INTEGER = re.compile(r"-?[0-9]+")
+
+
 def _int(value: Any, *, minimum: int) -> int:
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
         value = int(value)
     if type(value) is not int:
         raise ValueError("an integer")
-    if value < minimum:
-        raise ValueError(f"an integer of at least {minimum}")
+    if not minimum <= value <= MAX_BIGINT:
+        raise ValueError(f"an integer from {minimum} to {MAX_BIGINT}")
     return value
 
 
@@ -62,6 +67,8 @@ def text(max_length: int) -> Parser:
     def parse(value: Any) -> str:
         if not isinstance(value, str):
             raise ValueError("must be a string")
+        if "\x00" in value:
+            raise ValueError("must not contain a NUL character")
         if len(value) > max_length:
             raise ValueError(f"must be at most {max_length} characters")
         return value
@@ -83,8 +90,13 @@ def one_of(choices: type) -> Parser:
 
 def timestamp(value: Any) -> datetime:
     """ISO 8601 with an offset, or Unix seconds."""
-    if type(value) is int or (isinstance(value, str) and value.isdigit()):
-        return datetime.fromtimestamp(int(value), UTC)
+    if type(value) is int or (isinstance(value, str) and _INTEGER.fullmatch(value)):
+        try:
+            return datetime.fromtimestamp(int(value), UTC)
+        except (OverflowError, OSError, ValueError):
+            raise ValueError(
+                "is not a time Disparo can store (Unix seconds out of range)"
+            ) from None
     if not isinstance(value, str):
         raise ValueError("must be an ISO 8601 time with an offset, or Unix seconds")
     try:
@@ -95,7 +107,10 @@ def timestamp(value: Any) -> datetime:
         ) from None
     if parsed.tzinfo is None:
         raise ValueError("has no UTC offset; add one, such as -03:00 or Z")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range once converted to UTC") from None
 
 
 def currency(value: Any) -> str:

@@ -15,7 +15,7 @@ from fastapi.responses import StreamingResponse
 from disparo.api.auth import ADMIN, ADMIN_PREFIX
 from disparo.api.content import Content, send_preview
 from disparo.api.deps import DB, Cipher, Now, ShotId, Telegram
-from disparo.api.errors import ERROR_RESPONSES, ApiError, described, invalid, not_found
+from disparo.api.errors import ERROR_RESPONSES, ApiError, described, not_found
 from disparo.api.schemas import (
     AudienceEstimate,
     DeliveryOut,
@@ -24,7 +24,7 @@ from disparo.api.schemas import (
     PreviewOut,
     ShotStats,
 )
-from disparo.api.views import delivery_counts, timeline_bucket_s, timeline_points
+from disparo.api.views import delivery_counts, page_cursor, timeline_bucket_s, timeline_points
 from disparo.db import shots as shot_queries
 from disparo.db.audience import estimate_audience_size
 from disparo.db.bots import bot_exists, get_bot
@@ -88,8 +88,7 @@ async def list_deliveries(
     limit: Annotated[int, Query(ge=1, le=1000, description="page size, 1–1000")] = 100,
 ) -> DeliveryPage:
     """Per-recipient log: status, reason, Telegram's error and message_id."""
-    if cursor is not None and not cursor.isdigit():
-        raise invalid("cursor", "cursor must be the next_cursor value of the previous page")
+    after_seq = page_cursor(cursor)
     async with db.read() as conn:
         if await shot_queries.get_shot(conn, shot_id) is None:
             raise not_found(f"shot {shot_id}")
@@ -97,7 +96,7 @@ async def list_deliveries(
             conn,
             shot_id,
             status=status.value if status else None,
-            after_seq=int(cursor) if cursor else None,
+            after_seq=after_seq,
             limit=limit + 1,
         )
     page = rows[:limit]

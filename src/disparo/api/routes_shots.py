@@ -13,7 +13,7 @@ from disparo.api.content import Content, check_content
 from disparo.api.deps import DB, Now, ShotId
 from disparo.api.errors import ERROR_RESPONSES, conflict, described, invalid, not_found
 from disparo.api.schemas import ButtonRows, ShotCreate, ShotOut, ShotPage, ShotPatch
-from disparo.api.views import shot_out
+from disparo.api.views import page_cursor, shot_out
 from disparo.db import shots as shot_queries
 from disparo.db.bots import bot_exists
 from disparo.db.shots import ShotRecord
@@ -30,14 +30,6 @@ _MAX_PAGE = 100
 
 def _plain(buttons: ButtonRows | None) -> list[list[dict[str, str]]] | None:
     return None if buttons is None else [[b.model_dump() for b in row] for row in buttons]
-
-
-def _cursor(raw: str | None) -> int | None:
-    if raw is None:
-        return None
-    if not raw.isdigit():
-        raise invalid("cursor", "cursor must be the next_cursor value of the previous page")
-    return int(raw)
 
 
 async def _shot_or_404(conn: AsyncConnection, shot_id: int) -> ShotRecord:
@@ -93,7 +85,7 @@ async def list_shots(
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> ShotPage:
     """Each shot with its delivery counts; follow `next_cursor` for older ones."""
-    before_id = _cursor(cursor)
+    before_id = page_cursor(cursor)
     async with db.read() as conn:
         if not await bot_exists(conn, bot_slug):
             raise not_found(f"bot '{bot_slug}'")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from disparo.domain.statuses import DeliveryStatus, MediaType, ShotStatus, Target
 
@@ -23,6 +23,16 @@ _BUTTONS = (
     "inline keyboard: a list of rows, each a list of buttons {text, url}; url is http(s):// "
     "or tg://"
 )
+
+
+def _in_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time is out of range once converted to UTC") from None
+
+
+UTCTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
 
 class Button(BaseModel):
@@ -60,7 +70,7 @@ class ShotCreate(BaseModel):
     copy_text: str = Field(alias="copy", description=_COPY)
     media_url: str | None = Field(default=None, description=_MEDIA_URL)
     media_type: MediaType = Field(default=MediaType.NONE, description="photo, video, audio, none")
-    scheduled_at: AwareDatetime | None = Field(default=None, description=_SCHEDULED)
+    scheduled_at: UTCTime | None = Field(default=None, description=_SCHEDULED)
     recency_days: int | None = Field(default=None, ge=1, le=3650, description=_RECENCY)
     buttons: ButtonRows | None = Field(default=None, description=_BUTTONS)
 
@@ -75,7 +85,7 @@ class ShotPatch(BaseModel):
     copy_text: str | None = Field(default=None, alias="copy", description=_COPY)
     media_url: str | None = Field(default=None, description=_MEDIA_URL)
     media_type: MediaType | None = Field(default=None, description="photo, video, audio, none")
-    scheduled_at: AwareDatetime | None = Field(default=None, description=_SCHEDULED)
+    scheduled_at: UTCTime | None = Field(default=None, description=_SCHEDULED)
     recency_days: int | None = Field(default=None, ge=1, le=3650, description=_RECENCY)
     buttons: ButtonRows | None = Field(default=None, description=_BUTTONS)
 
@@ -184,7 +194,9 @@ class PreviewIn(BaseModel):
     """Where to send a shot's content now, as a preview."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"telegram_id": 42}]})
-    telegram_id: int = Field(description="the chat (user id) that receives the preview")
+    telegram_id: int = Field(
+        ge=-(2**63), le=2**63 - 1, description="the chat (user id) that receives the preview"
+    )
 
 
 class PreviewOut(BaseModel):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
+from disparo.api.errors import invalid
 from disparo.api.schemas import DeliveryCounts, ShotOut, TimelinePoint
 from disparo.db.shots import ShotRecord
 from disparo.domain.statuses import FINAL_SHOT_STATUSES, DeliveryStatus, ShotStatus
@@ -14,6 +16,18 @@ MAX_TIMELINE_POINTS = 300
 # only past five hours so the chart never has more than MAX_TIMELINE_POINTS points.
 _BUCKETS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 21600, 86400)
 _FINAL_DELIVERY = ("sent", "skipped", "error", "unknown")
+
+
+_CURSOR = re.compile(r"[0-9]{1,18}")
+
+
+def page_cursor(raw: str | None) -> int | None:
+    """The position a `next_cursor` stands for; 422 on `cursor` if it is not one of ours."""
+    if raw is None:
+        return None
+    if not _CURSOR.fullmatch(raw):
+        raise invalid("cursor", "cursor must be the next_cursor value of the previous page")
+    return int(raw)
 
 
 def delivery_counts(
