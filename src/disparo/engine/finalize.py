@@ -135,12 +135,12 @@ async def finalize(sender: ShotSender, unsent: list[Item]) -> Stop:
 
 
 def _log_end(sender: ShotSender, reason: Stop, counts: dict[str, int] | None) -> None:
-    final = counts if counts is not None else dict(sender.counts)
+    final = counts if counts is not None else dict(sender.progress.counts)
     extra = {
         "shot_id": sender.shot.id,
         "bot_slug": sender.shot.bot_slug,
         "outcome": reason.name.lower(),
-        "total": sender.total,
+        "total": sender.progress.total,
         "sent": final.get("sent", 0),
         "skipped": final.get("skipped", 0),
         "errors": final.get("error", 0),

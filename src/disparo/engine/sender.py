@@ -14,7 +14,7 @@ import asyncio
 import heapq
 import logging
 import random
-from collections import Counter, deque
+from collections import deque
 from typing import Any
 
 from disparo.db import deliveries
@@ -25,11 +25,12 @@ from disparo.domain import outcomes, pacing
 from disparo.domain.outcomes import Action, ErrorStreak, Failure, FailureKind, Verdict
 from disparo.domain.statuses import DeliveryStatus, ShotStatus
 from disparo.engine.clock import Clock
-from disparo.engine.delivery import Batch, Item, LeaseView, Stop, failure_of
+from disparo.engine.delivery import Item, LeaseView, Stop, failure_of
 from disparo.engine.finalize import finalize
 from disparo.engine.limiter import BotLimiter, wait_any
 from disparo.engine.media import ShotContentError, Step, delivery_steps
 from disparo.engine.metrics import EngineMetrics
+from disparo.engine.progress import Progress
 from disparo.engine.recorder import OutcomeRecorder
 from disparo.telegram import Bot
 
@@ -66,8 +67,7 @@ class ShotSender:
         self.batch_size = pacing.batch_size(rate_per_s, batch_s)
         self.stop_reason = Stop.DONE
         self.stop_message: str | None = None
-        self.counts: Counter[str] = Counter()
-        self.total = shot.audience_total or 0
+        self.progress = Progress(shot, metrics)
         self._stop = asyncio.Event()
         self._changed = asyncio.Event()
         self._queue: deque[Item] = deque()
@@ -75,7 +75,6 @@ class ShotSender:
         self._tasks: set[asyncio.Task[None]] = set()
         self._reserving: asyncio.Task[None] | None = None
         self._exhausted = False
-        self._batches = 0
         self._in_flight = 0
         self._latency_s = INITIAL_LATENCY_S
         self._server_streak = 0
@@ -83,7 +82,6 @@ class ShotSender:
         self._steps: tuple[Step, ...] = ()
         self._requests = metrics.requests.labels(shot.bot_slug)
         self._in_flight_gauge = metrics.in_flight.labels(shot.bot_slug)
-        self._done_gauge = metrics.shot_done.labels(shot.bot_slug, str(shot.id))
 
     # control ---------------------------------------------------------------------------------
 
@@ -115,7 +113,8 @@ class ShotSender:
         except ShotContentError as exc:
             self.request_stop(Stop.SHOT_ERROR, str(exc))
             return await finalize(self, [])
-        if shot.audience_total is None:
+        total = shot.audience_total
+        if total is None:
             total = await deliveries.snapshot_audience(
                 self.db,
                 shot.id,
@@ -128,7 +127,6 @@ class ShotSender:
             if total is None:
                 self.request_stop(Stop.LOST)
                 return await finalize(self, [])
-            self.total = total
             log.info(
                 "[SHOTS][AUDIENCE] audience selected",
                 extra={
@@ -141,7 +139,7 @@ class ShotSender:
             )
             if total == 0:
                 return Stop.DONE  # the snapshot ended the shot as `skipped`
-        self.metrics.shot_audience.labels(shot.bot_slug, str(shot.id)).set(self.total)
+        self.progress.started(total)
         await self._send_all()
         return await finalize(self, self._unsent())
 
@@ -242,28 +240,8 @@ class ShotSender:
         if not reservation.rows and not skipped:
             self._exhausted = True
             return
-        self._batches += 1
-        batch = Batch(self._batches, len(reservation.rows))
-        if skipped:
-            self.counts[DeliveryStatus.SKIPPED.value] += skipped
-            self.metrics.messages.labels(self.shot.bot_slug, "skipped").inc(skipped)
-            batch.counts[DeliveryStatus.SKIPPED.value] += skipped
-            self._done_gauge.set(sum(self.counts.values()))
+        batch = self.progress.reserved(len(reservation.rows), skipped)
         self._queue.extend(Item(r.telegram_id, r.seq, batch) for r in reservation.rows)
-        log.info(
-            "[SHOTS][WORKER] processing batch",
-            extra={
-                "shot_id": self.shot.id,
-                "bot_slug": self.shot.bot_slug,
-                "batch": batch.number,
-                "reserved": len(reservation.rows),
-                "skipped_ineligible": skipped,
-                "done": sum(self.counts.values()),
-                "total": self.total,
-            },
-        )
-        if not reservation.rows:
-            self._log_batch(batch)
 
     # one request -----------------------------------------------------------------------------
 
@@ -393,10 +371,7 @@ class ShotSender:
             ),
             change,
         )
-        self.counts[status.value] += 1
-        self.metrics.messages.labels(self.shot.bot_slug, status.value).inc()
-        self._done_gauge.set(sum(self.counts.values()))
-        self._batch_done(item.batch, status.value)
+        self.progress.outcome(item.batch, status.value)
         plain_error = (
             error if status is DeliveryStatus.ERROR and verdict and verdict.reason is None else None
         )
@@ -412,26 +387,6 @@ class ShotSender:
         """A delivery half done when the shot stopped (the audio went, not the copy)."""
         verdict = Verdict(Action.RECORD, DeliveryStatus.ERROR, None, error)
         self._record(item, DeliveryStatus.ERROR, verdict=verdict)
-
-    def _batch_done(self, batch: Batch, status: str) -> None:
-        batch.counts[status] += 1
-        batch.remaining -= 1
-        if batch.remaining == 0:
-            self._log_batch(batch)
-
-    def _log_batch(self, batch: Batch) -> None:
-        log.info(
-            "[SHOTS][WORKER] batch completed",
-            extra={
-                "shot_id": self.shot.id,
-                "bot_slug": self.shot.bot_slug,
-                "batch": batch.number,
-                "sent": batch.counts["sent"],
-                "skipped": batch.counts["skipped"],
-                "errors": batch.counts["error"],
-                "unknown": batch.counts["unknown"],
-            },
-        )
 
 
 _STOP_FOR_STATE = {
