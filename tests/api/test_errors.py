@@ -32,7 +32,8 @@ async def test_unknown_route_and_wrong_method(api: Client) -> None:
     wrong = await api.request("PUT", SHOTS)
     assert wrong.status == 405
     assert_error(wrong.body, "method_not_allowed")
-    assert wrong.headers["Allow"]
+    assert wrong.headers["Allow"] == "GET, POST"
+    assert wrong.body["error"]["message"] == "this path accepts GET, POST"
 
 
 async def test_malformed_json_and_non_object_bodies(api: Client) -> None:

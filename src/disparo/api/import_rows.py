@@ -136,12 +136,14 @@ def payload(value: Any) -> Any:
 class Spec:
     """The columns of one kind of import: parsers, required ones, and the key of a row."""
 
+    table: str
     columns: dict[str, Parser]
     required: tuple[str, ...]
     key: tuple[str, ...]
 
 
 CONTACTS = Spec(
+    table="telegram_contacts",
     columns={
         "telegram_id": telegram_id,
         "first_name": text(256),
@@ -156,6 +158,7 @@ CONTACTS = Spec(
     key=("telegram_id",),
 )
 EVENTS = Spec(
+    table="funnel_events",
     columns={
         "telegram_id": telegram_id,
         "event": text(100),
@@ -166,6 +169,7 @@ EVENTS = Spec(
     key=("telegram_id", "event", "occurred_at"),
 )
 TRANSACTIONS = Spec(
+    table="payment_transactions",
     columns={
         "telegram_id": telegram_id,
         "external_id": text(200),

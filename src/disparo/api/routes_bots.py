@@ -3,6 +3,7 @@ and webhook registration."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -27,6 +28,8 @@ from disparo.db import bots as bot_queries
 from disparo.db.bots import BotRecord
 from disparo.db.contacts import contact_metrics
 from disparo.telegram import BotAPI, TelegramAPIError, TelegramError, User, mask_token
+
+log = logging.getLogger("disparo.api.bots")
 
 router = APIRouter(
     prefix=f"{ADMIN_PREFIX}/bots", tags=["bots"], responses=ERROR_RESPONSES, dependencies=ADMIN
@@ -135,6 +138,7 @@ async def create_bot(
             timezone=body.timezone,
             polling=body.polling,
         )
+    log.info("bot registered", extra={"bot_slug": bot.slug, "telegram_bot_id": me["id"]})
     return bot_out(bot)
 
 
@@ -184,6 +188,7 @@ async def edit_bot(
         updated = await bot_queries.update_bot(conn, cipher, slug, now=now, token=token, **changes)
     if updated is None:
         raise not_found(f"bot '{slug}'")
+    log.info("bot changed", extra={"bot_slug": slug, "fields": sorted(given)})
     return bot_out(updated)
 
 
@@ -203,6 +208,7 @@ async def delete_bot(slug: BotSlug, db: DB) -> Response:
             )
         if not await bot_queries.delete_bot(conn, slug):
             raise not_found(f"bot '{slug}'")
+    log.info("bot deleted", extra={"bot_slug": slug})
     return Response(status_code=204)
 
 
@@ -261,4 +267,5 @@ async def register_webhook(
         ) from None
     except TelegramError as exc:
         raise ApiError(502, "telegram_error", exc.message) from None
+    log.info("webhook registered", extra={"bot_slug": slug})
     return WebhookOut(bot_slug=slug, url=url)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import gc
+import logging
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -33,6 +34,8 @@ from disparo.api.import_rows import (
 from disparo.api.limits import MAX_IMPORT_BYTES
 from disparo.db import imports
 from disparo.db.bots import bot_exists
+
+log = logging.getLogger("disparo.api.imports")
 
 router = APIRouter(
     prefix=ADMIN_PREFIX + "/bots/{slug}",
@@ -148,6 +151,16 @@ async def _import(
             async with db.write() as conn:
                 existed += await upsert(conn, slug, rows[start : start + CHUNK_ROWS], now)
     inserted = len(rows) - existed
+    log.info(
+        "import done",
+        extra={
+            "bot_slug": slug,
+            "table": spec.table,
+            "inserted": inserted,
+            "updated": valid - inserted,
+            "rejected": rejected,
+        },
+    )
     return ImportResult(
         inserted=inserted, updated=valid - inserted, rejected=rejected, rejections=rejections
     )

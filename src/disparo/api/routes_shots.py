@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -18,6 +19,8 @@ from disparo.db import shots as shot_queries
 from disparo.db.bots import bot_exists
 from disparo.db.shots import ShotRecord
 from disparo.domain.statuses import MediaType, TransitionError, operator_transition
+
+log = logging.getLogger("disparo.api.shots")
 
 router = APIRouter(
     prefix=f"{ADMIN_PREFIX}/shots", tags=["shots"], responses=ERROR_RESPONSES, dependencies=ADMIN
@@ -74,6 +77,10 @@ async def create_shot(body: ShotCreate, db: DB, now: Now) -> ShotOut:
         if buttons is not None:
             values["buttons"] = buttons
         shot = await shot_queries.insert_shot(conn, now=now, **values)
+    log.info(
+        "[SHOTS][API] shot created",
+        extra={"shot_id": shot.id, "bot_slug": shot.bot_slug, "target": shot.target},
+    )
     return shot_out(shot, {})
 
 
@@ -151,7 +158,9 @@ async def edit_shot(shot_id: ShotId, body: ShotPatch, db: DB, now: Now) -> ShotO
         if edited is None:
             _check_allowed("edit", await _shot_or_404(conn, shot_id))
             raise conflict("the shot changed while it was being edited; try again")
-        return await _out(conn, edited)
+        out = await _out(conn, edited)
+    log.info("[SHOTS][API] shot edited", extra={"shot_id": shot_id, "fields": sorted(changes)})
+    return out
 
 
 def _check_allowed(action: str, shot: ShotRecord) -> None:
@@ -169,7 +178,9 @@ async def _transition(db: DB, shot_id: int, action: str, now: Now) -> ShotOut:
         if moved is None:  # a worker moved it between the read and the update
             _check_allowed(action, await _shot_or_404(conn, shot_id))
             raise conflict("the shot changed meanwhile; try again")
-        return await _out(conn, moved)
+        out = await _out(conn, moved)
+    log.info("[SHOTS][API] shot %s", action, extra={"shot_id": shot_id, "status": moved.status})
+    return out
 
 
 @router.delete("/{shot_id}", summary="Cancel a pending shot", responses=_NOT_FOUND | _CONFLICT)
