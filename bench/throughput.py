@@ -48,6 +48,7 @@ from disparo.db.engine import Database
 from disparo.db.secrets import TokenCipher
 from disparo.db.tables import bots, shots_queue, shots_sent, telegram_contacts
 from disparo.engine.worker import Worker, WorkerSettings
+from disparo.services import freeze_startup_heap
 from disparo.telegram import BotAPI
 
 PG_ADMIN = os.environ.get(
@@ -226,6 +227,7 @@ async def run_one(backend: str, name: str, url: URL, sim: str, cap_s: float) -> 
     async with BotAPI(sim) as api:
         if spec["engine"] == "disparo":
             worker = Worker(db, api, TokenCipher(None), settings=WorkerSettings())
+            freeze_startup_heap()  # as `disparo worker` does
             task = asyncio.create_task(worker.run(stop))
         else:
             task = asyncio.create_task(run_spec_worker(db, api, stop))

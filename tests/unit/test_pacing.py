@@ -29,8 +29,10 @@ def run(pacer: Pacer, count: int, start: float = 0.0) -> list[float]:
         at = pacer.ready_at()
         assert at is not None
         now = max(now, at)
-        pacer.take(now)
+        probe = pacer.take(now)
         pacer.went(now)
+        if probe:
+            pacer.answered(probe=True, refused=False)
         times.append(now)
     return times
 
@@ -172,3 +174,25 @@ def test_lease_timing() -> None:
     assert lease_renew_interval_s(30) == 5
     assert lease_margin_s(30) == 6
     assert lease_renew_interval_s(5) == 1
+
+
+def test_short_429_widens_the_guard_and_clean_windows_shrink_it() -> None:
+    """A 429 with retry_after 1 s doubles the guard; long clean stretches bring it back."""
+    pacer = Pacer(30, guard_s=0.02)
+    pacer.rate_limited(0.0, 1.0)
+    assert pacer.guard_s == 0.04
+    assert pacer.paused_until == 1.05
+    pacer.rate_limited(0.5, 1.0)
+    assert pacer.guard_s == 0.08
+    times = run(pacer, 30 * 10 * 4, start=2.0)
+    assert pacer.guard_s < 0.08
+    for i in range(len(times) - 30):
+        assert times[i + 30] - times[i] >= 1.02 - 1e-9  # never below the configured guard
+
+
+def test_long_retry_after_does_not_widen_the_guard() -> None:
+    """A flood ban or a storm (retry_after of several seconds) pauses without widening."""
+    pacer = Pacer(30, guard_s=0.02)
+    pacer.rate_limited(0.0, 5.0)
+    assert pacer.guard_s == 0.02
+    assert pacer.paused_until == 5.05

@@ -25,6 +25,11 @@ SERVER_PAUSE_CAP_S = 30.0
 RETRY_AFTER_MARGIN_S = 0.05  # Telegram's clock and ours differ a little
 # How late a send may be and still keep the ideal schedule (timer and loop latency).
 DEFAULT_CATCH_UP_S = 0.010
+# A 429 with a short retry_after means our requests reached Telegram closer together than we
+# sent them: the guard doubles (up to this), and shrinks back after clean windows.
+MAX_GUARD_S = 0.25
+WIDENING_RETRY_AFTER_S = 2.0  # longer waits are flood bans or storms, not jitter
+GUARD_DECAY_WINDOWS = 10  # clean windows (of `rate` sends) before the guard shrinks by 20 %
 
 
 def effective_rate(rate_per_s: float, paid_broadcast: bool) -> float:
@@ -84,21 +89,25 @@ class Pacer:
     * window: never more than `rate` requests written in any 1 s + `guard_s`, counting the
       times they really left (`went`) and the slots granted but not yet written, so a request
       that leaves late cannot crowd the server's sliding second; `guard_s` covers the jitter
-      between our write and the server's clock;
+      between our write and the server's clock, and adapts: a short 429 doubles it (the
+      server saw our requests closer than we sent them), clean windows shrink it back;
     * pause: after a 429 (or a run of server errors) nothing is sent until the pause ends; then
       exactly one probe goes, and the rest wait for its answer, so a pause costs one refusal at
       most, never a cascade.
     """
 
     __slots__ = (
+        "_clean_writes",
         "_next",
         "_paused_until",
         "_pending",
         "_probe_out",
         "_probing",
         "_writes",
+        "base_guard_s",
         "burst",
         "catch_up_s",
+        "guard_s",
         "interval_s",
         "rate_per_s",
         "window_s",
@@ -117,7 +126,9 @@ class Pacer:
         self.interval_s = 1.0 / rate_per_s
         self.catch_up_s = min(catch_up_s, self.interval_s / 2)
         self.burst = max(1, math.floor(rate_per_s * WINDOW_S))
+        self.base_guard_s = self.guard_s = guard_s
         self.window_s = WINDOW_S + guard_s
+        self._clean_writes = 0
         self._writes: deque[float] = deque(maxlen=self.burst)
         self._pending = 0  # slots granted whose request has not been written yet
         self._next = -math.inf
@@ -163,6 +174,21 @@ class Pacer:
         """A granted request is being written now (call right before the request)."""
         self._pending = max(0, self._pending - 1)
         self._writes.append(now)
+        if self.guard_s > self.base_guard_s:
+            self._clean_writes += 1
+            if self._clean_writes >= self.burst * GUARD_DECAY_WINDOWS:
+                self._set_guard(max(self.base_guard_s, self.guard_s * 0.8))
+
+    def rate_limited(self, now: float, retry_after_s: float) -> None:
+        """Telegram refused a request with 429: pause; widen the guard if it looks like jitter."""
+        self.pause(now, rate_limit_pause_s(retry_after_s))
+        if retry_after_s <= WIDENING_RETRY_AFTER_S:
+            self._set_guard(min(MAX_GUARD_S, max(self.guard_s * 2, self.base_guard_s, 0.01)))
+
+    def _set_guard(self, guard_s: float) -> None:
+        self.guard_s = guard_s
+        self.window_s = WINDOW_S + guard_s
+        self._clean_writes = 0
 
     def pause(self, now: float, seconds: float) -> None:
         """Send nothing for `seconds`; the first send after it is a probe."""

@@ -62,6 +62,19 @@ class BotLimiter:
         self.paused_total_s += max(0.0, self._pacer.paused_until - before)
         self._changed.set()
 
+    def rate_limited(self, retry_after_s: float) -> None:
+        """A 429: pause the bot for `retry_after_s` (and widen the window guard if short)."""
+        now = self._clock.monotonic()
+        before = max(self._pacer.paused_until, now)
+        self._pacer.rate_limited(now, retry_after_s)
+        self.paused_total_s += max(0.0, self._pacer.paused_until - before)
+        self._changed.set()
+
+    @property
+    def guard_s(self) -> float:
+        """The current window guard."""
+        return self._pacer.guard_s
+
     def answered(self, *, probe: bool, refused: bool) -> None:
         """A request's answer came back (`refused`: it keeps the bot paused)."""
         if probe:

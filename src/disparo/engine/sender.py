@@ -323,7 +323,7 @@ class ShotSender:
     def _rate_limited(self, item: Item, probe: bool, verdict: Verdict) -> None:
         retry_after_s = verdict.retry_after_s or 1.0
         self.metrics.rate_limited.labels(self.shot.bot_slug).inc()
-        self.limiter.pause(pacing.rate_limit_pause_s(retry_after_s))
+        self.limiter.rate_limited(retry_after_s)
         self.limiter.answered(probe=probe, refused=True)
         item.rate_limited += 1
         item.not_before = 0.0
@@ -335,6 +335,7 @@ class ShotSender:
                 "bot_slug": self.shot.bot_slug,
                 "retry_after_s": retry_after_s,
                 "probe": probe,
+                "guard_ms": round(self.limiter.guard_s * 1000),
             },
         )
 
