@@ -138,6 +138,48 @@ async def test_a_shot_whose_workers_keep_dying_ends_in_error(db: Database) -> No
     assert "stopped 3 times" in row["last_error"]
 
 
+async def test_crashes_after_progress_are_not_counted_as_attempts(db: Database) -> None:
+    """Five workers die one after the other, each after recording an outcome: the shot is
+    never stopped; a sixth dies before recording anything and that attempt counts."""
+    await add_bot(db, "loja")
+    await add_contacts(db, "loja", range(1, 21))
+    shot_id = await add_shot(db, "loja")
+    now = datetime.now(UTC)
+    for attempt in range(1, 6):
+        worker_id = f"dead{attempt}"
+        claimed = await leases.claim_due_shot(
+            db, worker_id=worker_id, now=now, lease_expires_at=now + timedelta(seconds=1)
+        )
+        assert claimed is not None
+        assert claimed.attempt_count == 1  # earlier crashes made progress: none counted
+        await dq.snapshot_audience(
+            db,
+            shot_id,
+            bot_slug="loja",
+            target="started",
+            recency_days=None,
+            worker_id=worker_id,
+            now=now,
+        )
+        batch = await dq.reserve_batch(db, shot_id, worker_id=worker_id, now=now, limit=2)
+        sent = dq.DeliveryOutcome(shot_id, batch.rows[0].telegram_id, "sent", message_id=attempt)
+        await dq.record_outcomes(db, [sent], now=now)  # one answer recorded, then the crash
+        now += timedelta(seconds=2)
+        (rescued,) = await leases.rescue_expired(db, now=now)
+        assert (rescued.status, rescued.unknown) == ("pending", 1)
+    assert (await shot(db, shot_id))["attempt_count"] == 0
+    claimed = await leases.claim_due_shot(
+        db, worker_id="dead6", now=now, lease_expires_at=now + timedelta(seconds=1)
+    )
+    assert claimed is not None
+    await dq.reserve_batch(db, shot_id, worker_id="dead6", now=now, limit=2)
+    (rescued,) = await leases.rescue_expired(db, now=now + timedelta(seconds=2))
+    assert rescued.status == "pending"
+    row = await shot(db, shot_id)
+    assert row["attempt_count"] == 1  # no outcome recorded: this crash counts
+    assert statuses(await deliveries(db, shot_id)) == {"sent": 5, "unknown": 7, "pending": 8}
+
+
 async def test_a_paused_shot_stays_paused_when_its_worker_dies(db: Database) -> None:
     """Rescue frees a paused shot's lease without resuming it."""
     await add_bot(db, "loja")

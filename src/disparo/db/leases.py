@@ -17,11 +17,12 @@ from typing import Any
 
 from sqlalchemy import and_, case, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from disparo.db.deliveries import mark_sending_unknown, return_unsent
 from disparo.db.engine import Database
-from disparo.db.tables import shots_queue
-from disparo.domain.statuses import ShotStatus
+from disparo.db.tables import shots_queue, shots_sent
+from disparo.domain.statuses import DeliveryStatus, ShotStatus
 
 q = shots_queue.c
 MAX_ATTEMPTS = 3  # the spec's rule: a shot whose worker died this often ends in error
@@ -199,6 +200,31 @@ async def release_shot(
         return True
 
 
+_PROGRESS = (
+    DeliveryStatus.SENT.value,
+    DeliveryStatus.SKIPPED.value,
+    DeliveryStatus.ERROR.value,
+)
+
+
+async def progressed_since(conn: AsyncConnection, shot_id: int, since: datetime) -> bool:
+    """True if a delivery of the shot got a final outcome (not `unknown`) at or after `since`.
+
+    `since` is the shot row's `updated_at`, which its claim sets and lease renewals leave alone,
+    so this tells whether the current attempt recorded anything (only the rescue asks).
+    """
+    query = (
+        select(shots_sent.c.telegram_id)
+        .where(
+            shots_sent.c.shot_id == shot_id,
+            shots_sent.c.status.in_(_PROGRESS),
+            shots_sent.c.updated_at >= since,
+        )
+        .limit(1)
+    )
+    return (await conn.execute(query)).first() is not None
+
+
 async def rescue_expired(db: Database, *, now: datetime) -> list[RescuedShot]:
     """Free the shots whose worker stopped renewing its lease.
 
@@ -206,8 +232,12 @@ async def rescue_expired(db: Database, *, now: datetime) -> list[RescuedShot]:
     back to pending for another worker, or to error after MAX_ATTEMPTS; a paused or cancelled
     one keeps its status. The shot row is updated first so a reservation racing with the rescue
     either commits before it (and its rows are then marked unknown) or sees the lease gone.
+
+    An attempt that recorded outcomes before its worker died made progress: it is not counted
+    (like a clean hand-back), so a long shot survives any number of crashes and restarts while
+    a shot that keeps killing its worker before anything is recorded still ends in error.
     """
-    expired = select(q.id, q.bot_slug, q.locked_by, q.status, q.attempt_count).where(
+    expired = select(q.id, q.bot_slug, q.locked_by, q.status, q.attempt_count, q.updated_at).where(
         q.status.in_(_LOCKABLE), q.locked_by.is_not(None), q.lease_expires_at < now
     )
     async with db.read() as conn:
@@ -218,18 +248,22 @@ async def rescue_expired(db: Database, *, now: datetime) -> list[RescuedShot]:
         for row in (await conn.execute(expired.with_for_update(skip_locked=True))).all():
             status = row.status
             last_error = None
+            attempts = row.attempt_count
             if status == ShotStatus.RUNNING.value:
-                if row.attempt_count >= MAX_ATTEMPTS:
+                if await progressed_since(conn, row.id, row.updated_at):
+                    attempts = max(0, attempts - 1)
+                if attempts >= MAX_ATTEMPTS:
                     status = ShotStatus.ERROR.value
                     last_error = (
-                        f"the workers sending this shot stopped {row.attempt_count} times "
-                        "without finishing it (crash or lost database connection); check the "
+                        f"the workers sending this shot stopped {attempts} times without "
+                        "recording any outcome (crash or lost database connection); check the "
                         "workers' logs, then create the shot again for the deliveries left"
                     )
                 else:
                     status = ShotStatus.PENDING.value
             values: dict[str, Any] = {
                 "status": status,
+                "attempt_count": attempts,
                 "locked_by": None,
                 "lease_expires_at": None,
                 "updated_at": now,
