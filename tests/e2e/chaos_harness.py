@@ -680,3 +680,179 @@ async def _unknown_reasons(db: Database) -> dict[str, int]:
     )
     async with db.read() as conn:
         return {str(reason): int(n) for reason, n in await conn.execute(query)}
+
+
+# the Telegram faults run ----------------------------------------------------------------------
+
+
+@dataclass
+class FaultPlan:
+    """A shot per bot through a faulty Telegram: 5xx, dropped connections, answers slower than
+    the client's timeout, and a 429 storm on the first bot once a quarter of it went."""
+
+    backend: str
+    bots: int = 2
+    recipients: int = 1000
+    rate_per_s: int = 100
+    paid_broadcast: bool = True
+    latency_ms: float = 20.0
+    error_5xx: float = 0.05
+    drop: float = 0.02
+    slow: float = 0.01
+    slow_s: float = 2.0
+    telegram_timeout_s: float = 1.0
+    storm_s: float = 3.0
+    lease_s: float = 30.0
+    finish_timeout_s: float = 120.0
+
+
+@dataclass(frozen=True)
+class Pause:
+    """One pause of a bot: the 429 that started it, and the refusals of requests already in
+    flight then (they were sent before the first refusal came back)."""
+
+    at: float
+    retry_after_s: float
+    stragglers: int
+
+
+def pauses_from_logs(lines: list[dict[str, Any]], shot_id: int) -> list[Pause]:
+    """The bot's pauses, from the worker's `rate limited; bot paused` lines (one per 429)."""
+    refusals = sorted(
+        (_wall(line["time"]), float(line["retry_after_s"]))
+        for line in lines
+        if line.get("msg") == "[SHOTS][WORKER] rate limited; bot paused"
+        and line.get("shot_id") == shot_id
+    )
+    pauses: list[Pause] = []
+    end = 0.0
+    for at, retry_after_s in refusals:
+        if pauses and at < end:
+            last = pauses[-1]
+            pauses[-1] = Pause(last.at, last.retry_after_s, last.stragglers + 1)
+            continue
+        pauses.append(Pause(at, retry_after_s, 0))
+        end = at + retry_after_s
+    return pauses
+
+
+async def run_faults(plan: FaultPlan, db_url: URL, log_dir: Path) -> dict[str, Any]:
+    """Run the plan with one `disparo worker`; the figures (every process stopped at the end)."""
+    db = Database(db_url, pool_size=3)
+    sim = Simulator(log_dir, latency_ms=plan.latency_ms, slow_s=plan.slow_s)
+    slot: Slot | None = None
+    faults = {
+        "error_5xx": plan.error_5xx,
+        "drop": plan.drop,
+        "slow": plan.slow,
+        "slow_s": plan.slow_s,
+    }
+    try:
+        seeded = await seed(
+            db,
+            bot_count=plan.bots,
+            recipients=plan.recipients,
+            rate_per_s=plan.rate_per_s,
+            paid_broadcast=plan.paid_broadcast,
+            first_bot_id=6_200_000_001,
+        )
+        sim.post("faults", faults)
+        env = engine_env(
+            db_url, sim.base, lease_s=plan.lease_s, telegram_timeout_s=plan.telegram_timeout_s
+        )
+        slot = Slot("worker", ["worker"], env, log_dir)
+        started = time.monotonic()
+        slot.start()
+        stormy = seeded[0]
+
+        async def a_quarter_went() -> bool:
+            check_alive([slot])
+            bot = sim.stats().get(stormy.token.partition(":")[0], {})
+            return int(bot.get("delivered", 0)) >= plan.recipients // 4
+
+        await wait_until(a_quarter_went, timeout_s=60, what="a quarter of the first shot")
+        storm = {"bot": stormy.token, "seconds": plan.storm_s}
+        sim.post("faults", {**faults, "retry_after_storm": storm})
+
+        async def refused() -> bool:
+            check_alive([slot])
+            return bool(pauses_from_logs([line for _, line in slot.log_lines()], stormy.shot_id))
+
+        await wait_until(refused, timeout_s=30, what="the first 429")
+        # The storm outlasts the retry_after it announced first, by half: the probe sent when
+        # the first pause ends is refused too, and opens a second, shorter pause.
+        (first,) = pauses_from_logs([line for _, line in slot.log_lines()], stormy.shot_id)
+        extended = {"bot": stormy.token, "seconds": first.at + 1.5 * plan.storm_s - time.time()}
+        sim.post("faults", {**faults, "retry_after_storm": extended})
+
+        async def finished() -> bool:
+            check_alive([slot])
+            return await all_finished(db, [shot.shot_id for shot in seeded])
+
+        await wait_until(finished, timeout_s=plan.finish_timeout_s, what="every shot finished")
+        duration_s = time.monotonic() - started
+        slot.stop()
+        lines = [line for _, line in slot.log_lines()]
+        stats = sim.stats()
+        counts = await delivery_counts(db)
+        shots = await shot_rows(db)
+        per_shot = []
+        for shot in seeded:
+            bot = stats[shot.token.partition(":")[0]]
+            pauses = pauses_from_logs(lines, shot.shot_id)
+            per_shot.append(
+                {
+                    "shot_id": shot.shot_id,
+                    "status": shots[shot.shot_id]["status"],
+                    "outcomes": dict(counts[shot.shot_id]),
+                    "unknown_by_error": await _unknown_errors(db, shot.shot_id),
+                    "ledger_problems": reconcile(
+                        await ledger(db, shot.shot_id), sim.messages(shot.token)
+                    ),
+                    "requests": bot["requests"],
+                    "delivered": bot["delivered"],
+                    "5xx": bot["5xx"],
+                    "dropped": bot["dropped"],
+                    "slow": bot["slow"],
+                    "429": bot["429"],
+                    "duplicates": bot["duplicates"]["count"],
+                    "messages_per_chat_max": bot["messages_per_chat_max"],
+                    "rate_limited_log_lines": sum(p.stragglers + 1 for p in pauses),
+                    "pauses": len(pauses),
+                    "pause_retry_after_s": [p.retry_after_s for p in pauses],
+                    "refusals_per_pause": [p.stragglers + 1 for p in pauses],
+                }
+            )
+        return {
+            "backend": plan.backend,
+            "bots": plan.bots,
+            "recipients": plan.bots * plan.recipients,
+            "faults": faults | {"telegram_timeout_s": plan.telegram_timeout_s},
+            "storm_s": plan.storm_s,
+            "per_shot": per_shot,
+            "duration_s": round(duration_s, 1),
+        }
+    finally:
+        if slot is not None:
+            slot.stop()
+        sim.stop()
+        await db.dispose()
+
+
+async def _unknown_errors(db: Database, shot_id: int) -> dict[str, int]:
+    """Unknown deliveries by why: `timeout` (no answer in time), `dropped` (the connection
+    closed without an answer), or the error itself."""
+    query = select(shots_sent.c.error).where(
+        shots_sent.c.shot_id == shot_id, shots_sent.c.status == "unknown"
+    )
+    kinds: Counter[str] = Counter()
+    async with db.read() as conn:
+        for (error,) in await conn.execute(query):
+            text = str(error)
+            if "before the timeout" in text:
+                kinds["timeout"] += 1
+            elif "closed the connection" in text or "connection failed" in text:
+                kinds["dropped"] += 1
+            else:
+                kinds[text] += 1
+    return dict(kinds)
