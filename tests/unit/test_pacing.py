@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from disparo.domain.pacing import (
     MAX_IN_FLIGHT,
     MIN_IN_FLIGHT,
+    JitterGuard,
     Pacer,
     backoff_s,
     batch_size,
@@ -176,23 +177,35 @@ def test_lease_timing() -> None:
     assert lease_renew_interval_s(5) == 1
 
 
-def test_short_429_widens_the_guard_and_clean_windows_shrink_it() -> None:
-    """A 429 with retry_after 1 s doubles the guard; long clean stretches bring it back."""
+def test_short_429_widens_the_guard_and_quiet_time_shrinks_it() -> None:
+    """A 429 with retry_after 1 s doubles the guard; quiet periods bring it back down."""
     pacer = Pacer(30, guard_s=0.02)
     pacer.rate_limited(0.0, 1.0)
-    assert pacer.guard_s == 0.04
+    assert pacer.guard.value_s == 0.04
     assert pacer.paused_until == 1.05
-    pacer.rate_limited(0.5, 1.0)
-    assert pacer.guard_s == 0.08
-    times = run(pacer, 30 * 10 * 4, start=2.0)
-    assert pacer.guard_s < 0.08
+    pacer.rate_limited(0.5, 1.0)  # the same incident: no further widening
+    assert pacer.guard.value_s == 0.04
+    pacer.rate_limited(3.0, 1.0)
+    assert pacer.guard.value_s == 0.08
+    times = run(pacer, 30 * 25, start=5.0)
+    assert pacer.guard.value_s < 0.08
     for i in range(len(times) - 30):
         assert times[i + 30] - times[i] >= 1.02 - 1e-9  # never below the configured guard
+
+
+def test_one_bots_429_widens_the_guard_of_every_bot() -> None:
+    """Bots of one process share the guard: jitter is a property of the path to Telegram."""
+    guard = JitterGuard(0.02)
+    first, second = Pacer(30, guard=guard), Pacer(30, guard=guard)
+    first.rate_limited(0.0, 1.0)
+    assert second.guard.value_s == 0.04
+    times = run(second, 31)
+    assert times[30] - times[0] >= 1.04 - 1e-9
 
 
 def test_long_retry_after_does_not_widen_the_guard() -> None:
     """A flood ban or a storm (retry_after of several seconds) pauses without widening."""
     pacer = Pacer(30, guard_s=0.02)
     pacer.rate_limited(0.0, 5.0)
-    assert pacer.guard_s == 0.02
+    assert pacer.guard.value_s == 0.02
     assert pacer.paused_until == 5.05

@@ -26,10 +26,11 @@ RETRY_AFTER_MARGIN_S = 0.05  # Telegram's clock and ours differ a little
 # How late a send may be and still keep the ideal schedule (timer and loop latency).
 DEFAULT_CATCH_UP_S = 0.010
 # A 429 with a short retry_after means our requests reached Telegram closer together than we
-# sent them: the guard doubles (up to this), and shrinks back after clean windows.
+# sent them: the guard doubles (up to this), and shrinks by 20 % per quiet period.
 MAX_GUARD_S = 0.25
 WIDENING_RETRY_AFTER_S = 2.0  # longer waits are flood bans or storms, not jitter
-GUARD_DECAY_WINDOWS = 10  # clean windows (of `rate` sends) before the guard shrinks by 20 %
+GUARD_QUIET_S = 10.0
+GUARD_INCIDENT_S = 2.0  # refusals this close together are one incident
 
 
 def effective_rate(rate_per_s: float, paid_broadcast: bool) -> float:
@@ -80,37 +81,67 @@ def lease_margin_s(lease_s: float) -> float:
     return max(1.0, lease_s * 0.2)
 
 
+class JitterGuard:
+    """How far beyond one second every rate window stretches, shared by the bots of a process.
+
+    Jitter belongs to the path to Telegram (our loop, the network, the server), not to a bot:
+    a short 429 on one bot doubles the guard for all of them, and each quiet `GUARD_QUIET_S`
+    without one shrinks it by 20 % back towards the configured base.
+    """
+
+    __slots__ = ("_changed_at", "_widened_at", "base_s", "value_s")
+
+    def __init__(self, base_s: float = DEFAULT_GUARD_S) -> None:
+        self.base_s = self.value_s = base_s
+        self._changed_at = 0.0
+        self._widened_at = -math.inf
+
+    def widen(self, now: float) -> None:
+        """A 429 that looks like jitter (short retry_after) came back.
+
+        Refusals within `GUARD_INCIDENT_S` of a widening are the same incident (one stall hits
+        every bot at once) and widen nothing more.
+        """
+        if now - self._widened_at < GUARD_INCIDENT_S:
+            return
+        self.value_s = min(MAX_GUARD_S, max(self.value_s * 2, self.base_s, 0.01))
+        self._changed_at = self._widened_at = now
+
+    def settle(self, now: float) -> None:
+        """Shrink after a quiet period (called as requests go)."""
+        if self.value_s > self.base_s and now - self._changed_at >= GUARD_QUIET_S:
+            self.value_s = max(self.base_s, self.value_s * 0.8)
+            self._changed_at = now
+
+
 class Pacer:
     """One bot's send schedule: evenly spaced, never a burst, paused by a 429 and then probed.
 
     * spacing: sends follow an ideal schedule 1/rate apart, so a timer that fires late does
       not slow the pace; a send that is later than `catch_up_s` restarts the schedule from
       itself (a late loop never earns a burst);
-    * window: never more than `rate` requests written in any 1 s + `guard_s`, counting the
+    * window: never more than `rate` requests written in any 1 s + the guard, counting the
       times they really left (`went`) and the slots granted but not yet written, so a request
-      that leaves late cannot crowd the server's sliding second; `guard_s` covers the jitter
-      between our write and the server's clock, and adapts: a short 429 doubles it (the
-      server saw our requests closer than we sent them), clean windows shrink it back;
+      that leaves late cannot crowd the server's sliding second; the guard (`JitterGuard`,
+      shared by the bots of a process) covers the jitter between our write and the server's
+      clock, and adapts to it;
     * pause: after a 429 (or a run of server errors) nothing is sent until the pause ends; then
       exactly one probe goes, and the rest wait for its answer, so a pause costs one refusal at
       most, never a cascade.
     """
 
     __slots__ = (
-        "_clean_writes",
         "_next",
         "_paused_until",
         "_pending",
         "_probe_out",
         "_probing",
         "_writes",
-        "base_guard_s",
         "burst",
         "catch_up_s",
-        "guard_s",
+        "guard",
         "interval_s",
         "rate_per_s",
-        "window_s",
     )
 
     def __init__(
@@ -118,6 +149,7 @@ class Pacer:
         rate_per_s: float,
         *,
         guard_s: float = DEFAULT_GUARD_S,
+        guard: JitterGuard | None = None,
         catch_up_s: float = DEFAULT_CATCH_UP_S,
     ) -> None:
         if rate_per_s <= 0:
@@ -126,9 +158,7 @@ class Pacer:
         self.interval_s = 1.0 / rate_per_s
         self.catch_up_s = min(catch_up_s, self.interval_s / 2)
         self.burst = max(1, math.floor(rate_per_s * WINDOW_S))
-        self.base_guard_s = self.guard_s = guard_s
-        self.window_s = WINDOW_S + guard_s
-        self._clean_writes = 0
+        self.guard = guard if guard is not None else JitterGuard(guard_s)
         self._writes: deque[float] = deque(maxlen=self.burst)
         self._pending = 0  # slots granted whose request has not been written yet
         self._next = -math.inf
@@ -157,7 +187,7 @@ class Pacer:
             return None
         writes = self._writes
         if len(writes) >= room:
-            at = max(at, writes[-room] + self.window_s)
+            at = max(at, writes[-room] + WINDOW_S + self.guard.value_s)
         return at
 
     def take(self, now: float) -> bool:
@@ -174,21 +204,13 @@ class Pacer:
         """A granted request is being written now (call right before the request)."""
         self._pending = max(0, self._pending - 1)
         self._writes.append(now)
-        if self.guard_s > self.base_guard_s:
-            self._clean_writes += 1
-            if self._clean_writes >= self.burst * GUARD_DECAY_WINDOWS:
-                self._set_guard(max(self.base_guard_s, self.guard_s * 0.8))
+        self.guard.settle(now)
 
     def rate_limited(self, now: float, retry_after_s: float) -> None:
         """Telegram refused a request with 429: pause; widen the guard if it looks like jitter."""
         self.pause(now, rate_limit_pause_s(retry_after_s))
         if retry_after_s <= WIDENING_RETRY_AFTER_S:
-            self._set_guard(min(MAX_GUARD_S, max(self.guard_s * 2, self.base_guard_s, 0.01)))
-
-    def _set_guard(self, guard_s: float) -> None:
-        self.guard_s = guard_s
-        self.window_s = WINDOW_S + guard_s
-        self._clean_writes = 0
+            self.guard.widen(now)
 
     def pause(self, now: float, seconds: float) -> None:
         """Send nothing for `seconds`; the first send after it is a probe."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
-from disparo.domain.pacing import DEFAULT_GUARD_S, Pacer
+from disparo.domain.pacing import JitterGuard, Pacer
 from disparo.engine.clock import Clock
 
 # Waits shorter than this are plain sleeps: a stop is noticed one send gap later at most.
@@ -18,8 +18,8 @@ SHORT_WAIT_S = 0.1
 class BotLimiter:
     """`await limiter.acquire()` before each request; report the answer with `answered`."""
 
-    def __init__(self, rate_per_s: float, clock: Clock, *, guard_s: float = DEFAULT_GUARD_S):
-        self._pacer = Pacer(rate_per_s, guard_s=guard_s)
+    def __init__(self, rate_per_s: float, clock: Clock, *, guard: JitterGuard | None = None):
+        self._pacer = Pacer(rate_per_s, guard=guard)
         self._clock = clock
         self._changed = asyncio.Event()
         self.paused_total_s = 0.0
@@ -73,7 +73,7 @@ class BotLimiter:
     @property
     def guard_s(self) -> float:
         """The current window guard."""
-        return self._pacer.guard_s
+        return self._pacer.guard.value_s
 
     def answered(self, *, probe: bool, refused: bool) -> None:
         """A request's answer came back (`refused`: it keeps the bot paused)."""

@@ -57,13 +57,13 @@ class ShotSender:
         worker_id: str,
         metrics: EngineMetrics,
         batch_s: float = pacing.BATCH_S,
-        guard_s: float = pacing.DEFAULT_GUARD_S,
+        guard: pacing.JitterGuard | None = None,
     ) -> None:
         self.db, self.bot, self.shot = db, bot, shot
         self.paid_broadcast = paid_broadcast
         self.recorder, self.clock, self.lease = recorder, clock, lease
         self.worker_id, self.metrics = worker_id, metrics
-        self.limiter = BotLimiter(rate_per_s, clock, guard_s=guard_s)
+        self.limiter = BotLimiter(rate_per_s, clock, guard=guard)
         self.batch_size = pacing.batch_size(rate_per_s, batch_s)
         self.stop_reason = Stop.DONE
         self.stop_message: str | None = None

@@ -24,6 +24,7 @@ from disparo.db.leases import ClaimedShot
 from disparo.db.notify import ShotListener
 from disparo.db.secrets import SecretKeyError, TokenCipher
 from disparo.domain import pacing
+from disparo.domain.statuses import ShotStatus
 from disparo.engine.clock import Clock, SystemClock
 from disparo.engine.delivery import Stop
 from disparo.engine.lease import LeaseKeeper
@@ -86,6 +87,7 @@ class Worker:
             on_change=self._shot_changed,
             control_interval_s=self.settings.control_interval_s,
         )
+        self.guard = pacing.JitterGuard(self.settings.guard_s)  # shared: one path to Telegram
         self.senders: dict[int, ShotSender] = {}
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
@@ -195,17 +197,22 @@ class Worker:
     async def _start(self, shot: ClaimedShot, started: float) -> None:
         self.claims += 1
         self.keeper.hold(shot.id, started)
+        now = self.clock.now()
         try:
             async with self.db.read() as conn:
                 record = await bots.get_bot(conn, self.cipher, shot.bot_slug)
             if record is None:
                 raise ValueError(f"the bot '{shot.bot_slug}' is not registered")
             bot = self.api.bot(record.token)
-        except SecretKeyError as exc:  # this worker's key is wrong: leave the shot to others
-            log.error("[SHOTS][WORKER] %s", exc, extra={"shot_id": shot.id})
+        except SecretKeyError as exc:  # the stored token cannot be opened with our key
             self.keeper.drop(shot.id)
-            await leases.release_shot(
-                self.db, shot.id, worker_id=self.worker_id, now=self.clock.now(), count_attempt=True
+            await deliveries.finish_shot(
+                self.db,
+                shot.id,
+                worker_id=self.worker_id,
+                now=now,
+                status=ShotStatus.ERROR,
+                last_error=str(exc),
             )
             return
         except ValueError as exc:  # the stored token is malformed: the bot cannot send
@@ -214,8 +221,15 @@ class Worker:
                 self.db,
                 shot.bot_slug,
                 message=f"{exc}; fix the bot's token, then create the shot again",
-                now=self.clock.now(),
+                now=now,
                 worker_id=self.worker_id,
+            )
+            return
+        except Exception:  # the database is away: hand the shot back, try again later
+            self.keeper.drop(shot.id)
+            log.exception("[SHOTS][WORKER] could not start a shot", extra={"shot_id": shot.id})
+            await leases.release_shot(
+                self.db, shot.id, worker_id=self.worker_id, now=now, count_attempt=True
             )
             return
         sender = ShotSender(
@@ -230,7 +244,7 @@ class Worker:
             worker_id=self.worker_id,
             metrics=self.metrics,
             batch_s=self.settings.batch_s,
-            guard_s=self.settings.guard_s,
+            guard=self.guard,
         )
         self.senders[shot.id] = sender
         self._tasks[shot.id] = asyncio.create_task(self._run_sender(sender), name=f"shot-{shot.id}")
