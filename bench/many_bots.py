@@ -1,0 +1,201 @@
+"""Many bots at once: 100 bots at 30/s, 300 recipients each, sent by `disparo worker` processes.
+
+The simulator runs in its own process at Telegram's default limits (30 messages/s per bot,
+40 ± 10 ms answers); the worker(s) run as shipped (`python -m disparo worker`, one process each,
+DISPARO_WORKER_MAX_BOTS raised to hold every bot); the database is a fresh PostgreSQL (or
+SQLite) one. One shot per bot is queued in a single commit, due at once.
+
+Prints the machine, the parameters and one JSON object:
+
+  ratio_whole_run   messages / (last − first delivery), over bots × 30/s: includes the ramp
+                    (claiming 100 shots) and the tail
+  ratio_steady      the aggregate rate while every bot was sending, over bots × 30/s
+  http_429, duplicates, unknown   at the simulator / in shots_sent
+  cpu_us_per_message              worker CPU (user + system, psutil) per delivered message
+  peak_rss_mb                     per worker process (the kernel's VmHWM)
+  cpu_share                       CPU seconds of worker(s), simulator and PostgreSQL during
+                                  the run, to show what bounds it on this machine
+
+    .venv/bin/python bench/many_bots.py                      # 100 bots × 300, 1 worker, PG
+    .venv/bin/python bench/many_bots.py --workers 2 --bots 100 --recipients 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from disparo.db.engine import Database
+from throughput import (
+    Databases,
+    free_port,
+    machine,
+    queue_shots,
+    seed,
+    sim_post,
+    start_simulator,
+)
+from worker_process import (
+    WorkerProcess,
+    delivery_statuses,
+    jsonable,
+    rate,
+    sim_figures,
+    start_profiler,
+    steady_rate,
+    stop_profiler,
+    wait_settled,
+)
+
+LIMIT_PER_BOT = 30
+
+
+def postgres_cpu_s() -> dict[int, float]:
+    """CPU seconds of every PostgreSQL server process now, by pid."""
+    seconds: dict[int, float] = {}
+    for process in psutil.process_iter(["name", "cpu_times"]):
+        name = process.info["name"] or ""
+        times = process.info["cpu_times"]
+        if name.startswith("postgres") and times is not None:
+            seconds[process.pid] = times.user + times.system
+    return seconds
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds of one process."""
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+async def run(args: argparse.Namespace, sim: str, simulator_pid: int) -> dict[str, Any]:
+    databases = Databases()
+    try:
+        url = databases.fresh(args.backend, "many")
+        db = Database(url)
+        tokens = await seed(db, args.bots, args.recipients, LIMIT_PER_BOT)
+        per_worker = math.ceil(args.bots / args.workers)
+        workers = [
+            WorkerProcess(url, sim, max_bots=max(per_worker, args.max_bots))
+            for _ in range(args.workers)
+        ]
+        try:
+            for worker in workers:
+                await worker.ready()
+            await asyncio.sleep(1.0)  # up and idle, as in production
+            for worker in workers:
+                worker.mark()
+            profiler = start_profiler(args.profile, workers[0].process.pid)
+            sim0, pg0 = process_cpu_s(simulator_pid), postgres_cpu_s()
+            wall0 = time.monotonic()
+            scheduled_at = await queue_shots(db, args.bots)
+            settled = await wait_settled(db, cap_s=args.cap_s, poll_s=1.0)
+            wall = time.monotonic() - wall0
+            sim_cpu = process_cpu_s(simulator_pid) - sim0
+            pg1 = postgres_cpu_s()
+            pg_cpu = sum(v - pg0.get(pid, 0.0) for pid, v in pg1.items())
+            cpu_each = [w.cpu_since_mark() for w in workers]
+            stop_profiler(profiler)
+        finally:
+            samples = [w.stop() for w in workers]
+        statuses = await delivery_statuses(db)
+        await db.dispose()
+    finally:
+        databases.close()
+    figures = sim_figures(sim, tokens)
+    messages = len(figures.times)
+    limit = LIMIT_PER_BOT * args.bots
+    whole = rate(figures.times)
+    steady, steady_s = steady_rate(figures.per_bot)
+    firsts = sorted(t[0] for t in figures.per_bot.values() if t)
+    per_bot_rates = sorted(rate(t) for t in figures.per_bot.values() if len(t) > 1)
+    worker_cpu = sum(cpu_each)
+    return {
+        "backend": args.backend,
+        "bots": args.bots,
+        "recipients_per_bot": args.recipients,
+        "workers": args.workers,
+        "settled": settled,
+        "messages": messages,
+        "limit_per_s": limit,
+        "achieved_whole_run_per_s": whole,
+        "ratio_whole_run": whole / limit,
+        "achieved_steady_per_s": steady,
+        "ratio_steady": steady / limit,
+        "steady_window_s": steady_s,
+        "per_bot_rate_min": per_bot_rates[0] if per_bot_rates else None,
+        "per_bot_rate_median": per_bot_rates[len(per_bot_rates) // 2] if per_bot_rates else None,
+        "first_send_s": firsts[0] - scheduled_at.timestamp() if firsts else None,
+        "ramp_s": firsts[-1] - firsts[0] if firsts else None,
+        "duration_s": figures.times[-1] - figures.times[0] if messages > 1 else None,
+        "http_429": figures.http_429,
+        "duplicates": figures.duplicates,
+        "deliveries": statuses,
+        "unknown": statuses.get("unknown", 0),
+        "worker_cpu_s": worker_cpu,
+        "cpu_us_per_message": worker_cpu / messages * 1e6 if messages else None,
+        "peak_rss_mb": [s.peak_rss_mb for s in samples],
+        "cpu_share": {
+            "wall_s": wall,
+            "workers_s": worker_cpu,
+            "workers_each_s": cpu_each,
+            "simulator_s": sim_cpu,
+            "postgresql_s": pg_cpu if args.backend == "postgresql" else None,
+            "cores": psutil.cpu_count(),
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=("postgresql", "sqlite"), default="postgresql")
+    parser.add_argument("--bots", type=int, default=100)
+    parser.add_argument("--recipients", type=int, default=300)
+    parser.add_argument("--workers", type=int, default=1, help="worker processes")
+    parser.add_argument("--max-bots", type=int, default=100, help="DISPARO_WORKER_MAX_BOTS")
+    parser.add_argument("--cap-s", type=float, default=180.0, help="longest run")
+    parser.add_argument("--port", type=int, default=0, help="simulator port (0: a free one)")
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy the (first) worker into this file (.svg, or .txt)"
+    )
+    args = parser.parse_args()
+    print("machine:", json.dumps(machine()))
+    print(
+        "parameters:",
+        json.dumps(
+            {
+                "backend": args.backend,
+                "bots": args.bots,
+                "recipients_per_bot": args.recipients,
+                "bot_rate_per_s": LIMIT_PER_BOT,
+                "workers": args.workers,
+                "DISPARO_WORKER_MAX_BOTS": max(math.ceil(args.bots / args.workers), args.max_bots),
+                "simulator": "python -m disparo simulator (defaults: 30/s per bot, 40±10 ms)",
+                "worker": "python -m disparo worker, its own process, INFO logs to a file",
+            }
+        ),
+        flush=True,
+    )
+    port = args.port or free_port()
+    simulator = start_simulator(port)
+    sim = f"http://127.0.0.1:{port}"
+    try:
+        sim_post(sim, "reset", {})
+        result = asyncio.run(run(args, sim, simulator.pid))
+    finally:
+        simulator.terminate()
+        simulator.wait(timeout=10)
+    print(json.dumps(jsonable(result), indent=1))
+
+
+if __name__ == "__main__":
+    main()
