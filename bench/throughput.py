@@ -48,7 +48,7 @@ from disparo.db.engine import Database
 from disparo.db.secrets import TokenCipher
 from disparo.db.tables import bots, shots_queue, shots_sent, telegram_contacts
 from disparo.engine.worker import Worker, WorkerSettings
-from disparo.services import freeze_startup_heap
+from disparo.services import freeze_startup_heap, run_on_fast_loop
 from disparo.telegram import BotAPI
 
 PG_ADMIN = os.environ.get(
@@ -328,7 +328,12 @@ def main() -> None:
         ),
         flush=True,
     )
-    results = asyncio.run(main_async(args))
+    results: list[dict[str, Any]] = []
+
+    async def run_all() -> None:
+        results.extend(await main_async(args))
+
+    run_on_fast_loop(run_all())  # the loop `disparo worker` runs on
     print(json.dumps({"results": results}, indent=1))
 
 

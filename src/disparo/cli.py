@@ -48,10 +48,10 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     """Run the broadcast worker until SIGTERM/SIGINT."""
-    from disparo.services import run_worker
+    from disparo.services import run_on_fast_loop, run_worker
 
     metrics = (args.metrics_host, args.metrics_port) if args.metrics_port else None
-    asyncio.run(run_worker(settings, metrics_address=metrics))
+    run_on_fast_loop(run_worker(settings, metrics_address=metrics))
     return 0
 
 
