@@ -65,3 +65,22 @@ async def test_public_routes_need_no_token(build_app: BuildApp, serve: Serve) ->
     for path in ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"):
         answer: Any = await api.get(path, token=None)
         assert answer.status == 200, path
+
+
+async def test_the_token_is_checked_before_the_body_is_read(api: Client) -> None:
+    """Without the token a malformed body is a 401 too (not a 400 that parsed it); with the
+    token, a body that is not UTF-8 is a 400 that says so."""
+    json_type = {"Content-Type": "application/json"}
+    for body in (b"{", b"\xff\xfe", b'{"copy": "a\x00"}'):
+        answer = await api.request(
+            "POST", "/admin/api/shots", data=body, token=None, headers=json_type
+        )
+        assert answer.status == 401, (body, answer.body)
+        assert answer.body["error"]["code"] == "unauthorized"
+        assert answer.headers["WWW-Authenticate"] == "Bearer"
+    unreadable = await api.request("POST", "/admin/api/shots", data=b"\xff", headers=json_type)
+    assert unreadable.status == 400
+    assert unreadable.body["error"] == {
+        "code": "bad_request",
+        "message": "the body cannot be read as JSON; send UTF-8 encoded JSON",
+    }

@@ -294,3 +294,28 @@ async def test_actions_refused_from_the_wrong_status(
         message = answer.body["error"]["message"]
         assert f"cannot {action} a shot whose status is '{status}'" in message
         assert (await api.post(f"{SHOTS}/999/{action}")).status == 404
+
+
+async def test_copy_round_trips_unchanged_and_raw_markup_is_refused(
+    api: Client, bot: dict[str, Any]
+) -> None:
+    """Copy that shows tags as text (escaped) comes back byte for byte from create, get, list
+    and edit, as JSON; raw <img onerror> is refused as Telegram would. The admin page shows
+    it as text: tests/web/test_admin_routes.py (no innerHTML) and tests/browser/."""
+    hostile = (
+        '&lt;img src=x onerror="alert(1)"&gt;&lt;script&gt;alert(2)&lt;/script&gt; '
+        "<b>oferta</b> &amp; \"aspas\" 'simples' \u202e\u200b 😀"
+    )
+    created = await api.post(SHOTS, new_shot(copy=hostile))
+    assert created.status == 201, created.body
+    assert created.headers["Content-Type"] == "application/json"
+    shot_id = created.body["id"]
+    listed = await api.get(f"{SHOTS}?bot_slug=loja")
+    one = await api.get(f"{SHOTS}/{shot_id}")
+    assert created.body["copy"] == one.body["copy"] == listed.body["items"][0]["copy"] == hostile
+    edited = await api.patch(f"{SHOTS}/{shot_id}", {"copy": hostile + "!"})
+    assert edited.body["copy"] == hostile + "!"
+    for raw in ('<img src=x onerror="alert(1)">', "<script>alert(1)</script>"):
+        refused = await api.post(SHOTS, new_shot(copy=raw))
+        assert refused.status == 422, refused.body
+        assert refused.body["error"]["field"] == "copy"

@@ -256,3 +256,19 @@ def test_contact_event_of_each_update_kind() -> None:
     assert contact_event({"update_id": 5, "message": "text"}) is None
     assert contact_event({"update_id": 6, "message": {"from": {"id": "42"}}}) is None
     assert contact_event(member_update(7, "member", "administrator")) is None
+
+
+async def test_ids_past_64_bits_and_nul_never_fail_the_webhook(
+    api: Client, bot: dict[str, Any], db: Database
+) -> None:
+    """An update_id past 64 bits is a 422 naming it; a sender id past 64 bits is no contact
+    (it was a 500 on SQLite); a NUL in a name is dropped (PostgreSQL text cannot hold it)."""
+    too_big = await post_update(api, db, start_update(2**63))
+    assert (too_big.status, too_big.body["error"]["field"]) == (422, "update_id")
+    huge_user = await post_update(api, db, start_update(11, ANA | {"id": 2**63}))
+    assert huge_user.status == 200, huge_user.body
+    async with db.read() as conn:
+        assert await conn.scalar(select(telegram_contacts.c.telegram_id)) is None
+    nul = await post_update(api, db, start_update(12, ANA | {"first_name": "A\x00na"}))
+    assert nul.status == 200, nul.body
+    assert (await contact(db))["first_name"] == "Ana"

@@ -21,6 +21,7 @@ from disparo.api import (
     routes_shots,
     webhook,
 )
+from disparo.api.auth import AdminAuthMiddleware
 from disparo.api.deps import Clock, utc_now
 from disparo.api.errors import install_error_handlers
 from disparo.api.limits import BodyLimitMiddleware
@@ -118,7 +119,9 @@ def create_app(
     app.state.clock = clock
     app.state.admin_token = admin_token
     install_error_handlers(app)
+    # Outermost last: metrics see every answer; the token is checked before a body is read.
     app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(AdminAuthMiddleware, token=admin_token)
     app.add_middleware(metrics.MetricsMiddleware)
 
     # Each admin router carries the full prefix and the token check itself, so that the

@@ -178,12 +178,18 @@ def _allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
+# FastAPI's words for a body it cannot decode at all (say, bytes that are not UTF-8).
+_UNREADABLE_BODY = "There was an error parsing the body"
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     code, default = _HTTP_CODES.get(exc.status_code, ("bad_request", "the request is invalid"))
     message = default
     if isinstance(exc.detail, str) and exc.status_code not in (404, 405):
         message = exc.detail
+    if exc.status_code == 400 and message == _UNREADABLE_BODY:
+        message = "the body cannot be read as JSON; send UTF-8 encoded JSON"
     headers = dict(exc.headers) if exc.headers else None
     if exc.status_code == 405 and (allowed := _allowed_methods(request)):
         headers = {**(headers or {}), "Allow": ", ".join(allowed)}
@@ -255,4 +261,9 @@ ERROR_RESPONSES: Responses = (
     described(401, "missing or wrong admin token")
     | described(422, "a field is invalid; `field` names it and the message says what it accepts")
     | described(503, "the database cannot be reached")
+)
+
+# The answers of a route that reads a JSON body, beyond ERROR_RESPONSES.
+BODY_ERRORS: Responses = described(400, "the body is not valid JSON, or not UTF-8") | described(
+    413, "the body is above 1 MiB"
 )

@@ -22,7 +22,15 @@ from disparo.api.bot_schemas import (
     WebhookOut,
 )
 from disparo.api.deps import DB, AppSettings, BotSlug, Cipher, Now, Telegram
-from disparo.api.errors import ERROR_RESPONSES, ApiError, conflict, described, invalid, not_found
+from disparo.api.errors import (
+    BODY_ERRORS,
+    ERROR_RESPONSES,
+    ApiError,
+    conflict,
+    described,
+    invalid,
+    not_found,
+)
 from disparo.api.updates import ALLOWED_UPDATES
 from disparo.db import bots as bot_queries
 from disparo.db.bots import BotRecord
@@ -108,7 +116,7 @@ async def _bot_or_404(db: DB, cipher: Cipher, slug: str) -> BotRecord:
     "",
     status_code=201,
     summary="Register a bot",
-    responses=described(409, "the slug or bot exists") | _TELEGRAM,
+    responses=described(409, "the slug or bot exists") | _TELEGRAM | BODY_ERRORS,
 )
 async def create_bot(
     body: BotCreate, db: DB, cipher: Cipher, telegram: Telegram, now: Now
@@ -156,7 +164,11 @@ async def get_bot(slug: BotSlug, db: DB, cipher: Cipher) -> BotOut:
     return bot_out(await _bot_or_404(db, cipher, slug))
 
 
-@router.patch("/{slug}", summary="Change a bot's settings", responses=_NOT_FOUND | _TELEGRAM)
+@router.patch(
+    "/{slug}",
+    summary="Change a bot's settings",
+    responses=_NOT_FOUND | _TELEGRAM | BODY_ERRORS,
+)
 async def edit_bot(
     slug: BotSlug, body: BotPatch, db: DB, cipher: Cipher, telegram: Telegram, now: Now
 ) -> BotOut:
@@ -237,7 +249,7 @@ async def bot_metrics(slug: BotSlug, db: DB, now: Now) -> BotMetrics:
 @router.post(
     "/{slug}/webhook",
     summary="Register the bot's webhook with Telegram",
-    responses=_NOT_FOUND | _TELEGRAM,
+    responses=_NOT_FOUND | _TELEGRAM | described(409, "the bot is set to polling"),
 )
 async def register_webhook(
     slug: BotSlug, db: DB, cipher: Cipher, telegram: Telegram, settings: AppSettings

@@ -181,7 +181,8 @@ def _doc(columns: Spec, example_csv: str, example_ndjson: str) -> dict[str, Any]
 
 
 _RESPONSES = (
-    described(404, "no such bot")
+    described(400, "the body is not UTF-8, or the CSV cannot be read")
+    | described(404, "no such bot")
     | described(413, f"body above {MAX_IMPORT_BYTES // 2**20} MiB")
     | described(415, "neither JSON lines nor CSV")
 )

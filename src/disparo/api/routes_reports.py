@@ -15,7 +15,7 @@ from fastapi.responses import StreamingResponse
 from disparo.api.auth import ADMIN, ADMIN_PREFIX
 from disparo.api.content import Content, send_preview
 from disparo.api.deps import DB, Cipher, Now, ShotId, Telegram
-from disparo.api.errors import ERROR_RESPONSES, ApiError, described, not_found
+from disparo.api.errors import BODY_ERRORS, ERROR_RESPONSES, ApiError, described, not_found
 from disparo.api.schemas import (
     AudienceEstimate,
     DeliveryOut,
@@ -24,7 +24,13 @@ from disparo.api.schemas import (
     PreviewOut,
     ShotStats,
 )
-from disparo.api.views import delivery_counts, page_cursor, timeline_bucket_s, timeline_points
+from disparo.api.views import (
+    CURSOR_DOC,
+    delivery_counts,
+    page_cursor,
+    timeline_bucket_s,
+    timeline_points,
+)
 from disparo.db import shots as shot_queries
 from disparo.db.audience import estimate_audience_size
 from disparo.db.bots import bot_exists, get_bot
@@ -84,7 +90,7 @@ async def list_deliveries(
     shot_id: ShotId,
     db: DB,
     status: Annotated[DeliveryStatus | None, Query(description="only this status")] = None,
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    cursor: Annotated[str | None, Query(**CURSOR_DOC)] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="page size, 1–1000")] = 100,
 ) -> DeliveryPage:
     """Per-recipient log: status, reason, Telegram's error and message_id."""
@@ -154,7 +160,11 @@ async def export_deliveries(shot_id: ShotId, db: DB) -> StreamingResponse:
     )
 
 
-@router.get("/audience/estimate", summary="How many contacts a shot would reach")
+@router.get(
+    "/audience/estimate",
+    summary="How many contacts a shot would reach",
+    responses=described(404, "no such bot"),
+)
 async def audience_estimate(
     db: DB,
     now: Now,
@@ -177,7 +187,7 @@ async def audience_estimate(
 @router.post(
     "/shots/{shot_id}/test",
     summary="Send a shot's content to one chat now",
-    responses=_NOT_FOUND | described(502, "the Bot API server could not be reached"),
+    responses=_NOT_FOUND | BODY_ERRORS | described(502, "the Bot API server could not be reached"),
 )
 async def preview_shot(
     shot_id: ShotId, body: PreviewIn, db: DB, cipher: Cipher, telegram: Telegram

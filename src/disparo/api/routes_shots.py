@@ -12,9 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from disparo.api.auth import ADMIN, ADMIN_PREFIX
 from disparo.api.content import Content, check_content
 from disparo.api.deps import DB, Now, ShotId
-from disparo.api.errors import ERROR_RESPONSES, conflict, described, invalid, not_found
+from disparo.api.errors import (
+    BODY_ERRORS,
+    ERROR_RESPONSES,
+    conflict,
+    described,
+    invalid,
+    not_found,
+)
 from disparo.api.schemas import ButtonRows, ShotCreate, ShotOut, ShotPage, ShotPatch
-from disparo.api.views import page_cursor, shot_out
+from disparo.api.views import CURSOR_DOC, page_cursor, shot_out
 from disparo.db import shots as shot_queries
 from disparo.db.bots import bot_exists
 from disparo.db.shots import ShotRecord
@@ -51,7 +58,7 @@ async def _out(conn: AsyncConnection, shot: ShotRecord) -> ShotOut:
     "",
     status_code=201,
     summary="Create a shot",
-    responses=described(422, "a field is invalid"),
+    responses=described(422, "a field is invalid") | BODY_ERRORS,
 )
 async def create_shot(body: ShotCreate, db: DB, now: Now) -> ShotOut:
     """Queue a shot for `scheduled_at` (default now); the workers are woken at once."""
@@ -84,12 +91,12 @@ async def create_shot(body: ShotCreate, db: DB, now: Now) -> ShotOut:
     return shot_out(shot, {})
 
 
-@router.get("", summary="List a bot's shots, newest first")
+@router.get("", summary="List a bot's shots, newest first", responses=described(404, "no such bot"))
 async def list_shots(
     db: DB,
     bot_slug: Annotated[str, Query(min_length=1, description="the bot whose shots to list")],
     limit: Annotated[int, Query(ge=1, le=_MAX_PAGE, description="page size, 1–100")] = 20,
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    cursor: Annotated[str | None, Query(**CURSOR_DOC)] = None,
 ) -> ShotPage:
     """Each shot with its delivery counts; follow `next_cursor` for older ones."""
     before_id = page_cursor(cursor)
@@ -146,7 +153,9 @@ def _merged(shot: ShotRecord, body: ShotPatch) -> tuple[Content, dict[str, Any]]
     return Content(copy, media_type, media_url, buttons), changes
 
 
-@router.patch("/{shot_id}", summary="Edit a pending shot", responses=_NOT_FOUND | _CONFLICT)
+@router.patch(
+    "/{shot_id}", summary="Edit a pending shot", responses=_NOT_FOUND | _CONFLICT | BODY_ERRORS
+)
 async def edit_shot(shot_id: ShotId, body: ShotPatch, db: DB, now: Now) -> ShotOut:
     """Change copy, media, buttons, audience recency or schedule while the shot is pending."""
     async with db.write(wake=True) as conn:

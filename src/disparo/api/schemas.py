@@ -34,6 +34,10 @@ def _in_utc(value: datetime) -> datetime:
 
 UTCTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
+# Telegram's ids have at most 52 significant bits. A bound OpenAPI can state exactly: FastAPI
+# writes numeric bounds as floats, and 2**63 - 1 does not survive that.
+TELEGRAM_ID_LIMIT = 2**53 - 1
+
 
 class Button(BaseModel):
     """One inline keyboard button opening a link."""
@@ -195,7 +199,9 @@ class PreviewIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"telegram_id": 42}]})
     telegram_id: int = Field(
-        ge=-(2**63), le=2**63 - 1, description="the chat (user id) that receives the preview"
+        ge=-TELEGRAM_ID_LIMIT,
+        le=TELEGRAM_ID_LIMIT,
+        description="the chat (user id) that receives the preview",
     )
 
 

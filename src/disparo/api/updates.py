@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeGuard
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -25,6 +25,13 @@ log = logging.getLogger("disparo.api.updates")
 
 # What Disparo asks Telegram for, by webhook and getUpdates alike.
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "my_chat_member")
+# Update and user ids are stored as BIGINT; Telegram's own stay far below (52 bits at most).
+_BIGINT_MIN, _BIGINT_MAX = -(2**63), 2**63 - 1
+
+
+def is_update_id(value: object) -> TypeGuard[int]:
+    """True for an integer update_id that fits the database."""
+    return type(value) is int and _BIGINT_MIN <= value <= _BIGINT_MAX
 
 
 class ContactChange(StrEnum):
@@ -45,14 +52,15 @@ class ContactEvent:
 
 
 def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+    # PostgreSQL text cannot hold NUL; Telegram never sends one, so it is noise to drop.
+    return value.replace("\x00", "") if isinstance(value, str) else None
 
 
 def _profile(user: Any) -> Profile | None:
     if not isinstance(user, Mapping) or user.get("is_bot") is True:
         return None
     user_id = user.get("id")
-    if type(user_id) is not int or user_id <= 0:
+    if type(user_id) is not int or not 0 < user_id <= _BIGINT_MAX:
         return None
     return Profile(
         telegram_id=user_id,
@@ -112,8 +120,8 @@ async def apply_update(
 ) -> bool:
     """Apply one update in the caller's transaction; False when it was already applied."""
     update_id = update.get("update_id")
-    if type(update_id) is not int:
-        raise ValueError("an update needs an integer update_id")
+    if not is_update_id(update_id):
+        raise ValueError("an update needs an integer update_id that fits 64 bits")
     if not await claim_update(conn, bot_slug, update_id, now):
         return False
     event = contact_event(update)
@@ -135,7 +143,7 @@ async def apply_updates(
     """Apply a batch (getUpdates) in one transaction; how many were new."""
     applied = 0
     for update in updates:
-        if type(update.get("update_id")) is int and await apply_update(
+        if is_update_id(update.get("update_id")) and await apply_update(
             conn, bot_slug, update, now=now
         ):
             applied += 1

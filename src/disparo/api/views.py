@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from disparo.api.errors import invalid
 from disparo.api.schemas import DeliveryCounts, ShotOut, TimelinePoint
@@ -18,7 +19,14 @@ _BUCKETS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 21600, 86
 _FINAL_DELIVERY = ("sent", "skipped", "error", "unknown")
 
 
-_CURSOR = re.compile(r"[0-9]{1,18}")
+_CURSOR_PATTERN = r"^[0-9]{1,18}$"
+_CURSOR = re.compile(_CURSOR_PATTERN)
+# The `cursor` query parameter as OpenAPI shows it: documented, checked by `page_cursor` (so
+# the refusal names the parameter in our words, not in the validator's).
+CURSOR_DOC: dict[str, Any] = {
+    "description": "next_cursor of the previous page",
+    "json_schema_extra": {"pattern": _CURSOR_PATTERN},
+}
 
 
 def page_cursor(raw: str | None) -> int | None:

@@ -14,13 +14,52 @@ from pydantic import BaseModel, Field
 
 from disparo.api.deps import DB, BotSlug, Now
 from disparo.api.errors import ApiError, described
-from disparo.api.updates import apply_update
+from disparo.api.updates import apply_update, is_update_id
 from disparo.db.bots import webhook_secret_of
 
 router = APIRouter(tags=["telegram"])
 
 # Compared against when the slug is unknown, so both refusals take the same time.
 _NO_SECRET = b"\x00" * 43
+
+# The part of Telegram's Update that Disparo reads; anything else is accepted and ignored.
+_USER = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "is_bot": {"type": "boolean"},
+        "first_name": {"type": "string"},
+        "last_name": {"type": "string"},
+        "username": {"type": "string"},
+        "language_code": {"type": "string"},
+    },
+}
+_CHAT = {"type": "object", "properties": {"id": {"type": "integer"}, "type": {"type": "string"}}}
+_MESSAGE = {
+    "type": "object",
+    "properties": {"from": _USER, "chat": _CHAT, "text": {"type": "string"}},
+}
+UPDATE_SCHEMA = {
+    "type": "object",
+    "required": ["update_id"],
+    "properties": {
+        "update_id": {"type": "integer"},
+        "message": _MESSAGE,
+        "edited_message": _MESSAGE,
+        "callback_query": {"type": "object", "properties": {"from": _USER, "message": _MESSAGE}},
+        "my_chat_member": {
+            "type": "object",
+            "properties": {
+                "from": _USER,
+                "chat": _CHAT,
+                "new_chat_member": {
+                    "type": "object",
+                    "properties": {"status": {"type": "string"}},
+                },
+            },
+        },
+    },
+}
 
 
 class WebhookAck(BaseModel):
@@ -42,13 +81,15 @@ def _forbidden() -> ApiError:
 @router.post(
     "/telegram/{slug}/webhook",
     summary="Telegram's webhook for one bot",
-    responses=described(403, "secret header missing or wrong")
+    responses=described(400, "the body is not JSON")
+    | described(403, "secret header missing or wrong")
+    | described(413, "the body is above 1 MiB")
     | described(422, "the body is not a Telegram Update"),
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": {"type": "object"}}},
-            "description": "a Telegram Update object",
+            "content": {"application/json": {"schema": UPDATE_SCHEMA}},
+            "description": "a Telegram Update object (the fields Disparo reads are listed)",
         }
     },
 )
@@ -76,9 +117,12 @@ async def telegram_webhook(
         update: Any = orjson.loads(await request.body())
     except orjson.JSONDecodeError:
         raise ApiError(400, "bad_request", "the body is not a JSON Telegram Update") from None
-    if not isinstance(update, dict) or type(update.get("update_id")) is not int:
+    if not isinstance(update, dict) or not is_update_id(update.get("update_id")):
         raise ApiError(
-            422, "validation_error", "an Update needs an integer update_id", field="update_id"
+            422,
+            "validation_error",
+            "an Update needs an integer update_id (64 bits at most)",
+            field="update_id",
         )
     async with db.write() as conn:
         applied = await apply_update(conn, slug, update, now=now)

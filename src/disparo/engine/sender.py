@@ -30,6 +30,7 @@ from disparo.engine.finalize import finalize
 from disparo.engine.limiter import BotLimiter, wait_any
 from disparo.engine.media import ShotContentError, Step, delivery_steps
 from disparo.engine.metrics import EngineMetrics
+from disparo.engine.outage import Outage
 from disparo.engine.progress import Progress
 from disparo.engine.recorder import OutcomeRecorder
 from disparo.telegram import Bot
@@ -79,6 +80,7 @@ class ShotSender:
         self._latency_s = INITIAL_LATENCY_S
         self._server_streak = 0
         self._streak = ErrorStreak()
+        self._outage = Outage("reserve a batch", clock)
         self._steps: tuple[Step, ...] = ()
         self._requests = metrics.requests.labels(shot.bot_slug)
         self._in_flight_gauge = metrics.in_flight.labels(shot.bot_slug)
@@ -223,14 +225,12 @@ class ShotSender:
                 limit=self.batch_size,
             )
         except Exception as exc:  # the database is away: try again after a pause
-            log.warning(
-                "[SHOTS][WORKER] could not reserve a batch; retrying",
-                extra={"shot_id": self.shot.id, "error": type(exc).__name__},
-            )
+            self._outage.failed(exc, shot_id=self.shot.id)
             await wait_any(self._stop, within_s=1.0)
             self._reserving = None
             self._changed.set()
             return
+        self._outage.succeeded()
         self._reserving = None
         self._changed.set()
         if reservation.state != "ok":

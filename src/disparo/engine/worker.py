@@ -30,6 +30,7 @@ from disparo.engine.delivery import Stop
 from disparo.engine.lease import LeaseKeeper
 from disparo.engine.limiter import wait_any
 from disparo.engine.metrics import EngineMetrics, engine_metrics
+from disparo.engine.outage import Outage
 from disparo.engine.recorder import OutcomeRecorder
 from disparo.engine.sender import ShotSender
 from disparo.telegram import BotAPI
@@ -91,6 +92,7 @@ class Worker:
         self.senders: dict[int, ShotSender] = {}
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
+        self._outage = Outage("claim or rescue shots", self.clock)
         self._next_rescue = 0.0
         self.claims = 0
 
@@ -138,10 +140,11 @@ class Worker:
 
     async def _tick_logged(self, stop: asyncio.Event) -> float:
         try:
-            return await self.tick(stop)
-        except Exception:  # the database is away, most likely: log and try again next tick
-            log.exception("[SHOTS][WORKER] tick failed", extra={"worker_id": self.worker_id})
-            return self.settings.poll_interval_s
+            sleep_s = await self.tick(stop)
+        except Exception as exc:  # the database is away, most likely: back off, try again
+            return max(self.settings.poll_interval_s, self._outage.failed(exc))
+        self._outage.succeeded()
+        return sleep_s
 
     async def tick(self, stop: asyncio.Event | None = None) -> float:
         """Rescue, claim what is due; how long to sleep before the next tick."""
@@ -180,7 +183,10 @@ class Worker:
 
     async def _rescue(self) -> None:
         now = self.clock.now()
-        for rescued in await leases.rescue_expired(self.db, now=now):
+        rescued_shots = await leases.rescue_expired(
+            self.db, now=now, worker_id=self.worker_id, keeping=self.keeper.held
+        )
+        for rescued in rescued_shots:
             log.warning(
                 "[SHOTS][WORKER] rescued a shot whose worker stopped renewing its lease",
                 extra={
