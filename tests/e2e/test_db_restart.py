@@ -14,7 +14,6 @@ import aiohttp
 import pytest
 from chaos_harness import (
     ADMIN_TOKEN,
-    FINAL_DELIVERY,
     Simulator,
     Slot,
     check_alive,
@@ -165,14 +164,28 @@ async def test_postgresql_restart_mid_shot(
         sim.stop()
 
     problems = _worker_lines(worker, since=down_at)
+    back_lines = [
+        line["msg"]
+        for _, line in worker.log_lines()
+        if line["msg"].startswith("[SHOTS][WORKER] database reachable again")
+    ]
     print(
         f"outage {outage_s} s: API back {recovered_s:.2f} s and shot done {finished_s:.2f} s "
         f"after the database; outcomes {dict(counts)}; "
-        f"{len(problems)} warnings: {sorted({p['msg'] for p in problems})}"
+        f"{len(problems)} warnings: {sorted({p['msg'] for p in problems})}; {back_lines}"
     )
+    # The worker said so once per loop that hit the outage, with no traceback, and said when
+    # it was over; it did not flood its log while retrying.
+    assert "[SHOTS][WORKER] database unavailable; could not record outcomes, retrying" in {
+        p["msg"] for p in problems
+    }
+    assert all(p["level"] == "WARNING" and "exc" not in p for p in problems), problems
+    assert len(problems) <= 20
+    assert "[SHOTS][WORKER] database reachable again; record outcomes resumed" in back_lines
     assert row["status"] == "sent", row
-    assert sum(counts.values()) == RECIPIENTS
-    assert set(counts) <= set(FINAL_DELIVERY), counts
+    # Nothing lost, nothing in doubt: the answers that came during the outage were kept in
+    # memory and written once the database was back (the live worker never rescues itself).
+    assert dict(counts) == {"sent": RECIPIENTS}
     assert stats["duplicates"]["count"] == 0
     assert set(reconcile(rows, messages).values()) == {0}
     assert stats["429"] == 0

@@ -180,6 +180,35 @@ async def test_crashes_after_progress_are_not_counted_as_attempts(db: Database) 
     assert statuses(await deliveries(db, shot_id)) == {"sent": 5, "unknown": 7, "pending": 8}
 
 
+async def test_a_worker_never_rescues_a_shot_it_still_keeps(
+    db: Database, sim: Sim, start_worker: StartWorker
+) -> None:
+    """After an outage longer than the lease the database says the lease ran out, but the
+    live worker that keeps it does not rescue it: its outcomes are recorded, none `unknown`."""
+    token = await add_bot(db, "loja", rate_per_s=50)
+    await add_contacts(db, "loja", range(1, 201))
+    shot_id = await add_shot(db, "loja", wake=True)
+    worker = await start_worker(lease_s=30.0, rescue_interval_s=0.05)
+
+    async def sending() -> bool:
+        return int((await sim.stats(token)).get("delivered", 0)) >= 20
+
+    await wait_until(sending, what="20 deliveries")
+    expired = datetime.now(UTC) - timedelta(seconds=1)
+    await set_shot(db, shot_id, lease_expires_at=expired, wake=False)
+    rounds = worker._next_rescue + 0.2  # four rescue rounds later
+
+    async def rescue_rounds_passed() -> bool:
+        return worker._next_rescue > rounds
+
+    await wait_until(rescue_rounds_passed, what="rescue rounds")
+    row = await wait_for_status(db, shot_id)
+    assert row["status"] == "sent"
+    assert statuses(await deliveries(db, shot_id)) == {"sent": 200}
+    stats = await sim.stats(token)
+    assert (stats["delivered"], stats["duplicates"]["count"]) == (200, 0)
+
+
 async def test_a_paused_shot_stays_paused_when_its_worker_dies(db: Database) -> None:
     """Rescue frees a paused shot's lease without resuming it."""
     await add_bot(db, "loja")

@@ -9,12 +9,24 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from disparo.db.urls import async_url, parse_database_url
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 WAKE_CHANNEL = "disparo_shots"  # PostgreSQL LISTEN/NOTIFY channel of due shots
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True when `exc` means the database cannot be reached or is busy right now (a restart,
+    a network cut, a full pool, a locked SQLite file), so the call may work if tried later."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeoutError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OSError | TimeoutError)
 
 
 def _configure_sqlite(engine: AsyncEngine, *, immediate: bool) -> None:

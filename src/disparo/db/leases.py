@@ -225,7 +225,9 @@ async def progressed_since(conn: AsyncConnection, shot_id: int, since: datetime)
     return (await conn.execute(query)).first() is not None
 
 
-async def rescue_expired(db: Database, *, now: datetime) -> list[RescuedShot]:
+async def rescue_expired(
+    db: Database, *, now: datetime, worker_id: str | None = None, keeping: Collection[int] = ()
+) -> list[RescuedShot]:
     """Free the shots whose worker stopped renewing its lease.
 
     Their `sending` deliveries become `unknown` (maybe sent: never retried); a running shot goes
@@ -236,10 +238,16 @@ async def rescue_expired(db: Database, *, now: datetime) -> list[RescuedShot]:
     An attempt that recorded outcomes before its worker died made progress: it is not counted
     (like a clean hand-back), so a long shot survives any number of crashes and restarts while
     a shot that keeps killing its worker before anything is recorded still ends in error.
+
+    The calling worker (`worker_id`) leaves alone the shots it is still `keeping`: its lease
+    ran out only because the database was away, it will renew it, and the outcomes it holds in
+    memory are then written instead of being turned `unknown`.
     """
     expired = select(q.id, q.bot_slug, q.locked_by, q.status, q.attempt_count, q.updated_at).where(
         q.status.in_(_LOCKABLE), q.locked_by.is_not(None), q.lease_expires_at < now
     )
+    if worker_id is not None and keeping:
+        expired = expired.where(~and_(q.locked_by == worker_id, q.id.in_(list(keeping))))
     async with db.read() as conn:
         if not (await conn.execute(expired.limit(1))).first():
             return []  # the usual case: no write transaction at all

@@ -10,7 +10,6 @@ a lease taken away stops it at once.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -20,8 +19,7 @@ from disparo.domain import pacing
 from disparo.domain.statuses import ShotStatus
 from disparo.engine.clock import Clock
 from disparo.engine.limiter import wait_any
-
-log = logging.getLogger("disparo.engine")
+from disparo.engine.outage import Outage
 
 CONTROL_INTERVAL_S = 0.5
 
@@ -52,7 +50,13 @@ class LeaseKeeper:
         self._control_every_s = control_interval_s
         self._on_change = on_change
         self._deadlines: dict[int, float] = {}
+        self._outage = Outage("renew or check leases", clock)
         self.wake = asyncio.Event()
+
+    @property
+    def held(self) -> list[int]:
+        """The shots whose lease this worker keeps."""
+        return list(self._deadlines)
 
     def expires_at(self) -> tuple[float, timedelta]:
         """(monotonic start, lease length) to stamp a claim or renewal with, read before it."""
@@ -81,14 +85,14 @@ class LeaseKeeper:
                 continue
             try:
                 if self._clock.monotonic() >= next_renew:
-                    next_renew = self._clock.monotonic() + self._renew_every_s
                     await self.renew()
+                    next_renew = self._clock.monotonic() + self._renew_every_s
                 await self.check()
-            except Exception as exc:  # the database is away: deadlines run out on their own
-                log.warning(
-                    "[SHOTS][WORKER] could not renew or check leases",
-                    extra={"error": type(exc).__name__, "held": len(self._deadlines)},
-                )
+            except Exception as exc:  # the database is away: deadlines run out on their own,
+                # and the renewal is tried again at the next look, not a renewal interval later
+                self._outage.failed(exc, held=len(self._deadlines))
+            else:
+                self._outage.succeeded()
 
     async def renew(self) -> None:
         """Extend every held lease; report the ones this worker no longer holds."""

@@ -7,14 +7,12 @@ the flush leaves it `unknown` (never resent): the flush interval bounds that win
 from __future__ import annotations
 
 import asyncio
-import logging
 
 from disparo.db.deliveries import ContactChange, DeliveryOutcome, record_outcomes
 from disparo.db.engine import Database
 from disparo.engine.clock import Clock
 from disparo.engine.limiter import wait_any
-
-log = logging.getLogger("disparo.engine")
+from disparo.engine.outage import Outage
 
 FLUSH_INTERVAL_S = 0.2
 FLUSH_SIZE = 2000  # flush at once past this many buffered outcomes
@@ -39,6 +37,7 @@ class OutcomeRecorder:
         self._changes: list[ContactChange] = []
         self._lock = asyncio.Lock()
         self._full = asyncio.Event()
+        self._outage = Outage("record outcomes", clock)
         self.flushes = 0
 
     @property
@@ -81,8 +80,7 @@ class OutcomeRecorder:
         try:
             await self.flush()
         except Exception as exc:  # the database is away: keep the outcomes, try again soon
-            log.warning(
-                "[SHOTS][WORKER] could not record outcomes; retrying",
-                extra={"buffered": self.buffered, "error": type(exc).__name__},
-            )
+            self._outage.failed(exc, buffered=self.buffered)
             await asyncio.sleep(self._interval_s)
+        else:
+            self._outage.succeeded()
