@@ -32,11 +32,18 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     """Serve the admin API and bot webhooks."""
-    from disparo.services import build_api, open_database, serve_http
+    from disparo.services import (
+        build_api,
+        check_stored_tokens,
+        open_database,
+        serve_http,
+        token_cipher,
+    )
 
     async def run() -> None:
         db = open_database(settings)
         try:
+            await check_stored_tokens(db, token_cipher(settings))
             app = build_api(settings, db, poll_every_bot=args.polling)
             await serve_http(app, args.host, args.port)
         finally:
@@ -57,11 +64,19 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Serve the API and run the worker in the same process."""
-    from disparo.services import build_api, engine_background, open_database, serve_http
+    from disparo.services import (
+        build_api,
+        check_stored_tokens,
+        engine_background,
+        open_database,
+        serve_http,
+        token_cipher,
+    )
 
     async def run() -> None:
         db = open_database(settings)
         try:
+            await check_stored_tokens(db, token_cipher(settings))
             app = build_api(
                 settings,
                 db,
@@ -73,6 +88,26 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             await db.dispose()
 
     asyncio.run(run())
+    return 0
+
+
+def cmd_keygen(args: argparse.Namespace, settings: Settings) -> int:
+    """Print a new key for DISPARO_SECRET_KEY."""
+    from disparo.db.secrets import generate_key
+
+    print(generate_key())
+    return 0
+
+
+def cmd_rotate_key(args: argparse.Namespace, settings: Settings) -> int:
+    """Seal every stored bot token with the first key of DISPARO_SECRET_KEY."""
+    from disparo.services import rotate_secret_key
+
+    done = rotate_secret_key(settings)
+    plain = (
+        f" ({done.were_plain} of them stored in plain text until now)" if done.were_plain else ""
+    )
+    print(f"sealed {done.sealed} bot token(s) with the first key of DISPARO_SECRET_KEY{plain}")
     return 0
 
 
@@ -115,6 +150,13 @@ def build_parser() -> argparse.ArgumentParser:
             help="fetch every bot's updates with getUpdates (no public URL needed); "
             "without it only bots set to polling are polled",
         )
+    add("keygen", cmd_keygen, "print a new key for DISPARO_SECRET_KEY (encrypts bot tokens)")
+    add(
+        "rotate-key",
+        cmd_rotate_key,
+        "seal every stored bot token with DISPARO_SECRET_KEY, opening them with it or "
+        "DISPARO_OLD_SECRET_KEY; one transaction, nothing changed on any error",
+    )
     worker = add("worker", cmd_worker, "run the broadcast worker: claim due shots and send them")
     worker.add_argument(
         "--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port"

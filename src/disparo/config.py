@@ -56,7 +56,14 @@ class Settings(BaseSettings):
         default=None, description="the https URL where Telegram reaches this server's webhooks"
     )
     secret_key: SecretStr | None = Field(
-        default=None, description="a Fernet key (disparo keygen makes one) to encrypt bot tokens"
+        default=None,
+        description="a Fernet key (disparo keygen makes one) to encrypt bot tokens; several, "
+        "comma-separated: the first seals, all open",
+    )
+    old_secret_key: SecretStr | None = Field(
+        default=None,
+        description="previous Fernet keys, comma-separated: they open bot tokens, never seal "
+        "(a key rotation: disparo rotate-key)",
     )
     log_format: Literal["text", "json"] = Field(default="text", description="text or json")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(

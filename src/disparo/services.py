@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import signal
 from collections.abc import AsyncIterator, Coroutine, Sequence
 from contextlib import asynccontextmanager
@@ -15,11 +16,15 @@ from fastapi import FastAPI
 from disparo.api.app import Background, create_app
 from disparo.config import ConfigError, Settings
 from disparo.db import migrate
+from disparo.db.bots import Resealed, reseal_tokens, unopenable_token_slugs
 from disparo.db.engine import Database
+from disparo.db.schema import schema_is_current
 from disparo.db.secrets import SecretKeyError, TokenCipher
 from disparo.db.urls import parse_database_url
 from disparo.engine.worker import Worker, WorkerSettings
 from disparo.telegram import BotAPI
+
+log = logging.getLogger("disparo")
 
 
 def open_database(settings: Settings) -> Database:
@@ -33,12 +38,67 @@ def migrate_database(settings: Settings) -> None:
 
 
 def token_cipher(settings: Settings) -> TokenCipher:
-    """Seals bot tokens with DISPARO_SECRET_KEY when it is set (plain storage otherwise)."""
+    """Seals bot tokens with DISPARO_SECRET_KEY when it is set (plain storage otherwise) and
+    opens them with it or DISPARO_OLD_SECRET_KEY."""
     key = settings.secret_key.get_secret_value() if settings.secret_key else None
+    old = settings.old_secret_key.get_secret_value() if settings.old_secret_key else None
     try:
-        return TokenCipher(key)
+        return TokenCipher(key, old)
     except SecretKeyError as exc:
         raise ConfigError(str(exc)) from None
+
+
+async def check_stored_tokens(db: Database, cipher: TokenCipher) -> None:
+    """Refuse to start, naming DISPARO_SECRET_KEY, when the key cannot open a stored bot token.
+
+    A database that cannot be read yet (down, not migrated) is not a key problem: /readyz
+    reports it, and the check is skipped.
+    """
+    try:
+        async with db.read() as conn:
+            slugs = await unopenable_token_slugs(conn, cipher)
+    except Exception as exc:  # unreachable or not migrated: not ours to judge here
+        log.warning("could not check the stored bot tokens at start: %s", type(exc).__name__)
+        return
+    if not slugs:
+        return
+    which = f"bot(s) {', '.join(slugs)}"
+    if not cipher.encrypts:
+        raise ConfigError(
+            f"the tokens of {which} are stored encrypted but DISPARO_SECRET_KEY is not set; "
+            "set it to the key they were sealed with"
+        )
+    raise ConfigError(
+        f"the tokens of {which} cannot be opened with DISPARO_SECRET_KEY (nor "
+        "DISPARO_OLD_SECRET_KEY); set DISPARO_SECRET_KEY to the key they were sealed with "
+        "(during a key rotation, the previous key goes in DISPARO_OLD_SECRET_KEY)"
+    )
+
+
+def rotate_secret_key(settings: Settings) -> Resealed:
+    """`disparo rotate-key`: seal every stored bot token with the first key of
+    DISPARO_SECRET_KEY, opening each with it or DISPARO_OLD_SECRET_KEY, in one transaction."""
+    if settings.secret_key is None or not settings.secret_key.get_secret_value().strip():
+        raise ConfigError(
+            "DISPARO_SECRET_KEY is not set; set it to the new key (make one with `disparo "
+            "keygen`) and DISPARO_OLD_SECRET_KEY to the key the tokens are sealed with now, "
+            "if they are sealed"
+        )
+    cipher = token_cipher(settings)
+
+    async def run() -> Resealed:
+        db = open_database(settings)
+        try:
+            if not await schema_is_current(db):
+                raise ConfigError("the database is not migrated; run `disparo migrate` first")
+            async with db.write() as conn:
+                return await reseal_tokens(conn, cipher)
+        except SecretKeyError as exc:
+            raise ConfigError(str(exc)) from None
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
 
 
 def bot_api(settings: Settings) -> BotAPI:
@@ -148,6 +208,7 @@ async def run_worker(settings: Settings, *, metrics_address: tuple[str, int] | N
         start_http_server(metrics_address[1], addr=metrics_address[0])
     db = open_database(settings)
     try:
+        await check_stored_tokens(db, token_cipher(settings))
         async with bot_api(settings) as api:
             worker = build_worker(settings, db, api)
             freeze_startup_heap()

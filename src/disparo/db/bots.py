@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, insert, select, update
+from sqlalchemy import bindparam, delete, exists, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from disparo.db.secrets import TokenCipher
+from disparo.db.secrets import SecretKeyError, TokenCipher
 from disparo.db.tables import bots, shots_queue
 from disparo.domain.statuses import ShotStatus
 
@@ -167,3 +167,48 @@ async def polling_bot_slugs(conn: AsyncConnection, *, every_bot: bool = False) -
 async def set_updates_offset(conn: AsyncConnection, slug: str, offset: int) -> None:
     """Remember the next getUpdates offset of a polling bot."""
     await conn.execute(update(bots).where(bots.c.slug == slug).values(updates_offset=offset))
+
+
+async def unopenable_token_slugs(conn: AsyncConnection, cipher: TokenCipher) -> list[str]:
+    """The bots whose stored token `cipher` cannot open (none when the key is right)."""
+    rows = (await conn.execute(select(bots.c.slug, bots.c.token).order_by(bots.c.slug))).all()
+    return [slug for slug, stored in rows if not cipher.opens(stored)]
+
+
+@dataclass(frozen=True, slots=True)
+class Resealed:
+    """What `reseal_tokens` did."""
+
+    sealed: int
+    were_plain: int
+
+
+async def reseal_tokens(conn: AsyncConnection, cipher: TokenCipher) -> Resealed:
+    """Seal every stored token again with the cipher's sealing key, in the caller's transaction.
+
+    Every token is opened before any is written: when one cannot be, SecretKeyError names the
+    bots and nothing is changed. The rows stay locked until the caller commits.
+    """
+    if not cipher.encrypts:
+        raise SecretKeyError("DISPARO_SECRET_KEY is not set; there is no key to seal with")
+    query = select(bots.c.slug, bots.c.token).order_by(bots.c.slug).with_for_update()
+    rows = (await conn.execute(query)).all()
+    unopenable = [slug for slug, stored in rows if not cipher.opens(stored)]
+    if unopenable:
+        raise SecretKeyError(
+            f"the tokens of {len(unopenable)} bot(s) ({', '.join(unopenable)}) cannot be "
+            "opened with DISPARO_SECRET_KEY or DISPARO_OLD_SECRET_KEY; set "
+            "DISPARO_OLD_SECRET_KEY to the key they are sealed with now. Nothing was changed"
+        )
+    if rows:
+        await conn.execute(
+            update(bots)
+            .where(bots.c.slug == bindparam("b_slug"))
+            .values(token=bindparam("b_token")),
+            [
+                {"b_slug": slug, "b_token": cipher.seal(cipher.open(stored))}
+                for slug, stored in rows
+            ],
+        )
+    plain = sum(1 for _, stored in rows if not cipher.sealed(stored))
+    return Resealed(sealed=len(rows), were_plain=plain)

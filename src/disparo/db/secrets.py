@@ -1,32 +1,56 @@
 """Bot tokens at rest: sealed with Fernet when DISPARO_SECRET_KEY is set, plain otherwise.
 
 A sealed value carries a `fernet:` prefix, so plain tokens stored before a key was configured
-still open, and are sealed the next time they are written.
+still open, and are sealed the next time they are written (or by `disparo rotate-key`).
+The first key of DISPARO_SECRET_KEY seals; every key of DISPARO_SECRET_KEY and of
+DISPARO_OLD_SECRET_KEY (both comma-separated lists) opens, which is how a key is rotated.
 """
 
 from __future__ import annotations
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 SEALED_PREFIX = "fernet:"
+KEYGEN_HINT = "make one with `disparo keygen`"
 
 
 class SecretKeyError(ValueError):
     """A stored bot token cannot be opened: DISPARO_SECRET_KEY is missing or not the one used."""
 
 
-class TokenCipher:
-    """Seals and opens bot tokens with one Fernet key, or passes them through without one."""
+def generate_key() -> str:
+    """A new random key for DISPARO_SECRET_KEY."""
+    return Fernet.generate_key().decode()
 
-    def __init__(self, key: str | None) -> None:
+
+def _fernets(keys: str | None, variable: str) -> list[Fernet]:
+    fernets = []
+    for position, key in enumerate((keys or "").split(","), start=1):
+        if not key.strip():
+            continue
         try:
-            self._fernet = Fernet(key.encode()) if key else None
-        except (ValueError, TypeError):
+            fernets.append(Fernet(key.strip().encode()))
+        except (ValueError, TypeError):  # never echo the value: it is a secret
             raise SecretKeyError(
-                "DISPARO_SECRET_KEY is not a Fernet key (32 url-safe base64-encoded bytes); "
-                "make one with `python -c 'from cryptography.fernet import Fernet; "
-                "print(Fernet.generate_key().decode())'`"
+                f"{variable} is not a Fernet key (32 url-safe base64-encoded bytes; key "
+                f"{position} of the comma-separated list is not one); {KEYGEN_HINT}"
             ) from None
+    return fernets
+
+
+class TokenCipher:
+    """Seals bot tokens with one Fernet key and opens them with any of several, or passes them
+    through when no key is configured."""
+
+    def __init__(self, key: str | None, old_keys: str | None = None) -> None:
+        sealing = _fernets(key, "DISPARO_SECRET_KEY")
+        opening = _fernets(old_keys, "DISPARO_OLD_SECRET_KEY")
+        if opening and not sealing:
+            raise SecretKeyError(
+                "DISPARO_OLD_SECRET_KEY is set but DISPARO_SECRET_KEY is not; set "
+                f"DISPARO_SECRET_KEY to the new key ({KEYGEN_HINT})"
+            )
+        self._fernet = MultiFernet(sealing + opening) if sealing else None
 
     @property
     def encrypts(self) -> bool:
@@ -55,3 +79,16 @@ class TokenCipher:
                 "a bot token was sealed with another DISPARO_SECRET_KEY; "
                 "set the key it was sealed with"
             ) from None
+
+    @staticmethod
+    def sealed(stored: str) -> bool:
+        """True when a stored value is sealed (False for a token stored in plain text)."""
+        return stored.startswith(SEALED_PREFIX)
+
+    def opens(self, stored: str) -> bool:
+        """True when `open` would succeed."""
+        try:
+            self.open(stored)
+        except SecretKeyError:
+            return False
+        return True

@@ -1,0 +1,128 @@
+"""Bot tokens at rest under key changes: several keys, re-sealing in one transaction, and the
+start-up check that names DISPARO_SECRET_KEY, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import insert, select
+
+from disparo.config import ConfigError
+from disparo.db.bots import Resealed, get_bot, reseal_tokens
+from disparo.db.engine import Database
+from disparo.db.secrets import SEALED_PREFIX, SecretKeyError, TokenCipher, generate_key
+from disparo.db.tables import bots
+from disparo.services import check_stored_tokens
+
+OLD, NEW, OTHER = (generate_key() for _ in range(3))
+TOKENS = {
+    "plain": "111111:AAPlainPlainPlainPlainPlainPlainPla",
+    "sealed": "222222:AASealedSealedSealedSealedSealedSe",
+}
+
+
+async def _store(db: Database, cipher_for: dict[str, TokenCipher]) -> None:
+    async with db.write() as conn:
+        for slug, token in TOKENS.items():
+            stored = cipher_for[slug].seal(token)
+            await conn.execute(insert(bots).values(slug=slug, token=stored, webhook_secret="s"))
+
+
+async def _raw(db: Database) -> dict[str, str]:
+    async with db.read() as conn:
+        return dict((await conn.execute(select(bots.c.slug, bots.c.token))).tuples().all())
+
+
+def test_keygen_makes_distinct_fernet_keys() -> None:
+    """Each generated key is a valid Fernet key, and none repeats."""
+    keys = {generate_key() for _ in range(5)}
+    assert len(keys) == 5
+    for key in keys:
+        Fernet(key.encode())
+
+
+def test_the_first_key_seals_and_every_key_opens() -> None:
+    """DISPARO_SECRET_KEY may list keys (the first seals); DISPARO_OLD_SECRET_KEY only opens."""
+    by_old = TokenCipher(OLD).seal(TOKENS["sealed"])
+    listed = TokenCipher(f"{NEW}, {OTHER}", OLD)
+    assert listed.open(by_old) == TOKENS["sealed"]
+    assert listed.open(TokenCipher(OTHER).seal("1:x")) == "1:x"
+    assert TokenCipher(NEW).open(listed.seal("1:y")) == "1:y"
+    with pytest.raises(SecretKeyError, match="another DISPARO_SECRET_KEY"):
+        TokenCipher(OTHER).open(listed.seal("1:y"))
+    with pytest.raises(SecretKeyError, match="DISPARO_OLD_SECRET_KEY is set but DISPARO_SECRET"):
+        TokenCipher(None, OLD)
+    with pytest.raises(SecretKeyError, match="key 2 of the comma-separated list") as refused:
+        TokenCipher(f"{NEW},not-a-key")
+    assert "not-a-key" not in str(refused.value)  # a key, even a bad one, is never echoed
+
+
+async def test_rotation_seals_every_token_with_the_new_key(db: Database) -> None:
+    """Plain and old-key tokens are all sealed with the new key, in place; the old key alone
+    opens none of them afterwards, and the plaintext is nowhere in the column."""
+    await _store(db, {"plain": TokenCipher(None), "sealed": TokenCipher(OLD)})
+    before = await _raw(db)
+    assert before["plain"] == TOKENS["plain"]
+    rotating = TokenCipher(NEW, OLD)
+    async with db.write() as conn:
+        assert await reseal_tokens(conn, rotating) == Resealed(sealed=2, were_plain=1)
+    after = await _raw(db)
+    new_only, old_only = TokenCipher(NEW), TokenCipher(OLD)
+    for slug, token in TOKENS.items():
+        assert after[slug].startswith(SEALED_PREFIX)
+        assert after[slug] != before[slug]
+        assert token not in after[slug]
+        assert token.partition(":")[2] not in after[slug]
+        assert new_only.open(after[slug]) == token
+        assert not old_only.opens(after[slug])
+    async with db.read() as conn:
+        record = await get_bot(conn, new_only, "sealed")
+    assert record is not None
+    assert record.token == TOKENS["sealed"]
+
+
+async def test_rotation_with_a_wrong_old_key_changes_nothing(db: Database) -> None:
+    """A token the given keys cannot open stops the rotation before anything is written: the
+    error names the bot and the variable, and every stored value is byte-for-byte the same."""
+    await _store(db, {"plain": TokenCipher(None), "sealed": TokenCipher(OLD)})
+    before = await _raw(db)
+    with pytest.raises(SecretKeyError) as refused:
+        async with db.write() as conn:
+            await reseal_tokens(conn, TokenCipher(NEW, OTHER))
+    message = str(refused.value)
+    assert "(sealed)" in message
+    assert "DISPARO_OLD_SECRET_KEY" in message
+    assert "Nothing was changed" in message
+    assert await _raw(db) == before
+
+
+async def test_rotation_needs_a_key_to_seal_with(db: Database) -> None:
+    """Without DISPARO_SECRET_KEY there is nothing to seal with: refused, nothing changed."""
+    await _store(db, {"plain": TokenCipher(None), "sealed": TokenCipher(OLD)})
+    before = await _raw(db)
+    with pytest.raises(SecretKeyError, match="DISPARO_SECRET_KEY is not set"):
+        async with db.write() as conn:
+            await reseal_tokens(conn, TokenCipher(None))
+    assert await _raw(db) == before
+
+
+async def test_start_refuses_a_key_that_cannot_open_the_stored_tokens(db: Database) -> None:
+    """The start-up check names DISPARO_SECRET_KEY and the bots when the key is missing or
+    wrong, and passes with the right key (or with the old one listed during a rotation)."""
+    await _store(db, {"plain": TokenCipher(None), "sealed": TokenCipher(OLD)})
+    with pytest.raises(ConfigError, match="DISPARO_SECRET_KEY is not set") as missing:
+        await check_stored_tokens(db, TokenCipher(None))
+    assert "sealed" in str(missing.value)
+    with pytest.raises(ConfigError, match="cannot be opened with DISPARO_SECRET_KEY"):
+        await check_stored_tokens(db, TokenCipher(OTHER))
+    await check_stored_tokens(db, TokenCipher(OLD))
+    await check_stored_tokens(db, TokenCipher(NEW, OLD))
+
+
+async def test_start_check_leaves_an_unreachable_database_to_readyz() -> None:
+    """A database that cannot be read is not a key problem: the check does not stop the start."""
+    down = Database("postgresql://postgres@127.0.0.1:9/disparo", pool_size=1)
+    try:
+        await check_stored_tokens(down, TokenCipher(OLD))
+    finally:
+        await down.dispose()
