@@ -27,11 +27,8 @@ import asyncio
 import json
 import math
 import sys
-import time
 from pathlib import Path
 from typing import Any
-
-import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -46,35 +43,15 @@ from throughput import (
     start_simulator,
 )
 from worker_process import (
-    WorkerProcess,
     delivery_statuses,
     jsonable,
     rate,
+    run_workers,
     sim_figures,
-    start_profiler,
     steady_rate,
-    stop_profiler,
-    wait_settled,
 )
 
 LIMIT_PER_BOT = 30
-
-
-def postgres_cpu_s() -> dict[int, float]:
-    """CPU seconds of every PostgreSQL server process now, by pid."""
-    seconds: dict[int, float] = {}
-    for process in psutil.process_iter(["name", "cpu_times"]):
-        name = process.info["name"] or ""
-        times = process.info["cpu_times"]
-        if name.startswith("postgres") and times is not None:
-            seconds[process.pid] = times.user + times.system
-    return seconds
-
-
-def process_cpu_s(pid: int) -> float:
-    """CPU seconds of one process."""
-    times = psutil.Process(pid).cpu_times()
-    return float(times.user + times.system)
 
 
 async def run(args: argparse.Namespace, sim: str, simulator_pid: int) -> dict[str, Any]:
@@ -84,29 +61,16 @@ async def run(args: argparse.Namespace, sim: str, simulator_pid: int) -> dict[st
         db = Database(url)
         tokens = await seed(db, args.bots, args.recipients, LIMIT_PER_BOT)
         per_worker = math.ceil(args.bots / args.workers)
-        workers = [
-            WorkerProcess(url, sim, max_bots=max(per_worker, args.max_bots))
-            for _ in range(args.workers)
-        ]
-        try:
-            for worker in workers:
-                await worker.ready()
-            await asyncio.sleep(1.0)  # up and idle, as in production
-            for worker in workers:
-                worker.mark()
-            profiler = start_profiler(args.profile, workers[0].process.pid)
-            sim0, pg0 = process_cpu_s(simulator_pid), postgres_cpu_s()
-            wall0 = time.monotonic()
-            scheduled_at = await queue_shots(db, args.bots)
-            settled = await wait_settled(db, cap_s=args.cap_s, poll_s=1.0)
-            wall = time.monotonic() - wall0
-            sim_cpu = process_cpu_s(simulator_pid) - sim0
-            pg1 = postgres_cpu_s()
-            pg_cpu = sum(v - pg0.get(pid, 0.0) for pid, v in pg1.items())
-            cpu_each = [w.cpu_since_mark() for w in workers]
-            stop_profiler(profiler)
-        finally:
-            samples = [w.stop() for w in workers]
+        run = await run_workers(
+            db,
+            sim,
+            simulator_pid,
+            lambda: queue_shots(db, args.bots),
+            workers=args.workers,
+            max_bots=max(per_worker, args.max_bots),
+            cap_s=args.cap_s,
+            profile=args.profile,
+        )
         statuses = await delivery_statuses(db)
         await db.dispose()
     finally:
@@ -118,13 +82,13 @@ async def run(args: argparse.Namespace, sim: str, simulator_pid: int) -> dict[st
     steady, steady_s = steady_rate(figures.per_bot)
     firsts = sorted(t[0] for t in figures.per_bot.values() if t)
     per_bot_rates = sorted(rate(t) for t in figures.per_bot.values() if len(t) > 1)
-    worker_cpu = sum(cpu_each)
+    worker_cpu = sum(run.worker_cpu_s)
     return {
         "backend": args.backend,
         "bots": args.bots,
         "recipients_per_bot": args.recipients,
         "workers": args.workers,
-        "settled": settled,
+        "settled": run.settled,
         "messages": messages,
         "limit_per_s": limit,
         "achieved_whole_run_per_s": whole,
@@ -134,7 +98,7 @@ async def run(args: argparse.Namespace, sim: str, simulator_pid: int) -> dict[st
         "steady_window_s": steady_s,
         "per_bot_rate_min": per_bot_rates[0] if per_bot_rates else None,
         "per_bot_rate_median": per_bot_rates[len(per_bot_rates) // 2] if per_bot_rates else None,
-        "first_send_s": firsts[0] - scheduled_at.timestamp() if firsts else None,
+        "first_send_s": firsts[0] - run.scheduled_at.timestamp() if firsts else None,
         "ramp_s": firsts[-1] - firsts[0] if firsts else None,
         "duration_s": figures.times[-1] - figures.times[0] if messages > 1 else None,
         "http_429": figures.http_429,
@@ -143,15 +107,8 @@ async def run(args: argparse.Namespace, sim: str, simulator_pid: int) -> dict[st
         "unknown": statuses.get("unknown", 0),
         "worker_cpu_s": worker_cpu,
         "cpu_us_per_message": worker_cpu / messages * 1e6 if messages else None,
-        "peak_rss_mb": [s.peak_rss_mb for s in samples],
-        "cpu_share": {
-            "wall_s": wall,
-            "workers_s": worker_cpu,
-            "workers_each_s": cpu_each,
-            "simulator_s": sim_cpu,
-            "postgresql_s": pg_cpu if args.backend == "postgresql" else None,
-            "cores": psutil.cpu_count(),
-        },
+        "peak_rss_mb": [s.peak_rss_mb for s in run.samples],
+        "cpu_share": run.cpu_share(),
     }
 
 

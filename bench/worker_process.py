@@ -17,8 +17,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +183,83 @@ def stop_profiler(profiler: subprocess.Popen[bytes] | None) -> None:
     if profiler is not None:
         profiler.send_signal(signal.SIGINT)
         profiler.wait(timeout=30)
+
+
+def postgres_cpu_s() -> dict[int, float]:
+    """CPU seconds of every PostgreSQL server process now, by pid."""
+    seconds: dict[int, float] = {}
+    for process in psutil.process_iter(["name", "cpu_times"]):
+        name = process.info["name"] or ""
+        times = process.info["cpu_times"]
+        if name.startswith("postgres") and times is not None:
+            seconds[process.pid] = times.user + times.system
+    return seconds
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds of one process."""
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+@dataclass
+class Run:
+    """One timed run of worker processes: when the shots were due, and who used which CPU."""
+
+    scheduled_at: datetime
+    settled: bool
+    wall_s: float
+    worker_cpu_s: list[float]
+    simulator_cpu_s: float
+    postgresql_cpu_s: float
+    samples: list[ProcessSample]
+
+    def cpu_share(self) -> dict[str, Any]:
+        """CPU seconds of each part during the run (the machine has `cores` of them)."""
+        return {
+            "wall_s": self.wall_s,
+            "workers_s": sum(self.worker_cpu_s),
+            "workers_each_s": self.worker_cpu_s,
+            "simulator_s": self.simulator_cpu_s,
+            "postgresql_s": self.postgresql_cpu_s,
+            "cores": psutil.cpu_count(),
+        }
+
+
+async def run_workers(
+    db: Database,
+    sim: str,
+    simulator_pid: int,
+    queue: Callable[[], Awaitable[datetime]],
+    *,
+    workers: int = 1,
+    max_bots: int = 50,
+    cap_s: float = 180.0,
+    profile: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> Run:
+    """Start `workers` worker processes, let them idle, `queue()` the shots, wait until every
+    shot is final (or `cap_s`), stop the workers cleanly; the figures."""
+    processes = [WorkerProcess(db.url, sim, max_bots=max_bots, env=env) for _ in range(workers)]
+    try:
+        for worker in processes:
+            await worker.ready()
+        await asyncio.sleep(1.0)  # up and idle, as in production
+        for worker in processes:
+            worker.mark()
+        profiler = start_profiler(profile, processes[0].process.pid)
+        sim0, pg0 = process_cpu_s(simulator_pid), postgres_cpu_s()
+        wall0 = time.monotonic()
+        scheduled_at = await queue()
+        settled = await wait_settled(db, cap_s=cap_s, poll_s=1.0)
+        wall = time.monotonic() - wall0
+        sim_cpu = process_cpu_s(simulator_pid) - sim0
+        pg_cpu = sum(v - pg0.get(pid, 0.0) for pid, v in postgres_cpu_s().items())
+        cpu_each = [w.cpu_since_mark() for w in processes]
+        stop_profiler(profiler)
+    finally:
+        samples = [w.stop() for w in processes]
+    return Run(scheduled_at, settled, wall, cpu_each, sim_cpu, pg_cpu, samples)
 
 
 async def wait_settled(db: Database, *, cap_s: float, poll_s: float = 0.5) -> bool:
