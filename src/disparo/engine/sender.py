@@ -157,6 +157,9 @@ class ShotSender:
                 self._requeue(item)
                 self.request_stop(Stop.LOST)
                 break
+            # Counted in flight now, not when the task first runs: otherwise `_next_item` could
+            # see nothing left and end the loop while this request may still need a retry.
+            self._in_flight += 1
             task = asyncio.create_task(self._deliver(item, probe))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -249,7 +252,6 @@ class ShotSender:
         self.limiter.went()  # first: the window counts when requests really leave
         step = self._steps[item.step]
         item.requests += 1
-        self._in_flight += 1
         self._in_flight_gauge.inc()
         self._requests.inc()
         started = self.clock.monotonic()
