@@ -50,6 +50,7 @@ from disparo.db.tables import bots, shots_queue, shots_sent, telegram_contacts
 from disparo.engine.worker import Worker, WorkerSettings
 from disparo.services import freeze_startup_heap, run_on_fast_loop
 from disparo.telegram import BotAPI
+from disparo.telegram.bot import Bot
 
 PG_ADMIN = os.environ.get(
     "DISPARO_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -61,6 +62,35 @@ SCENARIOS = {
     "spec_b": {"bots": 20, "recipients": 1000, "engine": "spec"},
 }
 FINAL = ("sent", "skipped", "error", "cancelled")
+
+# (bot id, chat id) -> wall time the request was handed to the HTTP client, for every request
+# the benchmark process makes: compared with the simulator's arrival times it tells our pacing
+# (how many requests we wrote per second) apart from delays on the way (how late they arrived).
+WRITES: dict[tuple[int, int], float] = {}
+_call = Bot.call
+
+
+async def _recording_call(self: Bot, method: str, params: Any, **kwargs: Any) -> Any:
+    WRITES[(self.bot_id, params["chat_id"])] = time.time()
+    return await _call(self, method, params, **kwargs)
+
+
+Bot.call = _recording_call  # type: ignore[method-assign]
+
+
+def most_in_one_second(times: list[float]) -> int:
+    """The most events in any window of one second (the simulator's rule: 30 per bot)."""
+    most, start = 0, 0
+    for end, t in enumerate(times):
+        while t - times[start] >= 1.0:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
+def quantile_ms(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(len(ordered) * q))] * 1000, 1) if values else 0
 
 
 def machine() -> dict[str, Any]:
@@ -221,6 +251,7 @@ async def all_final(db: Database) -> bool:
 async def run_one(backend: str, name: str, url: URL, sim: str, cap_s: float) -> dict[str, Any]:
     spec = SCENARIOS[name]
     bot_count, recipients = int(spec["bots"]), int(spec["recipients"])
+    WRITES.clear()
     db = Database(url, pool_size=10)
     tokens = await seed(db, bot_count, recipients, 30)
     stop = asyncio.Event()
@@ -246,11 +277,20 @@ async def run_one(backend: str, name: str, url: URL, sim: str, cap_s: float) -> 
         )
     await db.dispose()
     times: list[float] = []
+    delays: list[float] = []
+    most_written = most_arrived = 0
     http_429 = duplicates = 0
     stats = sim_get(sim, "stats")["bots"]
     for token in tokens:
         bot_id = token.partition(":")[0]
-        times.extend(m["time"] for m in sim_get(sim, f"bots/{token}/messages"))
+        arrived = sorted((m["time"], m["chat_id"]) for m in sim_get(sim, f"bots/{token}/messages"))
+        times.extend(t for t, _ in arrived)
+        written = sorted(t for (b, _), t in WRITES.items() if b == int(bot_id))
+        most_written = max(most_written, most_in_one_second(written))
+        most_arrived = max(most_arrived, most_in_one_second([t for t, _ in arrived]))
+        delays.extend(
+            t - WRITES[(int(bot_id), chat)] for t, chat in arrived if (int(bot_id), chat) in WRITES
+        )
         http_429 += stats.get(bot_id, {}).get("429", 0)
         duplicates += stats.get(bot_id, {}).get("duplicates", {}).get("count", 0)
     times.sort()
@@ -278,6 +318,14 @@ async def run_one(backend: str, name: str, url: URL, sim: str, cap_s: float) -> 
             (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024, 1
         ),
         "capped": time.monotonic() - started >= cap_s,
+        "most_written_per_bot_in_1s": most_written,
+        "most_arrived_per_bot_in_1s": most_arrived,
+        "write_to_arrival_ms": {
+            "p50": quantile_ms(delays, 0.5),
+            "p99": quantile_ms(delays, 0.99),
+            "max": quantile_ms(delays, 1.0),
+        },
+        "load_average_1m": round(os.getloadavg()[0], 2),
     }
 
 
