@@ -56,13 +56,16 @@ async def test_a_connection_closed_while_idle_is_not_reused() -> None:
         await fake.stop()
 
 
-async def test_client_closes_its_session(fake_telegram: FakeTelegram) -> None:
-    """Leaving the context closes the pool; start and aclose are idempotent."""
+async def test_client_closes_its_pool(fake_telegram: FakeTelegram) -> None:
+    """Leaving the context closes the pool and its connections; start and aclose are idempotent."""
     api = BotAPI(fake_telegram.base_url)
     async with api:
         await api.start()
-        session = api.session()
+        pool = api.pool()
         await api.bot(TOKEN).get_me()
         assert api.started
-    assert session.closed
+        assert api.open_connections == 1
+    await asyncio.sleep(0.05)
+    assert pool.open_connections == 0
     assert not api.started
+    await api.aclose()

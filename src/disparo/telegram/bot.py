@@ -1,7 +1,8 @@
 """A bot's handle on the pooled client: the token sealed inside, one coroutine per Bot API call.
 
-``Bot.call`` is the broadcast hot path: the per-method URL is built once and cached, the body is
-encoded with orjson, and nothing is logged. Helpers send only the fields the method accepts and
+``Bot.call`` is the broadcast hot path: the per-method path is built once and cached, the body is
+encoded with orjson, the request goes over the client's lean keep-alive pool, and nothing is
+logged. Helpers send only the fields the method accepts and
 leave out every parameter that is None.
 """
 
@@ -11,17 +12,16 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
-import aiohttp
 import orjson
-from yarl import URL
 
 from disparo.telegram.errors import (
     TelegramError,
     error_from_answer,
     error_from_bad_answer,
-    error_from_exception,
+    error_from_send_failure,
 )
 from disparo.telegram.redact import is_token_shaped, mask_token
+from disparo.telegram.transport import SendFailed
 from disparo.telegram.types import ChatId, Message, MessageId, Update, User
 
 if TYPE_CHECKING:
@@ -68,8 +68,8 @@ class Bot:
                 f"digits, '_' or '-'); the value given ({len(token)} characters) does not"
             )
         self._api = api
-        self._prefix = f"{api.base_url}/bot{token}/"
-        self._urls: dict[str, URL] = {}
+        self._prefix = f"{api.path_prefix}/bot{token}/"
+        self._urls: dict[str, str] = {}
         self._masked = mask_token(token)
         self.bot_id = int(token.partition(":")[0])
 
@@ -79,10 +79,10 @@ class Bot:
     def __reduce__(self) -> NoReturn:
         raise TypeError("a Bot handle cannot be pickled or copied: it holds a sealed token")
 
-    def _url(self, method: str) -> URL:
+    def _url(self, method: str) -> str:
         if not _METHOD_NAME.fullmatch(method):
             raise ValueError(f"{method!r} is not a Bot API method name such as 'sendMessage'")
-        url = self._urls[method] = URL(self._prefix + method)
+        url = self._urls[method] = self._prefix + method
         return url
 
     async def call(
@@ -96,16 +96,14 @@ class Bot:
         """
         url = self._urls.get(method) or self._url(method)
         api = self._api
-        session = api._session or api.session()  # the attribute first: this is the hot path
+        pool = api._pool or api.pool()  # the attribute first: this is the hot path
         body = orjson.dumps(params if isinstance(params, dict) else dict(params))
         try:
-            async with session.post(
-                url, data=body, timeout=api.request_timeout(timeout_s), allow_redirects=False
-            ) as response:
-                status = response.status
-                raw = await response.read()
-        except (aiohttp.ClientError, OSError) as exc:
-            error: TelegramError = error_from_exception(method, api.host, exc)
+            status, raw = await pool.post(
+                url, body, api.timeout_s if timeout_s is None else timeout_s
+            )
+        except SendFailed as exc:
+            error: TelegramError = error_from_send_failure(method, api.host, exc)
         else:
             try:
                 answer = orjson.loads(raw)
@@ -118,8 +116,8 @@ class Bot:
                 if ok is False:
                     raise error_from_answer(method, api.host, status, answer)
             raise error_from_bad_answer(method, api.host, status, len(raw))
-        # Raised here, outside the except block, so that the aiohttp exception (whose text may
-        # hold the URL, and so the token) is neither its __cause__ nor its __context__.
+        # Raised outside the except block, so that the transport's exception is neither its
+        # __cause__ nor its __context__ (nothing of the request, which holds the token, leaks).
         raise error
 
     async def get_me(self) -> User:

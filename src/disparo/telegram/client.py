@@ -1,8 +1,9 @@
-"""The pooled Bot API client: one aiohttp session, shared by the handles of every bot.
+"""The pooled Bot API client: one keep-alive connection pool, shared by the handles of every bot.
 
 Build one ``BotAPI`` per process (in ``services``), start it, and get a ``Bot`` handle per token
 with ``api.bot(token)``. The base URL is injectable so tests, benchmarks and the demo point the
-client at the simulator or a local Bot API server.
+client at the simulator or a local Bot API server. Requests travel over the lean HTTP/1.1 pool
+of ``transport`` (every Bot API call is a small JSON POST to one host).
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
-import aiohttp
 from yarl import URL
 
 from disparo.telegram.bot import Bot
 from disparo.telegram.redact import install_log_redaction
+from disparo.telegram.transport import HttpPool
 
 DEFAULT_BASE_URL = "https://api.telegram.org"
 
@@ -24,9 +25,9 @@ class BotAPI:
 
     ``timeout_s`` bounds a whole request (connect, send, answer); ``connect_timeout_s`` bounds
     obtaining a connection, including waiting for a free one when ``limit`` connections are
-    busy. Keep ``connect_timeout_s`` below ``timeout_s``: a connect-phase timeout is reported as
-    NotDeliveredError, while the overall timeout cannot tell the phases apart and is reported,
-    conservatively, as MaybeDeliveredError. ``keepalive_timeout_s`` closes idle pooled
+    busy (at most ``timeout_s``). A request that got no connection is reported as
+    NotDeliveredError; once its bytes were handed to a connection, a timeout or a dropped
+    connection is reported as MaybeDeliveredError. ``keepalive_timeout_s`` closes idle pooled
     connections on our side before servers close them, which keeps rare the race where a request
     is written to a connection the server has just closed.
     """
@@ -56,12 +57,13 @@ class BotAPI:
             raise ValueError("limit must be >= 0 (0 means no limit on open connections)")
         self._base_url = str(url).rstrip("/")
         self._host = f"{url.host}:{url.explicit_port}" if url.explicit_port else url.host
+        self._scheme, self._hostname, self._port = url.scheme, url.host, url.port or 0
+        self.path_prefix = url.path.rstrip("/")  # a local Bot API server may sit under a path
         self.timeout_s = timeout_s
         self.connect_timeout_s = connect_timeout_s
         self.limit = limit
         self.keepalive_timeout_s = keepalive_timeout_s
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s, connect=connect_timeout_s)
-        self._session: aiohttp.ClientSession | None = None
+        self._pool: HttpPool | None = None
 
     @property
     def base_url(self) -> str:
@@ -76,22 +78,21 @@ class BotAPI:
     @property
     def started(self) -> bool:
         """Whether the pool is open."""
-        return self._session is not None
+        return self._pool is not None
 
-    def request_timeout(self, total_s: float | None = None) -> aiohttp.ClientTimeout:
-        """The timeout of one request: the default one, or one lasting ``total_s``."""
-        if total_s is None:
-            return self._timeout
-        return aiohttp.ClientTimeout(total=total_s, connect=self.connect_timeout_s)
+    @property
+    def open_connections(self) -> int:
+        """Connections the pool holds now (0 when closed)."""
+        return self._pool.open_connections if self._pool is not None else 0
 
-    def session(self) -> aiohttp.ClientSession:
-        """The pooled session; raises if the client was not started."""
-        session = self._session
-        if session is None:
+    def pool(self) -> HttpPool:
+        """The connection pool; raises if the client was not started."""
+        pool = self._pool
+        if pool is None:
             raise RuntimeError(
                 "BotAPI is not started: use 'async with BotAPI(...)' or 'await api.start()'"
             )
-        return session
+        return pool
 
     def bot(self, token: str) -> Bot:
         """A handle sending as the bot with this token (the token stays inside it)."""
@@ -99,29 +100,23 @@ class BotAPI:
 
     async def start(self) -> None:
         """Open the connection pool (inside the running event loop); idempotent."""
-        if self._session is not None:
+        if self._pool is not None:
             return
         install_log_redaction()
-        connector = aiohttp.TCPConnector(
+        self._pool = HttpPool(
+            scheme=self._scheme,
+            host=self._hostname,
+            port=self._port,
             limit=self.limit,
-            limit_per_host=0,
-            keepalive_timeout=self.keepalive_timeout_s,
-            ttl_dns_cache=300,
-        )
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=self._timeout,
-            # Every call is a JSON POST: set the header once instead of per request.
-            headers={"Content-Type": "application/json", "User-Agent": "disparo"},
-            cookie_jar=aiohttp.DummyCookieJar(),
-            raise_for_status=False,
+            connect_timeout_s=self.connect_timeout_s,
+            keepalive_timeout_s=self.keepalive_timeout_s,
         )
 
     async def aclose(self) -> None:
         """Close the pool and its connections; idempotent."""
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -136,5 +131,5 @@ class BotAPI:
         await self.aclose()
 
     def __repr__(self) -> str:
-        state = "started" if self._session is not None else "closed"
+        state = "started" if self._pool is not None else "closed"
         return f"<BotAPI {self._base_url} {state}>"

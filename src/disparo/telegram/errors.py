@@ -12,6 +12,8 @@ from typing import Any
 
 import aiohttp
 
+from disparo.telegram.transport import SendFailed
+
 
 def _default_message(cls: type) -> str:
     return " ".join((cls.__doc__ or cls.__name__).split())
@@ -179,6 +181,22 @@ _NOT_SENT: tuple[type[BaseException], ...] = (
     aiohttp.ClientHttpProxyError,  # the proxy refused the CONNECT tunnel
     aiohttp.ServerFingerprintMismatch,  # TLS pinning failed during the handshake
 )
+
+
+def error_from_send_failure(method: str, host: str, failure: SendFailed) -> NetworkError:
+    """The typed error of a failed exchange on the lean pool (`transport`): NotDelivered when
+    the request never reached a connection, MaybeDelivered once its bytes were handed to one."""
+    if not failure.maybe_sent:
+        return NotDeliveredError(
+            f"{method} on {host}: could not connect ({failure.reason}); the request was not sent",
+            method=method,
+            host=host,
+        )
+    return MaybeDeliveredError(
+        f"{method} on {host}: the request was sent but {failure.reason}; delivery is unknown",
+        method=method,
+        host=host,
+    )
 
 
 def error_from_exception(method: str, host: str, exc: BaseException) -> TelegramError:
