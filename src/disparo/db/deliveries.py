@@ -13,18 +13,17 @@ from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
+    BigInteger,
     Integer,
     Text,
     and_,
     bindparam,
-    case,
     func,
     insert,
     literal,
-    null,
     or_,
     select,
     text,
@@ -34,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from disparo.db.audience import REACHABLE_CHAT_STATES, audience_select
 from disparo.db.engine import Database
+from disparo.db.raw import driver_sql
 from disparo.db.tables import shots_queue, shots_sent, telegram_contacts
 from disparo.db.types import UTCDateTime
 from disparo.domain.statuses import DeliveryStatus, ShotStatus
@@ -92,9 +92,7 @@ class ContactChange:
     chat_state: str
 
 
-async def _owned(
-    conn: AsyncConnection, shot_id: int, worker_id: str, *, lock: bool
-) -> Any | None:
+async def _owned(conn: AsyncConnection, shot_id: int, worker_id: str, *, lock: bool) -> Any | None:
     """The shot row if `worker_id` holds its lease (row-locked on PostgreSQL when `lock`)."""
     query = select(q.status, q.locked_by, q.lease_expires_at, q.audience_total).where(
         q.id == shot_id
@@ -136,9 +134,7 @@ async def snapshot_audience(
             literal(PENDING),
         )
         await conn.execute(insert(shots_sent).from_select(columns, rows))
-        total = int(
-            await conn.scalar(select(func.count()).where(s.shot_id == shot_id)) or 0
-        )
+        total = int(await conn.scalar(select(func.count()).where(s.shot_id == shot_id)) or 0)
         values: dict[str, Any] = {"audience_total": total, "updated_at": now}
         if total == 0:
             values.update(
@@ -152,6 +148,86 @@ async def snapshot_audience(
         return total
 
 
+# The reservation runs once per bot per second of traffic: plain SQL, compiled once. Literal
+# states come from the enums, never from input.
+_REACHABLE_SQL = ", ".join(f"'{state}'" for state in REACHABLE_CHAT_STATES)
+_RESERVE_SET = f"""
+    status = CASE WHEN p.chat_state IN ({_REACHABLE_SQL}) THEN '{SENDING}' ELSE '{SKIPPED}' END,
+    reason = CASE WHEN p.chat_state IN ({_REACHABLE_SQL}) THEN NULL
+                  WHEN p.chat_state IS NULL THEN 'ineligible' ELSE p.chat_state END,
+    updated_at = :now
+"""
+_PICK = f"""
+    SELECT s.telegram_id, c.chat_state
+    FROM shots_sent AS s
+    LEFT JOIN telegram_contacts AS c ON c.bot_slug = s.bot_slug AND c.telegram_id = s.telegram_id
+    WHERE s.shot_id = :shot_id AND s.status = '{PENDING}'
+"""  # noqa: S608 - only constants are formatted in; values are bound
+_RESERVE_PARAMS = (
+    bindparam("shot_id", type_=BigInteger()),
+    bindparam("worker_id", type_=Text()),
+    bindparam("now", type_=UTCDateTime()),
+    bindparam("limit", type_=Integer()),
+)
+# PostgreSQL: one round trip. The fence CTE reads the shot row FOR SHARE before any delivery
+# moves (the EXISTS is a one-time filter of the pick), so a rescue of this shot either waits
+# for this commit and then sees (and marks unknown) what was reserved, or it went first and
+# the fence finds the lease gone and nothing moves. The picked ids are computed once and the
+# update finds its rows by primary key (= ANY of them), so the plan stays a few index probes
+# whatever the statistics (the statement is prepared, and a generic plan must not rescan the
+# pick per pending row).
+_RESERVE_PG = text(
+    f"""
+    WITH fence AS (
+        SELECT status, locked_by, lease_expires_at FROM shots_queue WHERE id = :shot_id FOR SHARE
+    ), picked AS MATERIALIZED (
+        {_PICK}
+          AND EXISTS (SELECT 1 FROM fence WHERE fence.status = '{ShotStatus.RUNNING.value}'
+                      AND fence.locked_by = :worker_id AND fence.lease_expires_at > :now)
+        ORDER BY s.seq
+        LIMIT :limit
+    ), moved AS (
+        UPDATE shots_sent AS s SET {_RESERVE_SET}
+        FROM picked AS p
+        WHERE s.shot_id = :shot_id
+          AND s.telegram_id = ANY(ARRAY(SELECT telegram_id FROM picked))
+          AND s.telegram_id = p.telegram_id
+        RETURNING s.telegram_id, s.seq, s.status, s.reason
+    )
+    SELECT f.status AS shot_status,
+           (f.locked_by = :worker_id AND f.lease_expires_at > :now) AS owned,
+           m.telegram_id, m.seq, m.status, m.reason
+    FROM fence AS f LEFT JOIN moved AS m ON true
+    """  # noqa: S608 - only constants are formatted in; values are bound
+).bindparams(*_RESERVE_PARAMS)
+_RESERVE_PG_SQL = driver_sql(_RESERVE_PG)
+
+
+class _Reserved(NamedTuple):
+    shot_status: str
+    owned: bool | None
+    telegram_id: int | None
+    seq: int | None
+    status: str | None
+    reason: str | None
+
+
+# SQLite: the write transaction is BEGIN IMMEDIATE, so nothing runs between the two statements.
+_FENCE_SQLITE = text(
+    "SELECT status AS shot_status, (locked_by = :worker_id AND lease_expires_at > :now) AS owned "
+    "FROM shots_queue WHERE id = :shot_id"
+).bindparams(*_RESERVE_PARAMS[:3])
+_RESERVE_SQLITE = text(
+    f"""
+    UPDATE shots_sent SET {_RESERVE_SET}
+    FROM ({_PICK} ORDER BY s.seq LIMIT :limit) AS p
+    WHERE shots_sent.shot_id = :shot_id AND shots_sent.telegram_id = p.telegram_id
+      AND shots_sent.status = '{PENDING}'
+    RETURNING telegram_id, seq, status, reason
+    """  # noqa: S608 - only constants are formatted in; values are bound
+).bindparams(_RESERVE_PARAMS[0], _RESERVE_PARAMS[2], _RESERVE_PARAMS[3])
+
+
 async def reserve_batch(
     db: Database, shot_id: int, *, worker_id: str, now: datetime, limit: int
 ) -> Reservation:
@@ -159,45 +235,25 @@ async def reserve_batch(
 
     Deliveries whose contact blocked the bot, deleted their account or disappeared since the
     snapshot are skipped here (reason blocked, deactivated or ineligible) instead of reserved.
+    Nothing moves unless the shot is running and its lease is this worker's and unexpired.
     """
-    async with db.write() as conn:
-        # FOR SHARE on PostgreSQL: a rescue of this shot waits for this commit, then sees (and
-        # marks unknown) what was reserved; or it went first and the lease check below fails.
-        fence = select(q.status, q.locked_by, q.lease_expires_at).where(q.id == shot_id)
-        row = (await conn.execute(fence.with_for_update(read=True))).first()
-        if row is None or row.locked_by != worker_id or row.lease_expires_at <= now:
-            return Reservation("lost", [], {})
-        if row.status != ShotStatus.RUNNING.value:
-            return Reservation(row.status, [], {})
-        picked = (
-            select(s.telegram_id, c.chat_state)
-            .select_from(
-                shots_sent.outerjoin(
-                    telegram_contacts,
-                    and_(c.bot_slug == s.bot_slug, c.telegram_id == s.telegram_id),
-                )
-            )
-            .where(s.shot_id == shot_id, s.status == PENDING)
-            .order_by(s.seq)
-            .limit(limit)
-            .subquery("picked")
-        )
-        reachable = picked.c.chat_state.in_(REACHABLE_CHAT_STATES)
-        query = (
-            update(shots_sent)
-            .where(s.shot_id == shot_id, s.telegram_id == picked.c.telegram_id)
-            .values(
-                status=case((reachable, SENDING), else_=SKIPPED),
-                reason=case(
-                    (reachable, null()),
-                    (picked.c.chat_state.is_(None), "ineligible"),
-                    else_=picked.c.chat_state,
-                ),
-                updated_at=now,
-            )
-            .returning(s.telegram_id, s.seq, s.status, s.reason)
-        )
-        result = (await conn.execute(query)).all()
+    params = {"shot_id": shot_id, "worker_id": worker_id, "now": now, "limit": limit}
+    result: Sequence[Any] = ()
+    if db.is_sqlite:
+        async with db.write() as conn:
+            fence = (await conn.execute(_FENCE_SQLITE, params)).first()
+            if fence is not None and fence.owned and fence.shot_status == ShotStatus.RUNNING:
+                result = (await conn.execute(_RESERVE_SQLITE, params)).all()
+    else:
+        # One statement, its own transaction: committed before any row is returned to send.
+        assert db.raw is not None
+        result = [_Reserved(*row) for row in await db.raw.fetchall(_RESERVE_PG_SQL, params)]
+        fence = result[0] if result else None
+        result = [r for r in result if r.telegram_id is not None]
+    if fence is None or not fence.owned:
+        return Reservation("lost", [], {})
+    if fence.shot_status != ShotStatus.RUNNING.value:
+        return Reservation(str(fence.shot_status), [], {})
     rows = sorted(
         (Reserved(r.telegram_id, r.seq) for r in result if r.status == SENDING),
         key=lambda r: r.seq,
@@ -377,9 +433,7 @@ async def mark_sending_unknown(
 
 
 async def _counts(conn: AsyncConnection, shot_id: int) -> dict[str, int]:
-    query = (
-        select(s.status, func.count()).where(s.shot_id == shot_id).group_by(s.status)
-    )
+    query = select(s.status, func.count()).where(s.shot_id == shot_id).group_by(s.status)
     return {str(status): int(count) for status, count in await conn.execute(query)}
 
 
@@ -458,9 +512,7 @@ async def finish_cancelled(
             return None
         never_sent = s.status == PENDING
         if unsent:
-            never_sent = or_(
-                never_sent, and_(s.status == SENDING, s.telegram_id.in_(list(unsent)))
-            )
+            never_sent = or_(never_sent, and_(s.status == SENDING, s.telegram_id.in_(list(unsent))))
         await conn.execute(
             update(shots_sent)
             .where(s.shot_id == shot_id, never_sent)
@@ -477,9 +529,7 @@ async def finish_cancelled(
 
 async def settle_cancelled(db: Database, *, now: datetime) -> int:
     """Deliveries still pending in cancelled, unlocked shots end `skipped` (cancelled)."""
-    cancelled = select(q.id).where(
-        q.status == ShotStatus.CANCELLED.value, q.locked_by.is_(None)
-    )
+    cancelled = select(q.id).where(q.status == ShotStatus.CANCELLED.value, q.locked_by.is_(None))
     pending = select(s.shot_id).where(s.shot_id.in_(cancelled), s.status == PENDING).limit(1)
     async with db.read() as conn:
         if (await conn.execute(pending)).first() is None:

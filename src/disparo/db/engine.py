@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from disparo.db.raw import RawPool
 from disparo.db.urls import async_url, parse_database_url
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -86,6 +87,8 @@ class Database:
             if self.is_sqlite
             else self.writer
         )
+        # The engine's hottest single statements skip SQLAlchemy on PostgreSQL (see db.raw).
+        self.raw = None if self.is_sqlite else RawPool(self.url)
         self._wake_listeners: list[Callable[[], None]] = []
 
     @asynccontextmanager
@@ -119,6 +122,8 @@ class Database:
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
+        if self.raw is not None:
+            await self.raw.close()
         await self.writer.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()
