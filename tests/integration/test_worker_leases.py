@@ -180,6 +180,53 @@ async def test_crashes_after_progress_are_not_counted_as_attempts(db: Database) 
     assert statuses(await deliveries(db, shot_id)) == {"sent": 5, "unknown": 7, "pending": 8}
 
 
+async def test_only_consecutive_deaths_while_sending_count_as_attempts(db: Database) -> None:
+    """Dying before sending anything is not counted, recording an outcome clears the count, and
+    three deaths in a row with deliveries reserved and nothing recorded stop the shot."""
+    await add_bot(db, "loja")
+    await add_contacts(db, "loja", range(1, 41))
+    shot_id = await add_shot(db, "loja")
+    now = datetime.now(UTC)
+    counts = []
+
+    async def attempt(worker_id: str, *, reserve: bool, record: bool) -> str:
+        nonlocal now
+        claimed = await leases.claim_due_shot(
+            db, worker_id=worker_id, now=now, lease_expires_at=now + timedelta(seconds=1)
+        )
+        assert claimed is not None
+        await dq.snapshot_audience(
+            db,
+            shot_id,
+            bot_slug="loja",
+            target="started",
+            recency_days=None,
+            worker_id=worker_id,
+            now=now,
+        )
+        if reserve:
+            batch = await dq.reserve_batch(db, shot_id, worker_id=worker_id, now=now, limit=3)
+            if record:
+                done = dq.DeliveryOutcome(shot_id, batch.rows[0].telegram_id, "sent", message_id=1)
+                await dq.record_outcomes(db, [done], now=now)
+        now += timedelta(seconds=2)
+        (rescued,) = await leases.rescue_expired(db, now=now)
+        counts.append((await shot(db, shot_id))["attempt_count"])
+        return rescued.status
+
+    assert await attempt("a", reserve=False, record=False) == "pending"  # snapshot, then died
+    assert await attempt("b", reserve=True, record=False) == "pending"
+    assert await attempt("c", reserve=True, record=False) == "pending"
+    assert await attempt("d", reserve=True, record=True) == "pending"  # progress: cleared
+    assert await attempt("e", reserve=False, record=False) == "pending"  # sent nothing
+    assert await attempt("f", reserve=True, record=False) == "pending"
+    assert await attempt("g", reserve=True, record=False) == "pending"
+    assert await attempt("h", reserve=True, record=False) == "error"
+    assert counts == [0, 1, 2, 0, 0, 1, 2, 3]
+    row = await shot(db, shot_id)
+    assert "stopped 3 times without recording any outcome" in row["last_error"]
+
+
 async def test_a_worker_never_rescues_a_shot_it_still_keeps(
     db: Database, sim: Sim, start_worker: StartWorker
 ) -> None:

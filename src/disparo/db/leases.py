@@ -225,6 +225,18 @@ async def progressed_since(conn: AsyncConnection, shot_id: int, since: datetime)
     return (await conn.execute(query)).first() is not None
 
 
+async def _failed_attempts(conn: AsyncConnection, row: Any) -> int:
+    """The shot's count of consecutive failed attempts once its dead attempt is judged."""
+    if await progressed_since(conn, row.id, row.updated_at):
+        return 0  # it recorded outcomes: the shot is not what kills its workers
+    reserved = select(func.count()).where(
+        shots_sent.c.shot_id == row.id, shots_sent.c.status == DeliveryStatus.SENDING.value
+    )
+    if row.audience_total is not None and not await conn.scalar(reserved):
+        return max(0, int(row.attempt_count) - 1)  # it died before sending anything
+    return int(row.attempt_count)
+
+
 async def rescue_expired(
     db: Database, *, now: datetime, worker_id: str | None = None, keeping: Collection[int] = ()
 ) -> list[RescuedShot]:
@@ -235,17 +247,20 @@ async def rescue_expired(
     one keeps its status. The shot row is updated first so a reservation racing with the rescue
     either commits before it (and its rows are then marked unknown) or sees the lease gone.
 
-    An attempt that recorded outcomes before its worker died made progress: it is not counted
-    (like a clean hand-back), so a long shot survives any number of crashes and restarts while
-    a shot that keeps killing its worker before anything is recorded still ends in error.
+    `attempt_count` counts the consecutive attempts that died without recording anything (the
+    spec's three-attempt rule, aimed at a shot that kills its worker): an attempt that recorded
+    outcomes made progress and clears the count; one that died after the snapshot but holding
+    no reserved delivery sent nothing, so its sends cannot have killed it, and is not counted.
+    A long shot thus survives any number of crashes and restarts, while a shot whose snapshot
+    or sends keep killing its worker ends in error after three attempts.
 
     The calling worker (`worker_id`) leaves alone the shots it is still `keeping`: its lease
     ran out only because the database was away, it will renew it, and the outcomes it holds in
     memory are then written instead of being turned `unknown`.
     """
-    expired = select(q.id, q.bot_slug, q.locked_by, q.status, q.attempt_count, q.updated_at).where(
-        q.status.in_(_LOCKABLE), q.locked_by.is_not(None), q.lease_expires_at < now
-    )
+    expired = select(
+        q.id, q.bot_slug, q.locked_by, q.status, q.attempt_count, q.updated_at, q.audience_total
+    ).where(q.status.in_(_LOCKABLE), q.locked_by.is_not(None), q.lease_expires_at < now)
     if worker_id is not None and keeping:
         expired = expired.where(~and_(q.locked_by == worker_id, q.id.in_(list(keeping))))
     async with db.read() as conn:
@@ -258,8 +273,7 @@ async def rescue_expired(
             last_error = None
             attempts = row.attempt_count
             if status == ShotStatus.RUNNING.value:
-                if await progressed_since(conn, row.id, row.updated_at):
-                    attempts = max(0, attempts - 1)
+                attempts = await _failed_attempts(conn, row)
                 if attempts >= MAX_ATTEMPTS:
                     status = ShotStatus.ERROR.value
                     last_error = (
