@@ -621,8 +621,10 @@ async def _chaos_figures(
     problems: Counter[str] = Counter()
     per_shot = []
     duplicates = http_429 = overlapping = outside = 0
+    faults_seen: Counter[str] = Counter()
     for shot in seeded:
         bot = stats.get(shot.token.partition(":")[0], {})
+        faults_seen.update({kind: int(bot.get(kind, 0)) for kind in ("5xx", "dropped", "slow")})
         messages = sim.messages(shot.token)
         problems.update(reconcile(await ledger(db, shot.shot_id), messages))
         duplicates += int(bot.get("duplicates", {}).get("count", 0))
@@ -659,12 +661,14 @@ async def _chaos_figures(
         "ledger_problems": dict(problems),
         "unknown": outcomes.get("unknown", 0),
         "unknown_by_reason": unknown_reasons,
+        "unknown_by_error": await _unknown_errors_all(db, [shot.shot_id for shot in seeded]),
         "stranded_by_kills": sum(stranded),
         "stranded_per_kill_and_shot_max": max(stranded, default=0),
         "outcomes": dict(outcomes),
         "shots": [row["status"] for row in per_shot],
         "per_shot": per_shot,
         "http_429": http_429,
+        "simulator_faults": dict(faults_seen),  # none injected: anything here is interference
         "overlapping_owners": overlapping,
         "deliveries_outside_owner_windows": outside,
         "kill_phase_s": round(kill_phase_s, 1),
@@ -856,3 +860,11 @@ async def _unknown_errors(db: Database, shot_id: int) -> dict[str, int]:
             else:
                 kinds[text] += 1
     return dict(kinds)
+
+
+async def _unknown_errors_all(db: Database, shot_ids: list[int]) -> dict[str, int]:
+    """Unknown deliveries of every shot by why (`worker_lost` for what a kill left reserved)."""
+    total: Counter[str] = Counter()
+    for shot_id in shot_ids:
+        total.update(await _unknown_errors(db, shot_id))
+    return dict(total)

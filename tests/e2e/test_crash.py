@@ -66,3 +66,4 @@ async def test_kill_9_every_second_or_so_loses_nothing_and_sends_nothing_twice(
     assert report["overlapping_owners"] == 0
     assert report["deliveries_outside_owner_windows"] == 0
     assert report["http_429"] == 0
+    assert set(report["simulator_faults"].values()) == {0}  # Telegram itself never failed
