@@ -118,7 +118,8 @@ async def snapshot_audience(
     Returns the audience total (the existing one when resuming); None when the lease is lost. A
     shot with an empty audience ends at once as `skipped`.
     """
-    async with db.write(wake=True) as conn:
+    # No wake-up: an empty audience frees the bot, and the sender's end wakes this worker.
+    async with db.write() as conn:
         row = await _owned(conn, shot_id, worker_id, lock=True)
         if row is None:
             return None

@@ -344,20 +344,14 @@ async def stop_bot_shots(
         return [row.id for row in await conn.execute(query)]
 
 
-async def next_due_at(db: Database) -> datetime | None:
-    """When the earliest pending shot is scheduled (past: due now); None when none waits."""
-    query = select(func.min(q.scheduled_at)).where(
-        q.status == ShotStatus.PENDING.value, q.locked_by.is_(None)
-    )
+async def due_summary(db: Database, *, now: datetime) -> tuple[int, datetime | None]:
+    """One read for the worker's tick: how many pending shots are due now (a gauge, and
+    whether a claim is worth trying), and when the earliest unlocked pending shot is scheduled
+    (past: due now; None when none waits)."""
+    query = select(
+        func.count().filter(q.scheduled_at <= now),
+        func.min(q.scheduled_at).filter(q.locked_by.is_(None)),
+    ).where(q.status == ShotStatus.PENDING.value)
     async with db.read() as conn:
-        value: datetime | None = await conn.scalar(query)
-    return value
-
-
-async def count_due(db: Database, *, now: datetime) -> int:
-    """How many pending shots are due now (a gauge)."""
-    query = select(func.count()).where(
-        and_(q.status == ShotStatus.PENDING.value, q.scheduled_at <= now)
-    )
-    async with db.read() as conn:
-        return int(await conn.scalar(query) or 0)
+        row = (await conn.execute(query)).one()
+    return int(row[0] or 0), row[1]

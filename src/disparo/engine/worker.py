@@ -37,6 +37,8 @@ from disparo.telegram import BotAPI
 
 log = logging.getLogger("disparo.engine")
 
+MIN_TICK_GAP_S = 0.05  # wake-ups closer together than this share one tick
+
 # An owned shot the operator paused, cancelled, or paused and already resumed (pending).
 _STOP_FOR_STATUS = {"paused": Stop.PAUSED, "cancelled": Stop.CANCELLED, "pending": Stop.PAUSED}
 
@@ -129,8 +131,12 @@ class Worker:
             )
             try:
                 while not stop.is_set():
+                    ticked = self.clock.monotonic()
                     sleep_s = await self._tick_logged(stop)
                     await wait_any(stop, self._wake, within_s=sleep_s)
+                    # A burst of wake-ups (shots ending together) costs one tick per gap.
+                    gap_s = ticked + MIN_TICK_GAP_S - self.clock.monotonic()
+                    await wait_any(stop, within_s=gap_s)
                     self._wake.clear()
             finally:
                 await self._stop_senders()
@@ -152,8 +158,12 @@ class Worker:
         if clock.monotonic() >= self._next_rescue:
             self._next_rescue = clock.monotonic() + settings.rescue_interval_s
             await self._rescue()
+        now = clock.now()
+        due, next_due = await leases.due_summary(self.db, now=now)
         claimed = 0
-        while len(self.senders) < settings.max_bots and not (stop and stop.is_set()):
+        while due > claimed and len(self.senders) < settings.max_bots:
+            if stop and stop.is_set():
+                break
             started, length = self.keeper.expires_at()
             now = clock.now()
             shot = await leases.claim_due_shot(
@@ -163,9 +173,7 @@ class Worker:
                 break
             claimed += 1
             await self._start(shot, started)
-        now = clock.now()
-        due = await leases.count_due(self.db, now=now)
-        self.metrics.due_shots.set(due)
+        self.metrics.due_shots.set(due - claimed)
         self.metrics.running_shots.set(len(self.senders))
         log.debug(
             "[SHOTS][WORKER][TICK]",
@@ -173,10 +181,10 @@ class Worker:
                 "worker_id": self.worker_id,
                 "running": len(self.senders),
                 "claimed": claimed,
-                "due": due,
+                "due": due - claimed,
             },
         )
-        next_due = await leases.next_due_at(self.db)
+        now = clock.now()
         if next_due is None or next_due <= now:
             return settings.poll_interval_s  # nothing scheduled, or due but not claimable now
         return min(settings.poll_interval_s, (next_due - now).total_seconds())
