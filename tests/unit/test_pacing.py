@@ -95,6 +95,36 @@ def test_a_slightly_late_timer_keeps_the_pace() -> None:
         pacer.went(at + 0.001)
 
 
+def late_run(pacer: Pacer, count: int, late_s: float) -> list[float]:
+    """Like `run`, but every wake-up comes `late_s` after the moment the pacer allowed."""
+    now, times = 0.0, []
+    for _ in range(count):
+        at = pacer.ready_at()
+        assert at is not None
+        now = max(now, at + late_s) if at > now else now
+        pacer.take(now)
+        pacer.went(now)
+        times.append(now)
+    return times
+
+
+def test_a_busy_loop_keeps_the_paid_pace() -> None:
+    """At 1,000/s a loop that wakes 2 ms late still sends about 1,000 a second (the missed
+    slots go back to back), and no second holds more than 1,000."""
+    pacer = Pacer(1000, guard_s=0.02)
+    times = late_run(pacer, 5001, late_s=0.002)
+    assert 5.0 <= times[-1] - times[0] <= 5.2
+    for i in range(len(times) - 1000):
+        assert times[i + 1000] - times[i] >= 1.0
+
+
+def test_a_busy_loop_keeps_the_pace_of_a_bot() -> None:
+    """At 30/s a loop 15 ms late on every wake-up still sends 300 in about 10 s (restarting
+    the schedule at each late wake-up would take 14.5 s)."""
+    times = late_run(Pacer(30), 301, late_s=0.015)
+    assert 10.0 <= times[-1] - times[0] <= 10.6
+
+
 def test_the_window_counts_when_requests_really_left() -> None:
     """A request written late pushes the window: the server never sees rate + 1 in 1 s."""
     pacer = Pacer(3, guard_s=0.0)
