@@ -45,6 +45,7 @@ from throughput import (
 from worker_process import (
     delivery_statuses,
     jsonable,
+    prioritize_simulator,
     rate,
     run_workers,
     sim_figures,
@@ -76,6 +77,8 @@ async def run(args: argparse.Namespace, sim: str, simulator_pid: int) -> dict[st
     finally:
         databases.close()
     figures = sim_figures(sim, tokens)
+    if args.dump:
+        args.dump.write_text(json.dumps(figures.per_bot))
     messages = len(figures.times)
     limit = LIMIT_PER_BOT * args.bots
     whole = rate(figures.times)
@@ -121,6 +124,7 @@ def main() -> None:
     parser.add_argument("--max-bots", type=int, default=100, help="DISPARO_WORKER_MAX_BOTS")
     parser.add_argument("--cap-s", type=float, default=180.0, help="longest run")
     parser.add_argument("--port", type=int, default=0, help="simulator port (0: a free one)")
+    parser.add_argument("--dump", type=Path, help="write every bot's delivery times (JSON) here")
     parser.add_argument(
         "--profile", type=Path, help="py-spy the (first) worker into this file (.svg, or .txt)"
     )
@@ -144,6 +148,7 @@ def main() -> None:
     )
     port = args.port or free_port()
     simulator = start_simulator(port)
+    print("simulator nice:", prioritize_simulator(simulator.pid), flush=True)
     sim = f"http://127.0.0.1:{port}"
     try:
         sim_post(sim, "reset", {})

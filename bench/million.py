@@ -47,7 +47,7 @@ from disparo.db.audience import estimate_audience_size
 from disparo.db.engine import Database
 from disparo.db.tables import bots, shots_queue
 from throughput import Databases, free_port, machine, sim_post, start_simulator, token_for
-from worker_process import WorkerProcess, jsonable, sim_figures
+from worker_process import WorkerProcess, jsonable, prioritize_simulator, sim_figures
 
 SLUG = "million"
 PAID_RATE = 1000
@@ -310,6 +310,7 @@ def main() -> None:
     )
     port = args.port or free_port()
     simulator = start_simulator(port)
+    print("simulator nice:", prioritize_simulator(simulator.pid), flush=True)
     sim = f"http://127.0.0.1:{port}"
     try:
         results = asyncio.run(main_async(args, sim))

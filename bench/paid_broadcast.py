@@ -30,7 +30,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from disparo.db.engine import Database
 from disparo.db.tables import bots
 from throughput import Databases, free_port, machine, queue_shots, seed, sim_post, start_simulator
-from worker_process import delivery_statuses, jsonable, rate, run_workers, sim_figures
+from worker_process import (
+    delivery_statuses,
+    jsonable,
+    prioritize_simulator,
+    rate,
+    run_workers,
+    sim_figures,
+)
 
 PAID_RATE = 1000
 
@@ -121,6 +128,7 @@ def main() -> None:
     )
     port = args.port or free_port()
     simulator = start_simulator(port)
+    print("simulator nice:", prioritize_simulator(simulator.pid), flush=True)
     sim = f"http://127.0.0.1:{port}"
     try:
         sim_post(sim, "reset", {})

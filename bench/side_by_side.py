@@ -41,6 +41,7 @@ from throughput import Databases, free_port, machine, queue_shots, seed, sim_pos
 from worker_process import (
     delivery_statuses,
     jsonable,
+    prioritize_simulator,
     process_cpu_s,
     rate,
     run_workers,
@@ -195,6 +196,7 @@ def main() -> None:
     )
     port = args.port or free_port()
     simulator = start_simulator(port)
+    print("simulator nice:", prioritize_simulator(simulator.pid), flush=True)
     sim = f"http://127.0.0.1:{port}"
     try:
         results = asyncio.run(main_async(args, sim, simulator.pid))

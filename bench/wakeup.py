@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from disparo.db.engine import Database
 from disparo.db.tables import shots_queue
 from throughput import Databases, free_port, machine, seed, sim_post, start_simulator
-from worker_process import jsonable, run_workers, sim_figures, summary
+from worker_process import jsonable, prioritize_simulator, run_workers, sim_figures, summary
 
 RECIPIENTS = 5
 COPY = "<b>Lembrete</b>: a live começa agora"
@@ -142,6 +142,7 @@ def main() -> None:
     )
     port = args.port or free_port()
     simulator = start_simulator(port)
+    print("simulator nice:", prioritize_simulator(simulator.pid), flush=True)
     sim = f"http://127.0.0.1:{port}"
     try:
         results = asyncio.run(main_async(args, sim, simulator.pid))
