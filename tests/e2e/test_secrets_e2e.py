@@ -202,7 +202,7 @@ def _script(run: Run, db_url: URL, workdir: Path, port: int) -> dict[str, Any]:
         run.api("POST", f"{ADMIN}/shots/{plain['id']}/test", json={"telegram_id": 31})
         # 5xx, dropped connections, answers past the 1 s timeout, a 429 storm
         run.sim("POST", "/sim/faults", json={
-            "error_5xx": 0.1, "drop": 0.05, "slow": 0.05, "slow_s": 2,
+            "error_5xx": 0.15, "drop": 0.1, "slow": 0.1, "slow_s": 2,
             "retry_after_storm": {"bot": run.bot_token, "seconds": 1}})  # fmt: skip
         faulty = run.finished(run.shot(copy="Com <i>falhas</i>"))
         run.sim("POST", "/sim/faults", json={})
