@@ -113,7 +113,5 @@ async def estimate_audience_size(
     now: datetime,
 ) -> int:
     """How many contacts the audience holds now, counted in the database (nothing loaded)."""
-    query = select(func.count()).where(
-        audience_condition(bot_slug, target, recency_days, now=now)
-    )
+    query = select(func.count()).where(audience_condition(bot_slug, target, recency_days, now=now))
     return int(await conn.scalar(query) or 0)
