@@ -80,5 +80,13 @@ def configure_logging(fmt: str = "text", level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # HTTP libraries log request lines with full URLs, and a Bot API URL holds the token.
-    for noisy in ("aiohttp.access", "aiohttp.client", "httpx", "httpcore", "uvicorn.access"):
+    # aiosqlite logs every statement with its parameters (tokens, contacts) at DEBUG.
+    for noisy in (
+        "aiohttp.access",
+        "aiohttp.client",
+        "httpx",
+        "httpcore",
+        "uvicorn.access",
+        "aiosqlite",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)

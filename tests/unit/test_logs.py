@@ -80,3 +80,18 @@ def test_configure_logging_installs_the_mask(fmt: str, capsys: pytest.CaptureFix
     finally:
         root.handlers[:], level = saved
         root.setLevel(level)
+
+
+def test_statement_loggers_are_quieted() -> None:
+    """Loggers that print URLs or SQL parameters are held at WARNING even in DEBUG mode."""
+    from disparo.logs import configure_logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        configure_logging("text", "DEBUG")
+        for name in ("aiosqlite", "aiohttp.client", "uvicorn.access"):
+            assert not logging.getLogger(name).isEnabledFor(logging.INFO), name
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
