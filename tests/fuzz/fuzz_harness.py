@@ -285,7 +285,8 @@ class Report:
 
     @property
     def schema_violations(self) -> int:
-        """Responses whose body, status, content type or headers break the documented schema."""
+        """Responses that break the OpenAPI document: a status, body, content type or header
+        it does not list for the operation, or invalid data accepted (every check but 5xx)."""
         return sum(n for code, n in self.failure_counts.items() if code != "ST101")
 
     def summary(self) -> dict[str, Any]:

@@ -3,7 +3,8 @@ SQLite and PostgreSQL: no 5xx, no answer outside the documented schema; every ad
 refuses a request without the token; oversized bodies are refused with 413.
 
 The budget here is small (CI); `bench/fuzz_api.py` runs the same harness with hundreds of
-cases per operation. DISPARO_FUZZ_SEED replays a run; DISPARO_FUZZ_EXAMPLES changes the budget.
+cases per operation. DISPARO_FUZZ_SEED fixes the generated cases (the failure message names
+the seed of the run); DISPARO_FUZZ_EXAMPLES changes the budget.
 """
 
 from __future__ import annotations
