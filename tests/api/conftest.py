@@ -6,17 +6,14 @@ port, and uvicorn serving the app on another, with an aiohttp client talking to 
 
 from __future__ import annotations
 
-import io
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
-import orjson
 import pytest
 import uvicorn
-from cryptography.fernet import Fernet
+from api_support import ADMIN_TOKEN, SECRET_KEY, TOKEN, BuildApp, Client, Serve
 from fastapi import FastAPI
 from sqlalchemy.engine import URL
 
@@ -26,72 +23,6 @@ from disparo.db.engine import Database
 from disparo.db.secrets import TokenCipher
 from disparo.simulator import SimulatorConfig, SimulatorServer
 from disparo.telegram import BotAPI
-
-ADMIN_TOKEN = "adm1n-t0ken-For-The-Tests-9f8e7d6c"
-TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1"
-OTHER_TOKEN = "987654321:ZZHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw2"
-SECRET_KEY = Fernet.generate_key().decode()
-
-
-@dataclass
-class Answer:
-    """An HTTP answer of the API: status, decoded body (JSON, else text) and headers."""
-
-    status: int
-    body: Any
-    headers: dict[str, str]
-    text: str
-
-
-class Client:
-    """Talks HTTP to one running server (the API or the simulator)."""
-
-    def __init__(self, base_url: str, session: aiohttp.ClientSession) -> None:
-        self.base_url = base_url
-        self.session = session
-
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: Any = None,
-        data: bytes | str | None = None,
-        token: str | None = ADMIN_TOKEN,
-        headers: dict[str, str] | None = None,
-    ) -> Answer:
-        """One request; the admin token is sent unless `token` is None."""
-        sent = dict(headers or {})
-        if json is not None:  # encoded here: aiohttp warns about large bodies it encodes
-            data = orjson.dumps(json)
-            sent.setdefault("Content-Type", "application/json")
-        payload = io.BytesIO(data.encode() if isinstance(data, str) else data) if data else None
-        if token is not None:
-            sent.setdefault("Authorization", f"Bearer {token}")
-        async with self.session.request(
-            method, self.base_url + path, data=payload, headers=sent
-        ) as response:
-            text = await response.text()
-            body: Any = text
-            if response.content_type == "application/json":
-                body = await response.json()
-            return Answer(response.status, body, dict(response.headers), text)
-
-    async def get(self, path: str, **kw: Any) -> Answer:
-        """GET `path`."""
-        return await self.request("GET", path, **kw)
-
-    async def post(self, path: str, json: Any = None, **kw: Any) -> Answer:
-        """POST `path` with a JSON body."""
-        return await self.request("POST", path, json=json, **kw)
-
-    async def patch(self, path: str, json: Any = None, **kw: Any) -> Answer:
-        """PATCH `path` with a JSON body."""
-        return await self.request("PATCH", path, json=json, **kw)
-
-    async def delete(self, path: str, **kw: Any) -> Answer:
-        """DELETE `path`."""
-        return await self.request("DELETE", path, **kw)
 
 
 @pytest.fixture
@@ -144,9 +75,6 @@ def settings(db_url: URL, simulator: SimulatorServer, listen_socket: socket.sock
     )
 
 
-BuildApp = Callable[..., FastAPI]
-
-
 @pytest.fixture
 def build_app(db: Database, settings: Settings) -> BuildApp:
     """Builds the app under test; keyword arguments go to `create_app`."""
@@ -163,9 +91,6 @@ def build_app(db: Database, settings: Settings) -> BuildApp:
         return create_app(app_db, app_settings, **options)
 
     return build
-
-
-Serve = Callable[[FastAPI], Awaitable[Client]]
 
 
 @pytest.fixture

@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from api_support import ADMIN_TOKEN, BuildApp, Client, Serve
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
-
-from conftest import ADMIN_TOKEN, BuildApp, Client, Serve
 
 SAMPLE_PATH_VALUES = {"shot_id": "1", "slug": "loja"}
 

@@ -6,9 +6,9 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from api_support import OTHER_TOKEN, SECRET_KEY, TOKEN, BuildApp, Client, Serve
 from sqlalchemy import insert, select, update
 
-from conftest import OTHER_TOKEN, SECRET_KEY, TOKEN, BuildApp, Client, Serve
 from disparo.db.engine import Database
 from disparo.db.secrets import TokenCipher
 from disparo.db.tables import bots, shots_queue, telegram_contacts

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from api_support import ADMIN_TOKEN, TOKEN, BuildApp, Client, Serve
 
-from conftest import ADMIN_TOKEN, TOKEN, BuildApp, Client, Serve
 from disparo.db.engine import Database
 
 SHOTS = "/admin/api/shots"

@@ -8,7 +8,8 @@ import csv
 import io
 from typing import Any
 
-from conftest import TOKEN, BuildApp, Client, Serve
+from api_support import TOKEN, BuildApp, Client, Serve
+
 from disparo.config import Settings
 from disparo.db.engine import Database
 from disparo.services import engine_background

@@ -6,9 +6,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from api_support import Client
 from sqlalchemy import select
 
-from conftest import Client
 from disparo.db.engine import Database
 from disparo.db.tables import funnel_events, payment_transactions, telegram_contacts
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from api_support import OTHER_TOKEN, TOKEN, BuildApp, Client, Serve
 from sqlalchemy import select
 
-from conftest import OTHER_TOKEN, TOKEN, BuildApp, Client, Serve
 from disparo.db.engine import Database
 from disparo.db.tables import bots, processed_updates, telegram_contacts
 

@@ -7,9 +7,9 @@ import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from api_support import TOKEN, Client
 from sqlalchemy import insert, update
 
-from conftest import TOKEN, Client
 from disparo.db.engine import Database
 from disparo.db.tables import (
     funnel_events,

@@ -7,9 +7,9 @@ import logging
 from typing import Any
 
 import pytest
+from api_support import ADMIN_TOKEN, OTHER_TOKEN, SECRET_KEY, TOKEN, BuildApp, Client, Serve
 from cryptography.fernet import Fernet
 
-from conftest import ADMIN_TOKEN, OTHER_TOKEN, SECRET_KEY, TOKEN, BuildApp, Client, Serve
 from disparo.config import ConfigError, Settings
 from disparo.db.secrets import SEALED_PREFIX, SecretKeyError, TokenCipher
 from disparo.services import token_cipher

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from api_support import Client
 from sqlalchemy import select, update
 
-from conftest import Client
 from disparo.db.engine import Database
 from disparo.db.tables import shots_queue
 

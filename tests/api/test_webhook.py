@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from api_support import Client
 from sqlalchemy import select
 
-from conftest import Client
 from disparo.api.updates import ContactChange, contact_event, is_start_command
 from disparo.db.engine import Database
 from disparo.db.tables import bots, processed_updates, telegram_contacts

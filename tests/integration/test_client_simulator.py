@@ -23,7 +23,7 @@ from disparo.telegram.errors import (
     Unauthorized,
 )
 
-TOKEN = "555000111:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0"
+TOKEN = "555000111:TTHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0"
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 
 from disparo.simulator import SimulatorConfig, SimulatorServer
 
-TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1"
+TOKEN = "123456789:TTHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1"
 OTHER_TOKEN = "987654321:ZZHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw2"
 
 

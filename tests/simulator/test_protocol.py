@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from urllib.parse import urlsplit
 
-TOKEN_PATH = "/bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1"
+TOKEN_PATH = "/bot123456789:TTHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1"
 
 
 def _request(path: str, body: bytes = b"", extra: str = "") -> bytes:

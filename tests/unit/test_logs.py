@@ -9,7 +9,7 @@ import pytest
 
 from disparo.logs import JSONFormatter, RedactingFilter, TextFormatter, redact
 
-TOKEN = "123456789:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0"
+TOKEN = "123456789:TTHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0"
 
 
 def _record(msg: str, *args: object, **extra: object) -> logging.LogRecord:

@@ -28,7 +28,7 @@ class BotCreate(BaseModel):
             "examples": [
                 {
                     "slug": "loja",
-                    "token": "123456789:AAE-example-token-from-BotFather-xyz",
+                    "token": "123456789:TTE-example-token-from-BotFather-xyz",
                     "name": "Loja",
                     "rate_per_s": 25,
                     "timezone": "America/Sao_Paulo",

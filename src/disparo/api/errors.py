@@ -14,10 +14,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 
+from disparo.db.errors import (
+    DataError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    PoolTimeoutError,
+)
 from disparo.db.secrets import SecretKeyError
 
 log = logging.getLogger("disparo.api")

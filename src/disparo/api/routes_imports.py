@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from disparo.api.auth import ADMIN, ADMIN_PREFIX
 from disparo.api.bot_schemas import ImportResult, Rejection
@@ -34,6 +33,7 @@ from disparo.api.import_rows import (
 from disparo.api.limits import MAX_IMPORT_BYTES
 from disparo.db import imports
 from disparo.db.bots import bot_exists
+from disparo.db.engine import Connection
 
 log = logging.getLogger("disparo.api.imports")
 
@@ -49,23 +49,23 @@ MAX_REJECTIONS_LISTED = 1000
 NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-lines")
 CSV_TYPES = ("text/csv",)
 
-Upsert = Callable[[AsyncConnection, str, Sequence[dict[str, Any]], datetime], Awaitable[int]]
+Upsert = Callable[[Connection, str, Sequence[dict[str, Any]], datetime], Awaitable[int]]
 
 
 async def _contacts(
-    conn: AsyncConnection, slug: str, rows: Sequence[dict[str, Any]], now: datetime
+    conn: Connection, slug: str, rows: Sequence[dict[str, Any]], now: datetime
 ) -> int:
     return await imports.upsert_contacts(conn, slug, rows, now=now)
 
 
 async def _events(
-    conn: AsyncConnection, slug: str, rows: Sequence[dict[str, Any]], now: datetime
+    conn: Connection, slug: str, rows: Sequence[dict[str, Any]], now: datetime
 ) -> int:
     return await imports.upsert_events(conn, slug, rows)
 
 
 async def _transactions(
-    conn: AsyncConnection, slug: str, rows: Sequence[dict[str, Any]], now: datetime
+    conn: Connection, slug: str, rows: Sequence[dict[str, Any]], now: datetime
 ) -> int:
     return await imports.upsert_transactions(conn, slug, rows, now=now)
 

@@ -6,8 +6,6 @@ import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from sqlalchemy import null
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from disparo.api.auth import ADMIN, ADMIN_PREFIX
 from disparo.api.content import Content, check_content
@@ -24,6 +22,7 @@ from disparo.api.schemas import ButtonRows, ShotCreate, ShotOut, ShotPage, ShotP
 from disparo.api.views import CURSOR_DOC, page_cursor, shot_out
 from disparo.db import shots as shot_queries
 from disparo.db.bots import bot_exists
+from disparo.db.engine import Connection
 from disparo.db.shots import ShotRecord
 from disparo.domain.statuses import MediaType, TransitionError, operator_transition
 
@@ -42,14 +41,14 @@ def _plain(buttons: ButtonRows | None) -> list[list[dict[str, str]]] | None:
     return None if buttons is None else [[b.model_dump() for b in row] for row in buttons]
 
 
-async def _shot_or_404(conn: AsyncConnection, shot_id: int) -> ShotRecord:
+async def _shot_or_404(conn: Connection, shot_id: int) -> ShotRecord:
     shot = await shot_queries.get_shot(conn, shot_id)
     if shot is None:
         raise not_found(f"shot {shot_id}")
     return shot
 
 
-async def _out(conn: AsyncConnection, shot: ShotRecord) -> ShotOut:
+async def _out(conn: Connection, shot: ShotRecord) -> ShotOut:
     counts = await shot_queries.delivery_counts(conn, [shot.id])
     return shot_out(shot, counts.get(shot.id, {}))
 
@@ -142,7 +141,7 @@ def _merged(shot: ShotRecord, body: ShotPatch) -> tuple[Content, dict[str, Any]]
         "copy": copy,
         "media_type": media_type.value,
         "media_url": media_url,
-        "buttons": null() if buttons is None else buttons,
+        "buttons": buttons,
     }
     if "scheduled_at" in given:
         if body.scheduled_at is None:

@@ -15,9 +15,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeGuard
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from disparo.db.contacts import Profile, record_chat_state, record_interaction
+from disparo.db.engine import Connection
 from disparo.db.updates import claim_update
 from disparo.domain.statuses import ChatState
 
@@ -116,7 +115,7 @@ def contact_event(update: Mapping[str, Any]) -> ContactEvent | None:
 
 
 async def apply_update(
-    conn: AsyncConnection, bot_slug: str, update: Mapping[str, Any], *, now: datetime
+    conn: Connection, bot_slug: str, update: Mapping[str, Any], *, now: datetime
 ) -> bool:
     """Apply one update in the caller's transaction; False when it was already applied."""
     update_id = update.get("update_id")
@@ -138,7 +137,7 @@ async def apply_update(
 
 
 async def apply_updates(
-    conn: AsyncConnection, bot_slug: str, updates: Sequence[Mapping[str, Any]], *, now: datetime
+    conn: Connection, bot_slug: str, updates: Sequence[Mapping[str, Any]], *, now: datetime
 ) -> int:
     """Apply a batch (getUpdates) in one transaction; how many were new."""
     applied = 0

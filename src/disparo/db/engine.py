@@ -30,6 +30,10 @@ def is_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, OSError | TimeoutError)
 
 
+# The connection type named by code outside db/ (which never imports SQLAlchemy itself).
+Connection = AsyncConnection
+
+
 def _configure_sqlite(engine: AsyncEngine, *, immediate: bool) -> None:
     """WAL, busy timeout, foreign keys; writers take the lock at BEGIN (no upgrade deadlocks)."""
 

@@ -87,7 +87,7 @@ shots_queue = Table(
     Column("copy", Text, nullable=False),
     Column("media_url", Text),
     Column("media_type", Text, nullable=False, server_default=text("'none'")),
-    Column("buttons", JSON),
+    Column("buttons", JSON(none_as_null=True)),
     Column("scheduled_at", UTCDateTime(), nullable=False, server_default=func.now()),
     Column("status", Text, nullable=False, server_default=text("'pending'")),
     Column("attempt_count", Integer, nullable=False, server_default=text("0")),
