@@ -9,7 +9,7 @@ bot, the simulator in its own process at its default limits (30 messages/s per b
           then the shots run to the end (the checks of tests/e2e/test_crash.py)
   faults  one `disparo worker`; 5 % of requests answer 5xx, 2 % lose their connection, 1 %
           answer after the client's 1 s timeout; a 429 storm of `--storm-s` (30 s) on the
-          first bot, outlasting its first retry_after by half (tests/e2e/test_faults.py)
+          first bot, outlasting its first retry_after by half (tests/e2e/test_telegram_faults.py)
 
 Prints the machine, the parameters, then one JSON object with, per backend and run: kills
 (and how many hit a process holding a lease), recipients, duplicates (the simulator's count),
@@ -169,7 +169,7 @@ def main() -> None:
                     "storm_s": args.storm_s,
                 },
                 "lease_s": args.lease_s,
-                "worker_max_bots": args.max_bots,
+                "worker_max_bots": {"postgresql": args.max_bots, "sqlite": args.bots},
                 "seed": args.seed,
             }
         ),

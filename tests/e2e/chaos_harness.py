@@ -451,8 +451,9 @@ class Window:
     end: float
 
 
-def _wall(stamp: str) -> float:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+def log_time(line: dict[str, Any]) -> float:
+    """The wall time (epoch seconds) of a JSON log line."""
+    return datetime.fromisoformat(str(line["time"]).replace("Z", "+00:00")).timestamp()
 
 
 def sending_windows(slots: list[Slot], shot_ids: set[int]) -> dict[int, list[Window]]:
@@ -468,7 +469,7 @@ def sending_windows(slots: list[Slot], shot_ids: set[int]) -> dict[int, list[Win
             if shot_id not in shot_ids:
                 continue
             key = (slot.name, run.pid, int(shot_id))
-            at = _wall(line["time"])
+            at = log_time(line)
             if line.get("msg") == "[SHOTS][WORKER] processing batch":
                 first.setdefault(key, at)
             if line.get("msg", "").startswith("[SHOTS][WORKER] job "):
@@ -525,7 +526,7 @@ class ChaosPlan:
     kills: int = 10
     kill_every_s: tuple[float, float] = (0.5, 2.0)
     lease_s: float = 5.0
-    max_bots: int = 2
+    max_bots: int = 2  # per worker process on PostgreSQL (the one SQLite process takes all)
     seed: int = 1
     finish_timeout_s: float = 120.0
 
@@ -559,7 +560,9 @@ async def run_chaos(plan: ChaosPlan, db_url: URL, log_dir: Path) -> dict[str, An
             for shot in seeded:
                 limits = {"per_second": plan.sim_per_second, "paid_per_second": plan.sim_per_second}
                 sim.post(f"bots/{shot.token}/limits", limits)
-        env = engine_env(db_url, sim.base, lease_s=plan.lease_s, max_bots=plan.max_bots)
+        # One `disparo serve` on SQLite carries every bot; workers on PostgreSQL share them.
+        max_bots = plan.max_bots if plan.backend == "postgresql" else max(plan.max_bots, plan.bots)
+        env = engine_env(db_url, sim.base, lease_s=plan.lease_s, max_bots=max_bots)
         if plan.backend == "sqlite":
             argv = ["serve", "--port", str(free_port())]
             slots.append(Slot("serve", argv, env, log_dir))
@@ -723,7 +726,7 @@ class Pause:
 def pauses_from_logs(lines: list[dict[str, Any]], shot_id: int) -> list[Pause]:
     """The bot's pauses, from the worker's `rate limited; bot paused` lines (one per 429)."""
     refusals = sorted(
-        (_wall(line["time"]), float(line["retry_after_s"]))
+        (log_time(line), float(line["retry_after_s"]))
         for line in lines
         if line.get("msg") == "[SHOTS][WORKER] rate limited; bot paused"
         and line.get("shot_id") == shot_id

@@ -21,6 +21,7 @@ from chaos_harness import (
     engine_env,
     free_port,
     ledger,
+    log_time,
     reconcile,
     seed,
     shot_rows,
@@ -33,8 +34,8 @@ from disparo.db.engine import Database
 
 pytestmark = pytest.mark.slow
 
-RECIPIENTS = 1500
-RATE_PER_S = 150
+RECIPIENTS = 1200
+RATE_PER_S = 200
 
 
 @pytest.fixture
@@ -66,12 +67,11 @@ async def _get(http: aiohttp.ClientSession, url: str) -> tuple[int, Any]:
 
 
 def _worker_lines(slot: Slot, *, since: float) -> list[dict[str, Any]]:
+    """The worker's warnings and errors logged from `since` (wall time) on."""
     return [
         line
         for _, line in slot.log_lines()
-        if line.get("level") in ("WARNING", "ERROR")
-        and time.mktime(time.strptime(line["time"][:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
-        >= since - 1
+        if line.get("level") in ("WARNING", "ERROR") and log_time(line) >= since
     ]
 
 

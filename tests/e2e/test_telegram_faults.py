@@ -1,6 +1,6 @@
 """A faulty Telegram: 5 % 5xx, 2 % dropped connections, 1 % answers slower than the client's
 timeout, and a 429 storm that outlasts its first retry_after. A real `disparo worker`
-process against the simulator process, on both backends (`bench/chaos.py --faults` runs a
+process against the simulator process, on both backends (`bench/chaos.py --runs faults` runs a
 30 s storm at full size)."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ async def test_faults_end_each_recipient_with_one_outcome_and_never_resend(
     plan = FaultPlan(
         backend=backend,
         bots=2,
-        recipients=1000,
+        recipients=600,
         rate_per_s=100,
         error_5xx=0.05,
         drop=0.02,

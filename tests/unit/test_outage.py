@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
+import psycopg
 import pytest
 from sqlalchemy.exc import OperationalError
 
@@ -88,3 +89,16 @@ def test_a_bug_is_not_an_outage_and_keeps_its_traceback(
     assert record.exc_info is not None
     assert record.shot_id == 7  # type: ignore[attr-defined]
     assert not outage.down
+
+
+def test_the_drivers_own_errors_are_outages_too(caplog: pytest.LogCaptureFixture) -> None:
+    """A server shutdown seen on a raw psycopg connection (the engine's hot path) is an outage,
+    logged without a traceback."""
+    outage = Outage("reserve a batch", FakeClock())
+    shutdown = psycopg.errors.AdminShutdown("terminating connection due to administrator command")
+    with caplog.at_level(logging.WARNING, logger="disparo.engine"):
+        outage.failed(shutdown, shot_id=7)
+    (record,) = caplog.records
+    assert record.levelno == logging.WARNING
+    assert record.exc_info is None
+    assert outage.down

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import psycopg
 from sqlalchemy import event
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -24,6 +25,9 @@ def is_unavailable(exc: BaseException) -> bool:
     """True when `exc` means the database cannot be reached or is busy right now (a restart,
     a network cut, a full pool, a locked SQLite file), so the call may work if tried later."""
     if isinstance(exc, OperationalError | InterfaceError | PoolTimeoutError):
+        return True
+    # The engine's raw psycopg connections (`db.raw`) raise the driver's own errors.
+    if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
