@@ -77,7 +77,12 @@ class Peer:
         self.process.stdin.flush()
 
     def cpu_s(self) -> float:
-        return process_cpu_s(self.process.pid) - self.cpu0
+        """CPU seconds since the go: read live, or from the peer's own report once it ended."""
+        if self.process.poll() is None:
+            return process_cpu_s(self.process.pid) - self.cpu0
+        assert self.process.stdout is not None
+        lines = self.process.stdout.read().strip().splitlines()
+        return float(json.loads(lines[-1])["cpu_s"]) if lines else float("nan")
 
     async def finished(self, cap_s: float) -> bool:
         deadline = time.monotonic() + cap_s

@@ -4,7 +4,8 @@
     python bench/baselines/peers.py spec --sim URL --database-url URL
 
 The process prints `ready` once imported and set up, waits for a line on stdin, runs, and
-prints one JSON object of outcome counts. `spec` runs the spec's worker until SIGTERM.
+prints one JSON object: outcome counts and the CPU seconds it used since the go. `spec` runs
+the spec's worker until SIGTERM.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import asyncio
 import json
 import signal
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -61,9 +63,10 @@ def main() -> None:
     args = parser.parse_args()
     print("ready", flush=True)
     sys.stdin.readline()
+    cpu0 = time.process_time()
     runner = run_spec if args.peer == "spec" else run_library
     counts = asyncio.run(runner(args))
-    print(json.dumps(dict(counts)), flush=True)
+    print(json.dumps({"counts": dict(counts), "cpu_s": time.process_time() - cpu0}), flush=True)
 
 
 if __name__ == "__main__":
