@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from collections.abc import AsyncIterator
@@ -80,6 +81,58 @@ async def test_second_claim_for_a_busy_bot_finds_nothing(db: Database) -> None:
     assert a is not None
     assert b is not None
     assert (a.id, b.id, c) == (first, other, None)
+
+
+async def test_a_batch_claim_takes_the_oldest_shot_of_each_free_bot(db: Database) -> None:
+    """One batch claim takes at most one shot per bot, the oldest, and none of a busy bot."""
+    for slug in ("a", "b", "c"):
+        await add_bot(db, slug)
+    now = datetime.now(UTC)
+    lease = now + timedelta(seconds=30)
+    busy = await add_shot(db, "c")
+    assert (
+        await leases.claim_due_shot(db, worker_id="w0", now=now, lease_expires_at=lease)
+    ) is not None
+    await add_shot(db, "c")
+    a_old = await add_shot(db, "a", scheduled_at=now - timedelta(seconds=5))
+    await add_shot(db, "a")
+    b_old = await add_shot(db, "b")
+    claimed = await leases.claim_due_shots(
+        db, worker_id="w1", now=now, lease_expires_at=lease, limit=10
+    )
+    assert [s.id for s in claimed] == [a_old, b_old]
+    assert all(s.attempt_count == 1 for s in claimed)
+    again = await leases.claim_due_shots(
+        db, worker_id="w2", now=now, lease_expires_at=lease, limit=10
+    )
+    assert again == []
+    assert (await shot(db, busy))["locked_by"] == "w0"
+
+
+async def test_concurrent_batch_claims_never_run_one_bot_twice(
+    db: Database, other_db: Database
+) -> None:
+    """Two workers claiming in batches at once end with at most one running shot per bot."""
+    for b in range(6):
+        await add_bot(db, f"bot{b}")
+        for _ in range(3):
+            await add_shot(db, f"bot{b}")
+    now = datetime.now(UTC)
+    lease = now + timedelta(seconds=30)
+    results = await asyncio.gather(
+        *(
+            leases.claim_due_shots(
+                database, worker_id=f"w{n}", now=now, lease_expires_at=lease, limit=6
+            )
+            for n, database in enumerate((db, other_db, db, other_db))
+        ),
+        return_exceptions=True,
+    )
+    claimed = [s for result in results if isinstance(result, list) for s in result]
+    assert not [r for r in results if isinstance(r, BaseException)]
+    assert claimed
+    slugs = [s.bot_slug for s in claimed]
+    assert len(slugs) == len(set(slugs))
 
 
 async def test_a_dead_workers_shot_is_rescued_and_finished_by_another(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -84,6 +85,22 @@ async def get_bot(conn: AsyncConnection, cipher: TokenCipher, slug: str) -> BotR
     """The bot named `slug`, or None."""
     row = (await conn.execute(select(bots).where(bots.c.slug == slug))).mappings().first()
     return _record(row, cipher) if row is not None else None
+
+
+SealedBot = RowMapping  # a bots row whose token is still sealed
+
+
+async def sealed_bots(conn: AsyncConnection, slugs: Collection[str]) -> dict[str, SealedBot]:
+    """The rows of these bots, tokens still sealed (open each with `open_bot`), by slug."""
+    if not slugs:
+        return {}
+    rows = (await conn.execute(select(bots).where(bots.c.slug.in_(list(slugs))))).mappings()
+    return {row["slug"]: row for row in rows}
+
+
+def open_bot(row: SealedBot, cipher: TokenCipher) -> BotRecord:
+    """The bot of a `sealed_bots` row, its token opened (SecretKeyError if the key cannot)."""
+    return _record(row, cipher)
 
 
 async def bot_exists(conn: AsyncConnection, slug: str) -> bool:

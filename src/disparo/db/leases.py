@@ -87,6 +87,60 @@ def _candidate(now: datetime, skip_bots: Collection[str]) -> Any:
     return query
 
 
+def _claim(worker_id: str, now: datetime, lease_expires_at: datetime) -> Any:
+    return update(shots_queue).values(
+        status=ShotStatus.RUNNING.value,
+        locked_by=worker_id,
+        lease_expires_at=lease_expires_at,
+        attempt_count=q.attempt_count + 1,
+        started_at=func.coalesce(q.started_at, now),
+        updated_at=now,
+    )
+
+
+async def claim_due_shots(
+    db: Database,
+    *,
+    worker_id: str,
+    now: datetime,
+    lease_expires_at: datetime,
+    limit: int,
+) -> list[ClaimedShot]:
+    """Take up to `limit` due pending shots in one transaction, oldest first, at most one per
+    bot and none of a bot that has a running or locked shot (a worker starting 100 bots needs
+    one round of statements, not 100).
+
+    Empty when nothing is claimable, or when another worker started a shot of one of these bots
+    meanwhile (the running-shot index refuses the whole batch): the caller then claims one at a
+    time with `claim_due_shot`, which steps around that bot.
+    """
+    try:
+        async with db.write() as conn:
+            rows = (await conn.execute(_candidate(now, ()).limit(2 * limit))).all()
+            picked: dict[str, int] = {}
+            for row in rows:
+                picked.setdefault(row.bot_slug, row.id)  # the oldest of each bot
+                if len(picked) == limit:
+                    break
+            if not picked:
+                return []
+            query = (
+                _claim(worker_id, now, lease_expires_at)
+                .where(
+                    q.id.in_(list(picked.values())),
+                    q.status == ShotStatus.PENDING.value,
+                    q.locked_by.is_(None),
+                )
+                .returning(*_CLAIMED_COLUMNS)
+            )
+            claimed = (await conn.execute(query)).mappings().all()
+    except IntegrityError as exc:
+        if RUNNING_INDEX not in str(exc.orig):
+            raise
+        return []
+    return sorted((ClaimedShot(**row) for row in claimed), key=lambda s: (s.scheduled_at, s.id))
+
+
 async def claim_due_shot(
     db: Database,
     *,
@@ -101,14 +155,7 @@ async def claim_due_shot(
     of one bot collide on the running-shot index, and the loser rolls back and tries another bot.
     """
     skipped = set(skip_bots)
-    claim = update(shots_queue).values(
-        status=ShotStatus.RUNNING.value,
-        locked_by=worker_id,
-        lease_expires_at=lease_expires_at,
-        attempt_count=q.attempt_count + 1,
-        started_at=func.coalesce(q.started_at, now),
-        updated_at=now,
-    )
+    claim = _claim(worker_id, now, lease_expires_at)
     for _ in range(8):
         bot_slug = None
         try:

@@ -166,13 +166,23 @@ class Worker:
                 break
             started, length = self.keeper.expires_at()
             now = clock.now()
-            shot = await leases.claim_due_shot(
-                self.db, worker_id=self.worker_id, now=now, lease_expires_at=now + length
+            lease_expires_at = now + length
+            shots = await leases.claim_due_shots(
+                self.db,
+                worker_id=self.worker_id,
+                now=now,
+                lease_expires_at=lease_expires_at,
+                limit=min(due - claimed, settings.max_bots - len(self.senders)),
             )
-            if shot is None:
-                break
-            claimed += 1
-            await self._start(shot, started)
+            if not shots:  # nothing claimable, or a bot contended: one at a time around it
+                shot = await leases.claim_due_shot(
+                    self.db, worker_id=self.worker_id, now=now, lease_expires_at=lease_expires_at
+                )
+                if shot is None:
+                    break
+                shots = [shot]
+            claimed += len(shots)
+            await self._start_all(shots, started)
         self.metrics.due_shots.set(due - claimed)
         self.metrics.running_shots.set(len(self.senders))
         log.debug(
@@ -208,13 +218,29 @@ class Worker:
         if settled:
             log.info("[SHOTS][WORKER] cancelled deliveries settled", extra={"skipped": settled})
 
-    async def _start(self, shot: ClaimedShot, started: float) -> None:
-        self.claims += 1
-        self.keeper.hold(shot.id, started)
+    async def _start_all(self, shots: list[ClaimedShot], started: float) -> None:
+        for shot in shots:
+            self.claims += 1
+            self.keeper.hold(shot.id, started)
+        try:  # every claimed shot's bot in one read
+            async with self.db.read() as conn:
+                rows: dict[str, bots.SealedBot] | None = await bots.sealed_bots(
+                    conn, {shot.bot_slug for shot in shots}
+                )
+        except Exception:  # each start reads again (and hands its shot back if it must)
+            rows = None
+        for shot in shots:
+            await self._start(shot, rows)
+
+    async def _start(self, shot: ClaimedShot, rows: dict[str, bots.SealedBot] | None) -> None:
         now = self.clock.now()
         try:
-            async with self.db.read() as conn:
-                record = await bots.get_bot(conn, self.cipher, shot.bot_slug)
+            if rows is None:
+                async with self.db.read() as conn:
+                    record = await bots.get_bot(conn, self.cipher, shot.bot_slug)
+            else:
+                row = rows.get(shot.bot_slug)
+                record = None if row is None else bots.open_bot(row, self.cipher)
             if record is None:
                 raise ValueError(f"the bot '{shot.bot_slug}' is not registered")
             bot = self.api.bot(record.token)
