@@ -41,7 +41,7 @@ FINAL = ("sent", "error", "cancelled")
 
 def _bot_token() -> str:
     """A fresh, well-formed token: `<id>:<35 characters>`, random so it matches nothing else."""
-    return f"{secrets.randbelow(9 * 10**9) + 10**9}:AA{secrets.token_urlsafe(40)[:33]}"
+    return f"{secrets.randbelow(9 * 10**9) + 10**9}:TT{secrets.token_urlsafe(40)[:33]}"
 
 
 def _free_port() -> int:

@@ -48,8 +48,9 @@ schemathesis.serializer.alias(["application/x-ndjson", "text/csv"], "text/plain"
 
 
 def bot_token(bot_id: int) -> str:
-    """A well-formed token for Telegram bot `bot_id` (the simulator accepts any such token)."""
-    return f"{bot_id}:AAF{'z' * 16}{bot_id:016d}"
+    """A well-formed token for Telegram bot `bot_id` (the simulator accepts any such token;
+    not shaped like a real one, which starts its secret with AA)."""
+    return f"{bot_id}:TTF{'z' * 16}{bot_id:016d}"
 
 
 LOJA_TOKEN = bot_token(700_000_001)

@@ -16,8 +16,8 @@ from disparo.services import check_stored_tokens
 
 OLD, NEW, OTHER = (generate_key() for _ in range(3))
 TOKENS = {
-    "plain": "111111:AAPlainPlainPlainPlainPlainPlainPla",
-    "sealed": "222222:AASealedSealedSealedSealedSealedSe",
+    "plain": "111111:TTPlainPlainPlainPlainPlainPlainPla",
+    "sealed": "222222:TTSealedSealedSealedSealedSealedSe",
 }
 
 
