@@ -344,3 +344,20 @@ async def test_wake_up_starts_a_due_shot_without_waiting_for_the_poll(
 
 async def _ticked(worker: object) -> bool:
     return getattr(worker, "_next_rescue", 0.0) > 0
+
+
+async def test_after_claiming_a_due_shot_the_worker_wakes_for_the_next_scheduled_one(
+    db: Database, sim: Sim, start_worker: StartWorker
+) -> None:
+    """With two bots, one shot due now and one due 1.5 s later, the second starts on time
+    although the poll is 30 s: the tick that claims the first sleeps until the second."""
+    await add_bot(db, "a", rate_per_s=10)
+    await add_contacts(db, "a", range(1, 61))  # still sending when the second is due
+    await add_bot(db, "b")
+    await add_contacts(db, "b", range(1, 4))
+    now = datetime.now(UTC)
+    await add_shot(db, "a", scheduled_at=now)
+    later = await add_shot(db, "b", scheduled_at=now + timedelta(seconds=1.5))
+    await start_worker(poll_interval_s=30.0)
+    row = await wait_for_status(db, later, ("running", "sent"), timeout_s=5)
+    assert row["started_at"] - (now + timedelta(seconds=1.5)) < timedelta(seconds=1)

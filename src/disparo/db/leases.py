@@ -393,11 +393,11 @@ async def stop_bot_shots(
 
 async def due_summary(db: Database, *, now: datetime) -> tuple[int, datetime | None]:
     """One read for the worker's tick: how many pending shots are due now (a gauge, and
-    whether a claim is worth trying), and when the earliest unlocked pending shot is scheduled
-    (past: due now; None when none waits)."""
+    whether a claim is worth trying), and when the next unlocked pending shot becomes due
+    (after `now`; None when none is scheduled later)."""
     query = select(
         func.count().filter(q.scheduled_at <= now),
-        func.min(q.scheduled_at).filter(q.locked_by.is_(None)),
+        func.min(q.scheduled_at).filter(q.locked_by.is_(None), q.scheduled_at > now),
     ).where(q.status == ShotStatus.PENDING.value)
     async with db.read() as conn:
         row = (await conn.execute(query)).one()

@@ -194,10 +194,10 @@ class Worker:
                 "due": due - claimed,
             },
         )
-        now = clock.now()
-        if next_due is None or next_due <= now:
-            return settings.poll_interval_s  # nothing scheduled, or due but not claimable now
-        return min(settings.poll_interval_s, (next_due - now).total_seconds())
+        # Due shots left unclaimed (their bot is busy) wait for the poll or a sender's end.
+        if next_due is None:
+            return settings.poll_interval_s
+        return min(settings.poll_interval_s, (next_due - clock.now()).total_seconds())
 
     async def _rescue(self) -> None:
         now = self.clock.now()
