@@ -68,7 +68,7 @@ async def run(args: argparse.Namespace, sim: str, simulator_pid: int) -> dict[st
             simulator_pid,
             lambda: queue_shots(db, args.bots),
             workers=args.workers,
-            max_bots=max(per_worker, args.max_bots),
+            max_bots=args.max_bots if args.workers == 1 else per_worker,
             cap_s=args.cap_s,
             profile=args.profile,
         )
@@ -121,7 +121,12 @@ def main() -> None:
     parser.add_argument("--bots", type=int, default=100)
     parser.add_argument("--recipients", type=int, default=300)
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
-    parser.add_argument("--max-bots", type=int, default=100, help="DISPARO_WORKER_MAX_BOTS")
+    parser.add_argument(
+        "--max-bots",
+        type=int,
+        default=100,
+        help="DISPARO_WORKER_MAX_BOTS of a single worker (with --workers N: bots / N each)",
+    )
     parser.add_argument("--cap-s", type=float, default=180.0, help="longest run")
     parser.add_argument("--port", type=int, default=0, help="simulator port (0: a free one)")
     parser.add_argument("--dump", type=Path, help="write every bot's delivery times (JSON) here")
@@ -139,7 +144,9 @@ def main() -> None:
                 "recipients_per_bot": args.recipients,
                 "bot_rate_per_s": LIMIT_PER_BOT,
                 "workers": args.workers,
-                "DISPARO_WORKER_MAX_BOTS": max(math.ceil(args.bots / args.workers), args.max_bots),
+                "DISPARO_WORKER_MAX_BOTS": (
+                    args.max_bots if args.workers == 1 else math.ceil(args.bots / args.workers)
+                ),
                 "simulator": "python -m disparo simulator (defaults: 30/s per bot, 40±10 ms)",
                 "worker": "python -m disparo worker, its own process, INFO logs to a file",
             }

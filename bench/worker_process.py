@@ -243,6 +243,7 @@ class Run:
             "simulator_s": self.simulator_cpu_s,
             "postgresql_s": self.postgresql_cpu_s,
             "cores": psutil.cpu_count(),
+            "load_avg_1m_at_end": os.getloadavg()[0],  # other processes on the machine count
         }
 
 
