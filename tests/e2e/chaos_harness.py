@@ -572,6 +572,13 @@ async def run_chaos(plan: ChaosPlan, db_url: URL, log_dir: Path) -> dict[str, An
         for slot in slots:
             slot.start()
         shot_ids = [shot.shot_id for shot in seeded]
+
+        async def sending() -> bool:
+            check_alive(slots)
+            return any(int(bot.get("delivered", 0)) > 0 for bot in sim.stats().values())
+
+        # The kills start once the shots are being sent (not while the processes boot).
+        await wait_until(sending, timeout_s=30, what="the first delivery", every_s=0.05)
         while len(kills) < plan.kills:
             await asyncio.sleep(pick_kill_delay(rng, *plan.kill_every_s))
             check_alive(slots)
