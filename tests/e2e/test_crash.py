@@ -57,10 +57,13 @@ async def test_kill_9_every_second_or_so_loses_nothing_and_sends_nothing_twice(
         assert sum(shot["outcomes"].values()) == plan.recipients
         assert set(shot["outcomes"]) <= set(FINAL_DELIVERY), shot
         assert shot["messages_per_chat_max"] == 1  # a text shot: one message per chat
-    # Unknown: exactly what the kills left reserved, at most two batches per shot per kill.
+    # Unknown: exactly what the kills left reserved. Per shot and kill that is the queue
+    # reserved ahead (up to 1.5 batches of 1 s), the requests in flight and the answers not yet
+    # flushed (0.2 s): about 1.7 s of traffic (≤ 1.68 measured); 2.5 s leaves room for a
+    # loaded CI machine, whose slower answers keep more requests in flight.
     assert report["unknown"] == report["stranded_by_kills"]
     assert set(report["unknown_by_reason"]) <= {"worker_lost"}
-    assert report["stranded_per_kill_and_shot_max"] <= 2 * math.ceil(RATE_PER_S * 1.0)
+    assert report["stranded_per_kill_and_shot_max"] <= 2.5 * math.ceil(RATE_PER_S * 1.0)
     # One sender per bot: owners' sending windows never overlap, every delivery fell inside
     # its owner's window, and the simulator refused nothing (two senders would exceed 150/s).
     assert report["overlapping_owners"] == 0
