@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from telegram_fake import TOKEN, FakeTelegram
 
-from disparo.telegram import Bot, BotAPI
+from disparo.telegram import Bot, BotAPI, NotDeliveredError
 
 
 async def test_sequential_calls_reuse_one_connection(bot: Bot, fake_telegram: FakeTelegram) -> None:
@@ -69,3 +70,19 @@ async def test_client_closes_its_pool(fake_telegram: FakeTelegram) -> None:
     assert pool.open_connections == 0
     assert not api.started
     await api.aclose()
+
+
+async def test_on_write_runs_once_when_the_request_is_written(
+    bot: Bot, fake_telegram: FakeTelegram, closed_port: int
+) -> None:
+    """`on_write` runs once per written request, after the connection exists; never for a
+    request that could not be written."""
+    writes: list[int] = []
+    await bot.call("sendMessage", {"chat_id": 1, "text": "hi"}, on_write=lambda: writes.append(1))
+    assert writes == [1]
+    async with BotAPI(f"http://127.0.0.1:{closed_port}", connect_timeout_s=0.5) as api:
+        with pytest.raises(NotDeliveredError):
+            await api.bot(TOKEN).call(
+                "sendMessage", {"chat_id": 1, "text": "hi"}, on_write=lambda: writes.append(2)
+            )
+    assert writes == [1]

@@ -9,7 +9,7 @@ leave out every parameter that is None.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import orjson
@@ -86,13 +86,21 @@ class Bot:
         return url
 
     async def call(
-        self, method: str, params: Mapping[str, Any], *, timeout_s: float | None = None
+        self,
+        method: str,
+        params: Mapping[str, Any],
+        *,
+        timeout_s: float | None = None,
+        on_write: Callable[[], object] | None = None,
     ) -> Any:
         """Call a Bot API ``method`` with ``params`` (sent as given) and return its ``result``.
 
         Raises a TelegramAPIError subclass for an ``ok:false`` answer, NotDeliveredError when
         no connection could be made, MaybeDeliveredError when the request may have been sent.
         A call cancelled while in flight may have been delivered too: treat it as unknown.
+        ``on_write`` is called right before the request is written to its connection (after
+        any wait for one), and never if it is not written: a rate limiter stamps real send
+        times with it.
         """
         url = self._urls.get(method) or self._url(method)
         api = self._api
@@ -100,7 +108,7 @@ class Bot:
         body = orjson.dumps(params if isinstance(params, dict) else dict(params))
         try:
             status, raw = await pool.post(
-                url, body, api.timeout_s if timeout_s is None else timeout_s
+                url, body, api.timeout_s if timeout_s is None else timeout_s, on_write
             )
         except SendFailed as exc:
             error: TelegramError = error_from_send_failure(method, api.host, exc)

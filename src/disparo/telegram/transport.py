@@ -15,6 +15,7 @@ import asyncio
 import ssl
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import httptools
@@ -159,8 +160,18 @@ class HttpPool:
         """Connections open now (idle or busy)."""
         return self._open
 
-    async def post(self, path: str, body: bytes, timeout_s: float) -> tuple[int, bytes]:
-        """POST `body` (JSON) to `path`; (HTTP status, answer body). Raises SendFailed."""
+    async def post(
+        self,
+        path: str,
+        body: bytes,
+        timeout_s: float,
+        on_write: Callable[[], object] | None = None,
+    ) -> tuple[int, bytes]:
+        """POST `body` (JSON) to `path`; (HTTP status, answer body). Raises SendFailed.
+
+        `on_write` is called right before the request is written to its connection (after any
+        wait for a free or new one), never when it is not written.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         connection = await self._acquire(loop, min(self._connect_timeout_s, timeout_s))
@@ -170,6 +181,8 @@ class HttpPool:
         waiter: asyncio.Future[tuple[int, bytes]] = loop.create_future()
         timer = loop.call_at(deadline, _expire, waiter)
         try:
+            if on_write is not None:
+                on_write()
             connection.send(data, waiter)
             status, answer = await waiter
         except asyncio.CancelledError:
