@@ -52,11 +52,16 @@ async def test_faults_end_each_recipient_with_one_outcome_and_never_resend(
         assert shot["slow"] > 0
         assert shot["dropped"] > 0
         assert shot["unknown_by_error"] == {"timeout": shot["slow"], "dropped": shot["dropped"]}
-        # A 5xx never reached the chat: retried until sent (or `error` after three).
-        assert shot["outcomes"]["sent"] + shot["slow"] == shot["delivered"]
+        # A 5xx or a dropped request never reached the chat: retried until sent (or `error`
+        # after three), or `unknown`; only a late answer may hide a delivery (not when the late
+        # answer was a 429 of the storm).
+        assert shot["outcomes"]["sent"] <= shot["delivered"]
+        assert shot["delivered"] <= shot["outcomes"]["sent"] + shot["slow"]
     # The storm: each 429 the engine received opened a pause or was in flight when it began:
     # each pause counts the refusal that opened it plus at most what was in flight at 100/s.
-    assert stormy["429"] == stormy["rate_limited_log_lines"]
+    # The engine saw every 429 the simulator sent, but one answered past the timeout.
+    assert stormy["rate_limited_log_lines"] <= stormy["429"]
+    assert stormy["429"] <= stormy["rate_limited_log_lines"] + stormy["slow"]
     assert stormy["pauses"] == 2
     assert all(refused <= 1 + 10 for refused in stormy["refusals_per_pause"])
     assert calm["429"] == 0

@@ -307,13 +307,15 @@ class ShotSender:
             pause_s = pacing.server_error_pause_s(self._server_streak)
             if pause_s:
                 self.limiter.pause(pause_s)
-            self.limiter.answered(probe=probe, refused=pause_s > 0)
+            # A 5xx or no connection says nothing of the rate limit: a probe stays a probe.
+            self.limiter.answered(probe=probe, refused=True)
             item.not_before = self.clock.monotonic() + pacing.backoff_s(
                 item.transient, random.random()
             )
             heapq.heappush(self._retries, item)
             return
-        self.limiter.answered(probe=probe, refused=False)
+        # No answer at all (timeout, dropped connection) tells nothing of the rate limit either.
+        self.limiter.answered(probe=probe, refused=failure.kind is FailureKind.MAYBE_DELIVERED)
         self._server_streak = 0
         assert verdict.outcome is not None
         self._record(item, verdict.outcome, verdict=verdict)
