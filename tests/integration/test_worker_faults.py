@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -33,13 +33,11 @@ class FlakyBot:
         self._flaky = flaky
         self.bot_id = bot.bot_id
 
-    async def call(
-        self, method: str, params: Mapping[str, Any], *, timeout_s: float | None = None
-    ) -> Any:
+    async def call(self, method: str, params: Mapping[str, Any], **options: Any) -> Any:
         error = self._flaky.pop(int(params["chat_id"]), None)
         if error is not None:
             raise error
-        return await self._bot.call(method, params, timeout_s=timeout_s)
+        return await self._bot.call(method, params, **options)
 
 
 class FlakyAPI(BotAPI):
@@ -119,8 +117,15 @@ class StormBot:
         self.in_flight_after_failure = 0
 
     async def call(
-        self, method: str, params: Mapping[str, Any], *, timeout_s: float | None = None
+        self,
+        method: str,
+        params: Mapping[str, Any],
+        *,
+        timeout_s: float | None = None,
+        on_write: Callable[[], object] | None = None,
     ) -> Any:
+        if on_write is not None:
+            on_write()  # the request "leaves" at once
         loop = asyncio.get_running_loop()
         self.calls += 1
         now = loop.time()

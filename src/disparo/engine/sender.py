@@ -249,18 +249,28 @@ class ShotSender:
     # one request -----------------------------------------------------------------------------
 
     async def _deliver(self, item: Item, probe: bool) -> None:
-        self.limiter.went()  # first: the window counts when requests really leave
         step = self._steps[item.step]
         item.requests += 1
         self._in_flight_gauge.inc()
         self._requests.inc()
         started = self.clock.monotonic()
+        written = False
+
+        def went() -> None:
+            # The window counts when the request really leaves: after any wait for a new
+            # connection, which is long while a busy start-up opens a hundred of them.
+            nonlocal written
+            written = True
+            self.limiter.went()
+
         try:
             message: Any = await self.bot.call(
-                step.method, {**step.params, "chat_id": item.telegram_id}
+                step.method, {**step.params, "chat_id": item.telegram_id}, on_write=went
             )
             message_id = int(message["message_id"])
         except Exception as exc:
+            if not written:
+                self.limiter.went()  # never written: free the granted slot (counted as now)
             self._answered(started)
             self._failed(item, probe, failure_of(exc))
         else:
