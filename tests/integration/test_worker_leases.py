@@ -25,7 +25,7 @@ from worker_support import (
 )
 
 from disparo.db import deliveries as dq
-from disparo.db import leases
+from disparo.db import leases, outcomes
 from disparo.db.engine import Database
 
 
@@ -216,7 +216,7 @@ async def test_crashes_after_progress_are_not_counted_as_attempts(db: Database) 
         )
         batch = await dq.reserve_batch(db, shot_id, worker_id=worker_id, now=now, limit=2)
         sent = dq.DeliveryOutcome(shot_id, batch.rows[0].telegram_id, "sent", message_id=attempt)
-        await dq.record_outcomes(db, [sent], now=now)  # one answer recorded, then the crash
+        await outcomes.record_outcomes(db, [sent], now=now)  # one answer recorded, then the crash
         now += timedelta(seconds=2)
         (rescued,) = await leases.rescue_expired(db, now=now)
         assert (rescued.status, rescued.unknown) == ("pending", 1)
@@ -261,7 +261,7 @@ async def test_only_consecutive_deaths_while_sending_count_as_attempts(db: Datab
             batch = await dq.reserve_batch(db, shot_id, worker_id=worker_id, now=now, limit=3)
             if record:
                 done = dq.DeliveryOutcome(shot_id, batch.rows[0].telegram_id, "sent", message_id=1)
-                await dq.record_outcomes(db, [done], now=now)
+                await outcomes.record_outcomes(db, [done], now=now)
         now += timedelta(seconds=2)
         (rescued,) = await leases.rescue_expired(db, now=now)
         counts.append((await shot(db, shot_id))["attempt_count"])

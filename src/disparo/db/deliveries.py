@@ -1,16 +1,15 @@
-"""Deliveries (`shots_sent` rows): snapshot the audience, reserve batches, record outcomes, finish.
+"""Deliveries (`shots_sent` rows) on their way out: snapshot a shot's audience, reserve batches.
 
-The never-twice rule lives here: a delivery goes `pending → sending` in a committed transaction
+The never-twice rule starts here: a delivery goes `pending → sending` in a committed transaction
 before any request, only from `pending`, and only while the shot's lease is the reserving
-worker's; outcomes are written only over `sending`, so a delivery a rescue already marked
-`unknown` keeps that outcome. Writes come in batches (one statement per batch) because the
-engine records thousands of outcomes a second.
+worker's. How a delivery leaves `sending` is `db/outcomes.py`; how a shot ends, `db/finish.py`.
+The values the sender trades with the database (reservations, outcomes) are defined here.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -19,12 +18,10 @@ from sqlalchemy import (
     BigInteger,
     Integer,
     Text,
-    and_,
     bindparam,
     func,
     insert,
     literal,
-    or_,
     select,
     text,
     update,
@@ -34,18 +31,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from disparo.db.audience import REACHABLE_CHAT_STATES, audience_select
 from disparo.db.engine import Database
 from disparo.db.raw import driver_sql
-from disparo.db.tables import shots_queue, shots_sent, telegram_contacts
+from disparo.db.tables import shots_queue, shots_sent
 from disparo.db.types import UTCDateTime
 from disparo.domain.statuses import DeliveryStatus, ShotStatus
 
 s = shots_sent.c
 q = shots_queue.c
-c = telegram_contacts.c
 SENDING = DeliveryStatus.SENDING.value
 PENDING = DeliveryStatus.PENDING.value
 SKIPPED = DeliveryStatus.SKIPPED.value
-UNKNOWN = DeliveryStatus.UNKNOWN.value
-LOST_ERROR = "the worker sending it stopped answering before recording the result"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,13 +86,13 @@ class ContactChange:
     chat_state: str
 
 
-async def _owned(conn: AsyncConnection, shot_id: int, worker_id: str, *, lock: bool) -> Any | None:
-    """The shot row if `worker_id` holds its lease (row-locked on PostgreSQL when `lock`)."""
-    query = select(q.status, q.locked_by, q.lease_expires_at, q.audience_total).where(
-        q.id == shot_id
+async def owned_shot(conn: AsyncConnection, shot_id: int, worker_id: str) -> Any | None:
+    """The shot row, row-locked on PostgreSQL, if `worker_id` holds its lease; else None."""
+    query = (
+        select(q.status, q.locked_by, q.lease_expires_at, q.audience_total)
+        .where(q.id == shot_id)
+        .with_for_update()
     )
-    if lock:
-        query = query.with_for_update()
     row = (await conn.execute(query)).first()
     return row if row is not None and row.locked_by == worker_id else None
 
@@ -120,7 +114,7 @@ async def snapshot_audience(
     """
     # No wake-up: an empty audience frees the bot, and the sender's end wakes this worker.
     async with db.write() as conn:
-        row = await _owned(conn, shot_id, worker_id, lock=True)
+        row = await owned_shot(conn, shot_id, worker_id)
         if row is None:
             return None
         if row.audience_total is not None:
@@ -261,284 +255,3 @@ async def reserve_batch(
     )
     skipped = Counter(str(r.reason) for r in result if r.status != SENDING)
     return Reservation("ok", rows, dict(skipped))
-
-
-_RECORD_PG = text(
-    """
-    UPDATE shots_sent AS s
-    SET status = v.status, reason = v.reason, error = v.error, message_id = v.message_id,
-        sent_at = v.sent_at, attempts = v.attempts, updated_at = :now
-    FROM unnest(
-        CAST(:shot_ids AS bigint[]), CAST(:telegram_ids AS bigint[]), CAST(:statuses AS text[]),
-        CAST(:reasons AS text[]), CAST(:errors AS text[]), CAST(:message_ids AS bigint[]),
-        CAST(:sent_ats AS timestamptz[]), CAST(:attempts AS integer[])
-    ) AS v(shot_id, telegram_id, status, reason, error, message_id, sent_at, attempts)
-    WHERE s.shot_id = v.shot_id AND s.telegram_id = v.telegram_id AND s.status = 'sending'
-    """
-)
-_CONTACTS_PG = text(
-    """
-    UPDATE telegram_contacts AS t
-    SET chat_state = v.chat_state, blocked_at = :now, updated_at = :now
-    FROM unnest(CAST(:bot_slugs AS text[]), CAST(:telegram_ids AS bigint[]),
-                CAST(:chat_states AS text[])) AS v(bot_slug, telegram_id, chat_state)
-    WHERE t.bot_slug = v.bot_slug AND t.telegram_id = v.telegram_id
-      AND t.chat_state <> v.chat_state
-    """
-)
-_RECORD_ONE = (
-    update(shots_sent)
-    .where(
-        s.shot_id == bindparam("k_shot_id"),
-        s.telegram_id == bindparam("k_telegram_id"),
-        s.status == SENDING,
-    )
-    .values(
-        status=bindparam("v_status", type_=Text()),
-        reason=bindparam("v_reason", type_=Text()),
-        error=bindparam("v_error", type_=Text()),
-        message_id=bindparam("v_message_id"),
-        sent_at=bindparam("v_sent_at", type_=UTCDateTime()),
-        attempts=bindparam("v_attempts", type_=Integer()),
-        updated_at=bindparam("v_now", type_=UTCDateTime()),
-    )
-)
-_CONTACT_ONE = (
-    update(telegram_contacts)
-    .where(
-        c.bot_slug == bindparam("k_bot_slug"),
-        c.telegram_id == bindparam("k_telegram_id"),
-        c.chat_state != bindparam("v_chat_state"),
-    )
-    .values(
-        chat_state=bindparam("v_chat_state"),
-        blocked_at=bindparam("v_now", type_=UTCDateTime()),
-        updated_at=bindparam("v_now", type_=UTCDateTime()),
-    )
-)
-
-
-async def record_outcomes(
-    db: Database,
-    outcomes: Sequence[DeliveryOutcome],
-    contact_changes: Sequence[ContactChange] = (),
-    *,
-    now: datetime,
-) -> None:
-    """Write a batch of final outcomes (only over `sending`) and prune unreachable contacts."""
-    if not outcomes and not contact_changes:
-        return
-    async with db.write() as conn:
-        if conn.dialect.name == "postgresql":
-            await _record_pg(conn, outcomes, contact_changes, now)
-        else:
-            await _record_each(conn, outcomes, contact_changes, now)
-
-
-async def _record_pg(
-    conn: AsyncConnection,
-    outcomes: Sequence[DeliveryOutcome],
-    changes: Sequence[ContactChange],
-    now: datetime,
-) -> None:
-    if outcomes:
-        await conn.execute(
-            _RECORD_PG,
-            {
-                "now": now,
-                "shot_ids": [o.shot_id for o in outcomes],
-                "telegram_ids": [o.telegram_id for o in outcomes],
-                "statuses": [o.status for o in outcomes],
-                "reasons": [o.reason for o in outcomes],
-                "errors": [o.error for o in outcomes],
-                "message_ids": [o.message_id for o in outcomes],
-                "sent_ats": [o.sent_at for o in outcomes],
-                "attempts": [o.attempts for o in outcomes],
-            },
-        )
-    if changes:
-        await conn.execute(
-            _CONTACTS_PG,
-            {
-                "now": now,
-                "bot_slugs": [ch.bot_slug for ch in changes],
-                "telegram_ids": [ch.telegram_id for ch in changes],
-                "chat_states": [ch.chat_state for ch in changes],
-            },
-        )
-
-
-async def _record_each(
-    conn: AsyncConnection,
-    outcomes: Sequence[DeliveryOutcome],
-    changes: Sequence[ContactChange],
-    now: datetime,
-) -> None:
-    if outcomes:
-        await conn.execute(
-            _RECORD_ONE,
-            [
-                {
-                    "k_shot_id": o.shot_id,
-                    "k_telegram_id": o.telegram_id,
-                    "v_status": o.status,
-                    "v_reason": o.reason,
-                    "v_error": o.error,
-                    "v_message_id": o.message_id,
-                    "v_sent_at": o.sent_at,
-                    "v_attempts": o.attempts,
-                    "v_now": now,
-                }
-                for o in outcomes
-            ],
-        )
-    if changes:
-        await conn.execute(
-            _CONTACT_ONE,
-            [
-                {
-                    "k_bot_slug": ch.bot_slug,
-                    "k_telegram_id": ch.telegram_id,
-                    "v_chat_state": ch.chat_state,
-                    "v_now": now,
-                }
-                for ch in changes
-            ],
-        )
-
-
-async def return_unsent(
-    conn: AsyncConnection, shot_id: int, telegram_ids: Collection[int], *, now: datetime
-) -> int:
-    """Put reserved deliveries that were never sent back to `pending` (the reserver's call)."""
-    if not telegram_ids:
-        return 0
-    query = (
-        update(shots_sent)
-        .where(s.shot_id == shot_id, s.telegram_id.in_(list(telegram_ids)), s.status == SENDING)
-        .values(status=PENDING, updated_at=now)
-    )
-    return int((await conn.execute(query)).rowcount or 0)
-
-
-async def mark_sending_unknown(
-    conn: AsyncConnection, shot_id: int, *, now: datetime, reason: str = "worker_lost"
-) -> int:
-    """Deliveries left `sending` become `unknown`: a request may have gone; never resent."""
-    query = (
-        update(shots_sent)
-        .where(s.shot_id == shot_id, s.status == SENDING)
-        .values(status=UNKNOWN, reason=reason, error=LOST_ERROR, updated_at=now)
-    )
-    return int((await conn.execute(query)).rowcount or 0)
-
-
-async def _counts(conn: AsyncConnection, shot_id: int) -> dict[str, int]:
-    query = select(s.status, func.count()).where(s.shot_id == shot_id).group_by(s.status)
-    return {str(status): int(count) for status, count in await conn.execute(query)}
-
-
-async def delivery_counts(db: Database, shot_id: int) -> dict[str, int]:
-    """How many of the shot's deliveries are in each status."""
-    async with db.read() as conn:
-        return await _counts(conn, shot_id)
-
-
-async def _error_summary(conn: AsyncConnection, shot_id: int, errors: int) -> str:
-    query = (
-        select(s.error, func.count().label("n"))
-        .where(s.shot_id == shot_id, s.status == DeliveryStatus.ERROR.value)
-        .group_by(s.error)
-        .order_by(func.count().desc())
-        .limit(1)
-    )
-    top = (await conn.execute(query)).first()
-    common = f"; most often: {top.error} ({top.n})" if top is not None else ""
-    return f"{errors} deliveries failed{common}"
-
-
-async def finish_shot(
-    db: Database,
-    shot_id: int,
-    *,
-    worker_id: str,
-    now: datetime,
-    status: ShotStatus = ShotStatus.SENT,
-    last_error: str | None = None,
-    unsent: Collection[int] = (),
-) -> dict[str, int] | None:
-    """End the shot this worker owns as `status` and free it; the final counts by outcome.
-
-    `unsent` (reserved, never sent) go back to pending; deliveries never attempted stay pending
-    when the shot ends in error (docs/engine.md explains why). A shot the operator cancelled
-    meanwhile stays cancelled. None when the lease was no longer ours.
-    """
-    async with db.write(wake=True) as conn:
-        row = await _owned(conn, shot_id, worker_id, lock=True)
-        if row is None:
-            return None
-        await return_unsent(conn, shot_id, unsent, now=now)
-        await mark_sending_unknown(conn, shot_id, now=now, reason="unaccounted")
-        counts = await _counts(conn, shot_id)
-        errors = counts.get(DeliveryStatus.ERROR.value, 0)
-        if last_error is None and errors:
-            last_error = await _error_summary(conn, shot_id, errors)
-        final = row.status if row.status == ShotStatus.CANCELLED.value else status.value
-        await conn.execute(
-            update(shots_queue)
-            .where(q.id == shot_id)
-            .values(
-                status=final,
-                last_error=last_error,
-                finished_at=now,
-                locked_by=None,
-                lease_expires_at=None,
-                updated_at=now,
-            )
-        )
-        return counts
-
-
-async def finish_cancelled(
-    db: Database, shot_id: int, *, worker_id: str, now: datetime, unsent: Collection[int] = ()
-) -> dict[str, int] | None:
-    """Close a shot the operator cancelled while this worker sent it.
-
-    Every delivery never sent (still pending, or reserved and not sent) ends `skipped` with
-    reason `cancelled`, so each audience member has one final outcome. None when not ours.
-    """
-    async with db.write() as conn:
-        row = await _owned(conn, shot_id, worker_id, lock=True)
-        if row is None:
-            return None
-        never_sent = s.status == PENDING
-        if unsent:
-            never_sent = or_(never_sent, and_(s.status == SENDING, s.telegram_id.in_(list(unsent))))
-        await conn.execute(
-            update(shots_sent)
-            .where(s.shot_id == shot_id, never_sent)
-            .values(status=SKIPPED, reason="cancelled", updated_at=now)
-        )
-        await mark_sending_unknown(conn, shot_id, now=now, reason="unaccounted")
-        await conn.execute(
-            update(shots_queue)
-            .where(q.id == shot_id)
-            .values(locked_by=None, lease_expires_at=None, updated_at=now)
-        )
-        return await _counts(conn, shot_id)
-
-
-async def settle_cancelled(db: Database, *, now: datetime) -> int:
-    """Deliveries still pending in cancelled, unlocked shots end `skipped` (cancelled)."""
-    cancelled = select(q.id).where(q.status == ShotStatus.CANCELLED.value, q.locked_by.is_(None))
-    pending = select(s.shot_id).where(s.shot_id.in_(cancelled), s.status == PENDING).limit(1)
-    async with db.read() as conn:
-        if (await conn.execute(pending)).first() is None:
-            return 0
-    async with db.write() as conn:
-        query = (
-            update(shots_sent)
-            .where(s.shot_id.in_(cancelled), s.status == PENDING)
-            .values(status=SKIPPED, reason="cancelled", updated_at=now)
-        )
-        return int((await conn.execute(query)).rowcount or 0)

@@ -19,8 +19,8 @@ from sqlalchemy import and_, case, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from disparo.db.deliveries import mark_sending_unknown, return_unsent
 from disparo.db.engine import Database
+from disparo.db.outcomes import mark_sending_unknown, return_unsent
 from disparo.db.tables import shots_queue, shots_sent
 from disparo.domain.statuses import DeliveryStatus, ShotStatus
 

@@ -18,7 +18,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from disparo.db import deliveries, leases
+from disparo.db import leases
+from disparo.db.finish import finish_cancelled, finish_shot
 from disparo.domain.statuses import ShotStatus
 from disparo.engine.delivery import Item, Stop
 
@@ -78,13 +79,13 @@ async def finalize(sender: ShotSender, unsent: list[Item]) -> Stop:
         counts = await _retrying(
             "finish",
             sender,
-            lambda: deliveries.finish_shot(db, shot.id, worker_id=worker_id, now=now),
+            lambda: finish_shot(db, shot.id, worker_id=worker_id, now=now),
         )
     elif reason is Stop.SHOT_ERROR:
         counts = await _retrying(
             "finish",
             sender,
-            lambda: deliveries.finish_shot(
+            lambda: finish_shot(
                 db,
                 shot.id,
                 worker_id=worker_id,
@@ -112,9 +113,7 @@ async def finalize(sender: ShotSender, unsent: list[Item]) -> Stop:
         counts = await _retrying(
             "cancel",
             sender,
-            lambda: deliveries.finish_cancelled(
-                db, shot.id, worker_id=worker_id, now=now, unsent=fresh
-            ),
+            lambda: finish_cancelled(db, shot.id, worker_id=worker_id, now=now, unsent=fresh),
         )
     else:  # paused, SIGTERM, lease lost: hand the shot back (fenced: only if still ours)
         await _retrying(

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 
-from disparo.db.deliveries import ContactChange, DeliveryOutcome, record_outcomes
+from disparo.db.deliveries import ContactChange, DeliveryOutcome
 from disparo.db.engine import Database
+from disparo.db.outcomes import record_outcomes
 from disparo.engine.clock import Clock
 from disparo.engine.limiter import wait_any
 from disparo.engine.outage import Outage

@@ -18,8 +18,9 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
-from disparo.db import bots, deliveries, leases
+from disparo.db import bots, leases
 from disparo.db.engine import Database
+from disparo.db.finish import finish_shot, settle_cancelled
 from disparo.db.leases import ClaimedShot
 from disparo.db.notify import ShotListener
 from disparo.db.secrets import SecretKeyError, TokenCipher
@@ -214,7 +215,7 @@ class Worker:
                     "unknown": rescued.unknown,
                 },
             )
-        settled = await deliveries.settle_cancelled(self.db, now=now)
+        settled = await settle_cancelled(self.db, now=now)
         if settled:
             log.info("[SHOTS][WORKER] cancelled deliveries settled", extra={"skipped": settled})
 
@@ -246,7 +247,7 @@ class Worker:
             bot = self.api.bot(record.token)
         except SecretKeyError as exc:  # the stored token cannot be opened with our key
             self.keeper.drop(shot.id)
-            await deliveries.finish_shot(
+            await finish_shot(
                 self.db,
                 shot.id,
                 worker_id=self.worker_id,
