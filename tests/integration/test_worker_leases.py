@@ -25,7 +25,7 @@ from worker_support import (
 )
 
 from disparo.db import deliveries as dq
-from disparo.db import leases, outcomes
+from disparo.db import leases, outcomes, rescue
 from disparo.db.engine import Database
 
 
@@ -184,7 +184,7 @@ async def test_a_shot_whose_workers_keep_dying_ends_in_error(db: Database) -> No
         assert claimed is not None
         assert claimed.attempt_count == attempt
         now += timedelta(seconds=2)
-        (rescued,) = await leases.rescue_expired(db, now=now)
+        (rescued,) = await rescue.rescue_expired(db, now=now)
         assert rescued.status == ("error" if attempt == 3 else "pending")
     row = await shot(db, shot_id)
     assert row["status"] == "error"
@@ -218,7 +218,7 @@ async def test_crashes_after_progress_are_not_counted_as_attempts(db: Database) 
         sent = dq.DeliveryOutcome(shot_id, batch.rows[0].telegram_id, "sent", message_id=attempt)
         await outcomes.record_outcomes(db, [sent], now=now)  # one answer recorded, then the crash
         now += timedelta(seconds=2)
-        (rescued,) = await leases.rescue_expired(db, now=now)
+        (rescued,) = await rescue.rescue_expired(db, now=now)
         assert (rescued.status, rescued.unknown) == ("pending", 1)
     assert (await shot(db, shot_id))["attempt_count"] == 0
     claimed = await leases.claim_due_shot(
@@ -226,7 +226,7 @@ async def test_crashes_after_progress_are_not_counted_as_attempts(db: Database) 
     )
     assert claimed is not None
     await dq.reserve_batch(db, shot_id, worker_id="dead6", now=now, limit=2)
-    (rescued,) = await leases.rescue_expired(db, now=now + timedelta(seconds=2))
+    (rescued,) = await rescue.rescue_expired(db, now=now + timedelta(seconds=2))
     assert rescued.status == "pending"
     row = await shot(db, shot_id)
     assert row["attempt_count"] == 1  # no outcome recorded: this crash counts
@@ -263,7 +263,7 @@ async def test_only_consecutive_deaths_while_sending_count_as_attempts(db: Datab
                 done = dq.DeliveryOutcome(shot_id, batch.rows[0].telegram_id, "sent", message_id=1)
                 await outcomes.record_outcomes(db, [done], now=now)
         now += timedelta(seconds=2)
-        (rescued,) = await leases.rescue_expired(db, now=now)
+        (rescued,) = await rescue.rescue_expired(db, now=now)
         counts.append((await shot(db, shot_id))["attempt_count"])
         return rescued.status
 
@@ -318,7 +318,7 @@ async def test_a_paused_shot_stays_paused_when_its_worker_dies(db: Database) -> 
         db, worker_id="dead", now=now, lease_expires_at=now + timedelta(seconds=1)
     )
     await set_shot(db, shot_id, status="paused")
-    (rescued,) = await leases.rescue_expired(db, now=now + timedelta(seconds=2))
+    (rescued,) = await rescue.rescue_expired(db, now=now + timedelta(seconds=2))
     assert rescued.status == "paused"
     row = await shot(db, shot_id)
     assert (row["status"], row["locked_by"]) == ("paused", None)

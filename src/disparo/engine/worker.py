@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
-from disparo.db import bots, leases
+from disparo.db import bots, leases, rescue
 from disparo.db.engine import Database
 from disparo.db.finish import finish_shot, settle_cancelled
 from disparo.db.leases import ClaimedShot
@@ -202,7 +202,7 @@ class Worker:
 
     async def _rescue(self) -> None:
         now = self.clock.now()
-        rescued_shots = await leases.rescue_expired(
+        rescued_shots = await rescue.rescue_expired(
             self.db, now=now, worker_id=self.worker_id, keeping=self.keeper.held
         )
         for rescued in rescued_shots:
