@@ -52,6 +52,24 @@ def _compact(**fields: Any) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if value is not None}
 
 
+def _captioned(
+    caption: str | None,
+    parse_mode: str | None,
+    reply_markup: Markup | None,
+    allow_paid_broadcast: bool | None,
+    extra: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The optional fields of a send with a caption; parse_mode applies to the caption only, so
+    it is sent only with one."""
+    return _compact(
+        caption=caption,
+        parse_mode=None if caption is None else parse_mode,
+        reply_markup=reply_markup,
+        allow_paid_broadcast=allow_paid_broadcast,
+        **extra,
+    )
+
+
 class Bot:
     """One bot's handle: ``await bot.send_message(chat_id, "<b>Hi</b>")``.
 
@@ -146,44 +164,14 @@ class Bot:
     ) -> Message:
         """Send a text message; ``link_preview_options={"is_disabled": True}`` hides previews."""
         params: dict[str, Any] = {"chat_id": chat_id, "text": text}
-        if parse_mode is not None:
-            params["parse_mode"] = parse_mode
-        if link_preview_options is not None:
-            params["link_preview_options"] = link_preview_options
-        if reply_markup is not None:
-            params["reply_markup"] = reply_markup
-        if allow_paid_broadcast is not None:
-            params["allow_paid_broadcast"] = allow_paid_broadcast
-        if extra:
-            params.update(_compact(**extra))
+        params |= _compact(
+            parse_mode=parse_mode,
+            link_preview_options=link_preview_options,
+            reply_markup=reply_markup,
+            allow_paid_broadcast=allow_paid_broadcast,
+            **extra,
+        )
         result: Message = await self.call("sendMessage", params)
-        return result
-
-    async def _send_media(
-        self,
-        method: str,
-        field: str,
-        chat_id: ChatId,
-        media: str,
-        caption: str | None,
-        parse_mode: str | None,
-        reply_markup: Markup | None,
-        allow_paid_broadcast: bool | None,
-        extra: dict[str, Any],
-    ) -> Message:
-        params: dict[str, Any] = {"chat_id": chat_id, field: media}
-        if caption is not None:
-            params["caption"] = caption
-            # parse_mode applies to the caption only, so it is sent only with one.
-            if parse_mode is not None:
-                params["parse_mode"] = parse_mode
-        if reply_markup is not None:
-            params["reply_markup"] = reply_markup
-        if allow_paid_broadcast is not None:
-            params["allow_paid_broadcast"] = allow_paid_broadcast
-        if extra:
-            params.update(_compact(**extra))
-        result: Message = await self.call(method, params)
         return result
 
     async def send_photo(
@@ -198,17 +186,10 @@ class Bot:
         **extra: Any,
     ) -> Message:
         """Send a photo by URL or file_id, with an optional caption (at most 1024 characters)."""
-        return await self._send_media(
-            "sendPhoto",
-            "photo",
-            chat_id,
-            photo,
-            caption,
-            parse_mode,
-            reply_markup,
-            allow_paid_broadcast,
-            extra,
-        )
+        params: dict[str, Any] = {"chat_id": chat_id, "photo": photo}
+        params |= _captioned(caption, parse_mode, reply_markup, allow_paid_broadcast, extra)
+        result: Message = await self.call("sendPhoto", params)
+        return result
 
     async def send_video(
         self,
@@ -222,17 +203,10 @@ class Bot:
         **extra: Any,
     ) -> Message:
         """Send a video by URL or file_id, with an optional caption (at most 1024 characters)."""
-        return await self._send_media(
-            "sendVideo",
-            "video",
-            chat_id,
-            video,
-            caption,
-            parse_mode,
-            reply_markup,
-            allow_paid_broadcast,
-            extra,
-        )
+        params: dict[str, Any] = {"chat_id": chat_id, "video": video}
+        params |= _captioned(caption, parse_mode, reply_markup, allow_paid_broadcast, extra)
+        result: Message = await self.call("sendVideo", params)
+        return result
 
     async def send_audio(
         self,
@@ -246,17 +220,10 @@ class Bot:
         **extra: Any,
     ) -> Message:
         """Send an audio file by URL or file_id, with an optional caption."""
-        return await self._send_media(
-            "sendAudio",
-            "audio",
-            chat_id,
-            audio,
-            caption,
-            parse_mode,
-            reply_markup,
-            allow_paid_broadcast,
-            extra,
-        )
+        params: dict[str, Any] = {"chat_id": chat_id, "audio": audio}
+        params |= _captioned(caption, parse_mode, reply_markup, allow_paid_broadcast, extra)
+        result: Message = await self.call("sendAudio", params)
+        return result
 
     async def copy_message(
         self,
@@ -276,16 +243,7 @@ class Bot:
             "from_chat_id": from_chat_id,
             "message_id": message_id,
         }
-        if caption is not None:
-            params["caption"] = caption
-            if parse_mode is not None:
-                params["parse_mode"] = parse_mode
-        if reply_markup is not None:
-            params["reply_markup"] = reply_markup
-        if allow_paid_broadcast is not None:
-            params["allow_paid_broadcast"] = allow_paid_broadcast
-        if extra:
-            params.update(_compact(**extra))
+        params |= _captioned(caption, parse_mode, reply_markup, allow_paid_broadcast, extra)
         result: MessageId = await self.call("copyMessage", params)
         return result
 
