@@ -107,7 +107,7 @@ async def test_snapshot_numbers_the_audience_in_send_order(db: Database, bot: st
         worker_id="w1",
         now=NOW,
     )
-    assert total == 4
+    assert total == dq.Snapshot(4, [])
     rows = await deliveries(db, shot_id)
     assert [(r["seq"], r["telegram_id"], r["status"]) for r in rows] == [
         (1, 3, "pending"),
@@ -121,7 +121,7 @@ async def test_snapshot_numbers_the_audience_in_send_order(db: Database, bot: st
     again = await dq.snapshot_audience(
         db, shot_id, bot_slug=bot, target="started", recency_days=90, worker_id="w1", now=NOW
     )
-    assert again == 4
+    assert again == dq.Snapshot(4, [])
     assert len(await deliveries(db, shot_id)) == 4
 
 
@@ -135,7 +135,7 @@ async def test_empty_audience_ends_the_shot_as_skipped(db: Database, bot: str) -
     total = await dq.snapshot_audience(
         db, shot_id, bot_slug=bot, target="pix_created", recency_days=None, worker_id="w1", now=NOW
     )
-    assert total == 0
+    assert total == dq.Snapshot(0, [])
     row = await shot(db, shot_id)
     assert (row["status"], row["locked_by"], row["audience_total"]) == ("skipped", None, 0)
     assert row["finished_at"] is not None

@@ -19,7 +19,7 @@ from sqlalchemy import (
     Integer,
     Text,
     bindparam,
-    func,
+    case,
     insert,
     literal,
     select,
@@ -86,6 +86,15 @@ class ContactChange:
     chat_state: str
 
 
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A shot's audience total, and the deliveries reserved for this worker with it (its first
+    batch, in send order; none when the audience was already written: a resumed shot)."""
+
+    total: int
+    reserved: list[Reserved]
+
+
 async def owned_shot(conn: AsyncConnection, shot_id: int, worker_id: str) -> Any | None:
     """The shot row, row-locked on PostgreSQL, if `worker_id` holds its lease; else None."""
     query = (
@@ -106,11 +115,16 @@ async def snapshot_audience(
     recency_days: int | None,
     worker_id: str,
     now: datetime,
-) -> int | None:
-    """Write the shot's audience into `shots_sent` once (INSERT … SELECT, numbered in send order).
+    reserve: int = 0,
+) -> Snapshot | None:
+    """Write the shot's audience into `shots_sent` once (INSERT … SELECT, numbered in send
+    order), reserving its first `reserve` deliveries in the same transaction so that sending
+    starts without another round trip.
 
-    Returns the audience total (the existing one when resuming); None when the lease is lost. A
-    shot with an empty audience ends at once as `skipped`.
+    None when the lease is not this worker's. A shot whose audience is already written (a
+    resumed shot) keeps it and reserves nothing here. A shot with an empty audience ends at once
+    as `skipped`. The first deliveries are reserved only while the shot runs under an unexpired
+    lease, as `reserve_batch` would; all of them are reachable, selected this instant.
     """
     # No wake-up: an empty audience frees the bot, and the sender's end wakes this worker.
     async with db.write() as conn:
@@ -118,29 +132,40 @@ async def snapshot_audience(
         if row is None:
             return None
         if row.audience_total is not None:
-            return int(row.audience_total)
+            return Snapshot(int(row.audience_total), [])
+        if row.status != ShotStatus.RUNNING.value or row.lease_expires_at <= now:
+            reserve = 0
         audience = audience_select(bot_slug, target, recency_days, now=now).subquery()
         columns = ["shot_id", "bot_slug", "telegram_id", "seq", "status"]
-        rows = select(
-            literal(shot_id),
-            literal(bot_slug),
-            audience.c.telegram_id,
-            audience.c.seq,
-            literal(PENDING),
-        )
-        await conn.execute(insert(shots_sent).from_select(columns, rows))
-        total = int(await conn.scalar(select(func.count()).where(s.shot_id == shot_id)) or 0)
-        values: dict[str, Any] = {"audience_total": total, "updated_at": now}
+        values: list[Any] = [literal(shot_id), literal(bot_slug), audience.c.telegram_id]
+        values += [audience.c.seq, literal(PENDING)]
+        if reserve:  # the first deliveries go out reserved, stamped as `reserve_batch` stamps them
+            first = audience.c.seq <= reserve
+            columns.append("updated_at")
+            values[-1] = case((first, SENDING), else_=PENDING)
+            values.append(case((first, literal(now, UTCDateTime())), else_=None))
+        rows = select(*values)
+        written = insert(shots_sent).from_select(columns, rows)
+        total = (await conn.execute(written.execution_options(preserve_rowcount=True))).rowcount
+        shot_values: dict[str, Any] = {"audience_total": total, "updated_at": now}
         if total == 0:
-            values.update(
+            shot_values.update(
                 status=ShotStatus.SKIPPED.value,
                 last_error="the audience is empty: no reachable contact matches the target",
                 finished_at=now,
                 locked_by=None,
                 lease_expires_at=None,
             )
-        await conn.execute(update(shots_queue).where(q.id == shot_id).values(**values))
-        return total
+        await conn.execute(update(shots_queue).where(q.id == shot_id).values(**shot_values))
+        reserved: list[Reserved] = []
+        if reserve and total:
+            query = (
+                select(s.telegram_id, s.seq)
+                .where(s.shot_id == shot_id, s.status == SENDING)
+                .order_by(s.seq)
+            )
+            reserved = [Reserved(int(r.telegram_id), int(r.seq)) for r in await conn.execute(query)]
+        return Snapshot(total, reserved)
 
 
 # The reservation runs once per bot per second of traffic: plain SQL, compiled once. Literal

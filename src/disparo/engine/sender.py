@@ -18,7 +18,7 @@ from collections import deque
 from typing import Any
 
 from disparo.db import deliveries
-from disparo.db.deliveries import ContactChange, DeliveryOutcome
+from disparo.db.deliveries import ContactChange, DeliveryOutcome, Reserved, Snapshot
 from disparo.db.engine import Database
 from disparo.db.leases import ClaimedShot
 from disparo.domain import outcomes, pacing
@@ -115,20 +115,35 @@ class ShotSender:
         except ShotContentError as exc:
             self.request_stop(Stop.SHOT_ERROR, str(exc))
             return await finalize(self, [])
-        total = shot.audience_total
+        total, reserved = shot.audience_total, []
         if total is None:
-            total = await deliveries.snapshot_audience(
-                self.db,
-                shot.id,
-                bot_slug=shot.bot_slug,
-                target=shot.target,
-                recency_days=shot.recency_days,
-                worker_id=self.worker_id,
-                now=self.clock.now(),
-            )
-            if total is None:
+            snapshot = await self._snapshot()
+            if snapshot is None:
                 self.request_stop(Stop.LOST)
                 return await finalize(self, [])
+            if snapshot.total == 0:
+                return Stop.DONE  # the snapshot ended the shot as `skipped`
+            total, reserved = snapshot.total, snapshot.reserved
+        self.progress.started(total)
+        if reserved:
+            self._accept(reserved, {})
+        await self._send_all()
+        return await finalize(self, self._unsent())
+
+    async def _snapshot(self) -> Snapshot | None:
+        """Write the audience, reserving the first batch with it; None if the lease is lost."""
+        shot = self.shot
+        snapshot = await deliveries.snapshot_audience(
+            self.db,
+            shot.id,
+            bot_slug=shot.bot_slug,
+            target=shot.target,
+            recency_days=shot.recency_days,
+            worker_id=self.worker_id,
+            now=self.clock.now(),
+            reserve=self.batch_size,
+        )
+        if snapshot is not None:
             log.info(
                 "[SHOTS][AUDIENCE] audience selected",
                 extra={
@@ -136,14 +151,10 @@ class ShotSender:
                     "bot_slug": shot.bot_slug,
                     "target": shot.target,
                     "recency_days": shot.recency_days,
-                    "count": total,
+                    "count": snapshot.total,
                 },
             )
-            if total == 0:
-                return Stop.DONE  # the snapshot ended the shot as `skipped`
-        self.progress.started(total)
-        await self._send_all()
-        return await finalize(self, self._unsent())
+        return snapshot
 
     async def _send_all(self) -> None:
         while not self._stop.is_set():
@@ -239,12 +250,15 @@ class ShotSender:
         if reservation.state != "ok":
             self.request_stop(_STOP_FOR_STATE.get(reservation.state, Stop.LOST))
             return
-        skipped = sum(reservation.skipped.values())
-        if not reservation.rows and not skipped:
+        self._accept(reservation.rows, reservation.skipped)
+
+    def _accept(self, rows: list[Reserved], skipped_by_reason: dict[str, int]) -> None:
+        skipped = sum(skipped_by_reason.values())
+        if not rows and not skipped:
             self._exhausted = True
             return
-        batch = self.progress.reserved(len(reservation.rows), skipped)
-        self._queue.extend(Item(r.telegram_id, r.seq, batch) for r in reservation.rows)
+        batch = self.progress.reserved(len(rows), skipped)
+        self._queue.extend(Item(r.telegram_id, r.seq, batch) for r in rows)
 
     # one request -----------------------------------------------------------------------------
 

@@ -1,0 +1,85 @@
+"""The snapshot reserves a shot's first batch in its own transaction, on both backends: the rows
+go out `sending` for the worker holding the lease, and only while the shot runs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from worker_support import NOW, add_bot, add_contacts, add_shot, deliveries, set_shot
+
+from disparo.db import deliveries as dq
+from disparo.db import leases
+from disparo.db.engine import Database
+
+
+async def claimed_shot(db: Database, *, contacts: int = 5) -> int:
+    """A shot of `contacts` recipients (hottest lead = highest id), claimed by worker w1."""
+    await add_bot(db, "loja")
+    for n in range(1, contacts + 1):
+        await add_contacts(db, "loja", [n], last_interaction_at=NOW - timedelta(hours=100 - n))
+    shot_id = await add_shot(db, "loja")
+    claimed = await leases.claim_due_shot(
+        db, worker_id="w1", now=NOW, lease_expires_at=NOW + timedelta(seconds=30)
+    )
+    assert claimed is not None
+    return shot_id
+
+
+async def snapshot(db: Database, shot_id: int, *, worker_id: str = "w1", reserve: int) -> Any:
+    return await dq.snapshot_audience(
+        db,
+        shot_id,
+        bot_slug="loja",
+        target="started",
+        recency_days=None,
+        worker_id=worker_id,
+        now=NOW,
+        reserve=reserve,
+    )
+
+
+async def test_the_first_batch_is_reserved_with_the_snapshot(db: Database) -> None:
+    """The first `reserve` deliveries in send order are `sending` (stamped), the rest pending;
+    a later reservation continues after them without taking any twice."""
+    shot_id = await claimed_shot(db)
+    taken = await snapshot(db, shot_id, reserve=2)
+    assert taken == dq.Snapshot(5, [dq.Reserved(5, 1), dq.Reserved(4, 2)])
+    rows = await deliveries(db, shot_id)
+    assert [(r["telegram_id"], r["status"]) for r in rows] == [
+        (5, "sending"),
+        (4, "sending"),
+        (3, "pending"),
+        (2, "pending"),
+        (1, "pending"),
+    ]
+    assert [r["updated_at"] is not None for r in rows] == [True, True, False, False, False]
+    following = await dq.reserve_batch(
+        db, shot_id, worker_id="w1", now=NOW + timedelta(seconds=1), limit=10
+    )
+    assert [r.telegram_id for r in following.rows] == [3, 2, 1]
+
+
+async def test_a_resumed_shot_keeps_its_audience_and_reserves_nothing(db: Database) -> None:
+    """Snapshotting again (the shot was resumed) neither rewrites nor reserves anything."""
+    shot_id = await claimed_shot(db)
+    await snapshot(db, shot_id, reserve=0)
+    again = await snapshot(db, shot_id, reserve=3)
+    assert again == dq.Snapshot(5, [])
+    assert {r["status"] for r in await deliveries(db, shot_id)} == {"pending"}
+
+
+async def test_a_shot_paused_before_its_snapshot_reserves_nothing(db: Database) -> None:
+    """Paused between the claim and the snapshot: the audience is written, nothing reserved."""
+    shot_id = await claimed_shot(db)
+    await set_shot(db, shot_id, status="paused")
+    taken = await snapshot(db, shot_id, reserve=3)
+    assert taken == dq.Snapshot(5, [])
+    assert {r["status"] for r in await deliveries(db, shot_id)} == {"pending"}
+
+
+async def test_another_workers_snapshot_writes_nothing(db: Database) -> None:
+    """Only the lease holder writes the audience."""
+    shot_id = await claimed_shot(db)
+    assert await snapshot(db, shot_id, worker_id="w2", reserve=3) is None
+    assert await deliveries(db, shot_id) == []
