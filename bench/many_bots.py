@@ -23,7 +23,6 @@ Prints the machine, the parameters and one JSON object:
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import math
 import sys
@@ -32,20 +31,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from disparo.db.engine import Database
-from throughput import (
-    Databases,
-    free_port,
-    machine,
-    queue_shots,
-    seed,
-    sim_post,
-    start_simulator,
-)
+from harness import fresh_database, print_setup, run_with_simulator
+from throughput import queue_shots, seed
 from worker_process import (
     delivery_statuses,
     jsonable,
-    prioritize_simulator,
     rate,
     run_workers,
     sim_figures,
@@ -56,10 +46,7 @@ LIMIT_PER_BOT = 30
 
 
 async def run(args: argparse.Namespace, sim: str, simulator_pid: int) -> dict[str, Any]:
-    databases = Databases()
-    try:
-        url = databases.fresh(args.backend, "many")
-        db = Database(url)
+    async with fresh_database(args.backend, "many") as db:
         tokens = await seed(db, args.bots, args.recipients, LIMIT_PER_BOT)
         per_worker = math.ceil(args.bots / args.workers)
         run = await run_workers(
@@ -73,9 +60,6 @@ async def run(args: argparse.Namespace, sim: str, simulator_pid: int) -> dict[st
             profile=args.profile,
         )
         statuses = await delivery_statuses(db)
-        await db.dispose()
-    finally:
-        databases.close()
     figures = sim_figures(sim, tokens)
     if args.dump:
         args.dump.write_text(json.dumps(figures.per_bot))
@@ -134,35 +118,21 @@ def main() -> None:
         "--profile", type=Path, help="py-spy the (first) worker into this file (.svg, or .txt)"
     )
     args = parser.parse_args()
-    print("machine:", json.dumps(machine()))
-    print(
-        "parameters:",
-        json.dumps(
-            {
-                "backend": args.backend,
-                "bots": args.bots,
-                "recipients_per_bot": args.recipients,
-                "bot_rate_per_s": LIMIT_PER_BOT,
-                "workers": args.workers,
-                "DISPARO_WORKER_MAX_BOTS": (
-                    args.max_bots if args.workers == 1 else math.ceil(args.bots / args.workers)
-                ),
-                "simulator": "python -m disparo simulator (defaults: 30/s per bot, 40±10 ms)",
-                "worker": "python -m disparo worker, its own process, INFO logs to a file",
-            }
-        ),
-        flush=True,
+    print_setup(
+        {
+            "backend": args.backend,
+            "bots": args.bots,
+            "recipients_per_bot": args.recipients,
+            "bot_rate_per_s": LIMIT_PER_BOT,
+            "workers": args.workers,
+            "DISPARO_WORKER_MAX_BOTS": (
+                args.max_bots if args.workers == 1 else math.ceil(args.bots / args.workers)
+            ),
+            "simulator": "python -m disparo simulator (defaults: 30/s per bot, 40±10 ms)",
+            "worker": "python -m disparo worker, its own process, INFO logs to a file",
+        }
     )
-    port = args.port or free_port()
-    simulator = start_simulator(port)
-    print("simulator nice:", prioritize_simulator(simulator.pid), flush=True)
-    sim = f"http://127.0.0.1:{port}"
-    try:
-        sim_post(sim, "reset", {})
-        result = asyncio.run(run(args, sim, simulator.pid))
-    finally:
-        simulator.terminate()
-        simulator.wait(timeout=10)
+    result = run_with_simulator(args.port, lambda sim, pid: run(args, sim, pid))
     print(json.dumps(jsonable(result), indent=1))
 
 

@@ -46,8 +46,9 @@ from disparo.db import deliveries, leases
 from disparo.db.audience import estimate_audience_size
 from disparo.db.engine import Database
 from disparo.db.tables import bots, shots_queue
-from throughput import Databases, free_port, machine, sim_post, start_simulator, token_for
-from worker_process import WorkerProcess, jsonable, prioritize_simulator, sim_figures
+from harness import print_setup, run_with_simulator
+from throughput import Databases, sim_post, token_for
+from worker_process import WorkerProcess, jsonable, sim_figures
 
 SLUG = "million"
 PAID_RATE = 1000
@@ -191,7 +192,7 @@ async def time_snapshot(db: Database) -> tuple[int, float, float]:
     )
     assert claimed is not None
     began = time.perf_counter()
-    total = await deliveries.snapshot_audience(
+    snapshot = await deliveries.snapshot_audience(
         db,
         claimed.id,
         bot_slug=SLUG,
@@ -202,7 +203,7 @@ async def time_snapshot(db: Database) -> tuple[int, float, float]:
     )
     seconds = time.perf_counter() - began
     await leases.release_shot(db, claimed.id, worker_id=BENCH_WORKER, now=datetime.now(UTC))
-    return claimed.id, total or 0, seconds
+    return claimed.id, snapshot.total if snapshot else 0, seconds
 
 
 async def send_for(url: URL, sim: str, token: str, send_s: float, db: Database) -> dict[str, Any]:
@@ -292,31 +293,18 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0, help="simulator port (0: a free one)")
     args = parser.parse_args()
     args.backends = ("postgresql", "sqlite") if args.backend == "both" else (args.backend,)
-    print("machine:", json.dumps(machine()))
-    print(
-        "parameters:",
-        json.dumps(
-            {
-                "backends": args.backends,
-                "contacts": args.contacts,
-                "pix_events": args.pix_events,
-                "payments": args.payments,
-                "send_s": args.send_s,
-                "bot": {"rate_per_s": PAID_RATE, "paid_broadcast": True},
-                "worker": "python -m disparo worker, its own process",
-            }
-        ),
-        flush=True,
+    print_setup(
+        {
+            "backends": args.backends,
+            "contacts": args.contacts,
+            "pix_events": args.pix_events,
+            "payments": args.payments,
+            "send_s": args.send_s,
+            "bot": {"rate_per_s": PAID_RATE, "paid_broadcast": True},
+            "worker": "python -m disparo worker, its own process",
+        }
     )
-    port = args.port or free_port()
-    simulator = start_simulator(port)
-    print("simulator nice:", prioritize_simulator(simulator.pid), flush=True)
-    sim = f"http://127.0.0.1:{port}"
-    try:
-        results = asyncio.run(main_async(args, sim))
-    finally:
-        simulator.terminate()
-        simulator.wait(timeout=10)
+    results = run_with_simulator(args.port, lambda sim, _pid: main_async(args, sim))
     print(json.dumps({"results": jsonable(results)}, indent=1))
 
 

@@ -15,7 +15,6 @@ per message and peak RSS.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import math
 import sys
@@ -27,17 +26,10 @@ from sqlalchemy import update
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from disparo.db.engine import Database
 from disparo.db.tables import bots
-from throughput import Databases, free_port, machine, queue_shots, seed, sim_post, start_simulator
-from worker_process import (
-    delivery_statuses,
-    jsonable,
-    prioritize_simulator,
-    rate,
-    run_workers,
-    sim_figures,
-)
+from harness import fresh_database, print_setup, run_with_simulator
+from throughput import queue_shots, seed, sim_post
+from worker_process import delivery_statuses, jsonable, rate, run_workers, sim_figures
 
 PAID_RATE = 1000
 
@@ -53,10 +45,7 @@ def per_second(times: list[float]) -> list[int]:
 
 
 async def run(args: argparse.Namespace, sim: str, simulator_pid: int) -> dict[str, Any]:
-    databases = Databases()
-    try:
-        url = databases.fresh(args.backend, "paid")
-        db = Database(url)
+    async with fresh_database(args.backend, "paid") as db:
         (token,) = await seed(db, 1, args.recipients, PAID_RATE)
         async with db.write() as conn:
             await conn.execute(update(bots).values(paid_broadcast=True, rate_per_s=PAID_RATE))
@@ -70,9 +59,6 @@ async def run(args: argparse.Namespace, sim: str, simulator_pid: int) -> dict[st
             profile=args.profile,
         )
         statuses = await delivery_statuses(db)
-        await db.dispose()
-    finally:
-        databases.close()
     figures = sim_figures(sim, [token])
     messages = len(figures.times)
     sustained = rate(figures.times)
@@ -111,31 +97,17 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0, help="simulator port (0: a free one)")
     parser.add_argument("--profile", type=Path, help="py-spy the worker into this file")
     args = parser.parse_args()
-    print("machine:", json.dumps(machine()))
-    print(
-        "parameters:",
-        json.dumps(
-            {
-                "backend": args.backend,
-                "recipients": args.recipients,
-                "bot": {"rate_per_s": PAID_RATE, "paid_broadcast": True},
-                "simulator": f"python -m disparo simulator, paid limit {PAID_RATE}/s, 40±10 ms",
-                "worker": "python -m disparo worker, its own process, INFO logs to a file",
-                "ideal_duration_s": math.ceil(args.recipients / PAID_RATE),
-            }
-        ),
-        flush=True,
+    print_setup(
+        {
+            "backend": args.backend,
+            "recipients": args.recipients,
+            "bot": {"rate_per_s": PAID_RATE, "paid_broadcast": True},
+            "simulator": f"python -m disparo simulator, paid limit {PAID_RATE}/s, 40±10 ms",
+            "worker": "python -m disparo worker, its own process, INFO logs to a file",
+            "ideal_duration_s": math.ceil(args.recipients / PAID_RATE),
+        }
     )
-    port = args.port or free_port()
-    simulator = start_simulator(port)
-    print("simulator nice:", prioritize_simulator(simulator.pid), flush=True)
-    sim = f"http://127.0.0.1:{port}"
-    try:
-        sim_post(sim, "reset", {})
-        result = asyncio.run(run(args, sim, simulator.pid))
-    finally:
-        simulator.terminate()
-        simulator.wait(timeout=10)
+    result = run_with_simulator(args.port, lambda sim, pid: run(args, sim, pid))
     print(json.dumps(jsonable(result), indent=1))
 
 

@@ -36,12 +36,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from disparo.db.engine import Database
-from throughput import Databases, free_port, machine, queue_shots, seed, sim_post, start_simulator
+from harness import fresh_database, print_setup, run_with_simulator
+from throughput import queue_shots, seed, sim_post
 from worker_process import (
     delivery_statuses,
     jsonable,
-    prioritize_simulator,
     process_cpu_s,
     rate,
     run_workers,
@@ -106,11 +105,8 @@ async def run_engine(
     engine: str, scenario: str, sim: str, simulator_pid: int, cap_s: float
 ) -> dict[str, Any]:
     bot_count, recipients = SCENARIOS[scenario]
-    databases = Databases()
     statuses: dict[str, int] = {}
-    try:
-        url = databases.fresh("postgresql", f"{engine}_{scenario.replace('x', '_')}")
-        db = Database(url)
+    async with fresh_database("postgresql", f"{engine}_{scenario.replace('x', '_')}") as db:
         tokens = await seed(db, bot_count, recipients, LIMIT_PER_BOT)
         began = time.monotonic()
         if engine == "disparo":
@@ -119,7 +115,7 @@ async def run_engine(
             )
             cpu_s, settled = sum(run.worker_cpu_s), run.settled
         elif engine == "spec":
-            peer = Peer("spec", "--sim", sim, "--database-url", url.render_as_string(False))
+            peer = Peer("spec", "--sim", sim, "--database-url", db.url.render_as_string(False))
             try:
                 peer.go()
                 await queue_shots(db, bot_count)
@@ -140,9 +136,6 @@ async def run_engine(
         wall = time.monotonic() - began
         if engine in ("spec", "disparo"):
             statuses = await delivery_statuses(db)
-        await db.dispose()
-    finally:
-        databases.close()
     figures = sim_figures(sim, tokens)
     delivered = len(figures.times)
     achieved = rate(figures.times)
@@ -184,30 +177,17 @@ def main() -> None:
     args = parser.parse_args()
     args.engines = [e for e in args.engines.split(",") if e]
     args.scenarios = [s for s in args.scenarios.split(",") if s]
-    print("machine:", json.dumps(machine()))
-    print(
-        "parameters:",
-        json.dumps(
-            {
-                "scenarios": {k: {"bots": v[0], "recipients": v[1]} for k, v in SCENARIOS.items()},
-                "engines": args.engines,
-                "bot_rate_per_s": LIMIT_PER_BOT,
-                "cap_s": args.cap_s,
-                "simulator": "python -m disparo simulator (defaults: 30/s per bot, 40±10 ms)",
-                "database": "PostgreSQL (spec and disparo)",
-            }
-        ),
-        flush=True,
+    print_setup(
+        {
+            "scenarios": {k: {"bots": v[0], "recipients": v[1]} for k, v in SCENARIOS.items()},
+            "engines": args.engines,
+            "bot_rate_per_s": LIMIT_PER_BOT,
+            "cap_s": args.cap_s,
+            "simulator": "python -m disparo simulator (defaults: 30/s per bot, 40±10 ms)",
+            "database": "PostgreSQL (spec and disparo)",
+        }
     )
-    port = args.port or free_port()
-    simulator = start_simulator(port)
-    print("simulator nice:", prioritize_simulator(simulator.pid), flush=True)
-    sim = f"http://127.0.0.1:{port}"
-    try:
-        results = asyncio.run(main_async(args, sim, simulator.pid))
-    finally:
-        simulator.terminate()
-        simulator.wait(timeout=10)
+    results = run_with_simulator(args.port, lambda sim, pid: main_async(args, sim, pid))
     print(json.dumps({"results": jsonable(results)}, indent=1))
 
 

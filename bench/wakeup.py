@@ -32,8 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from disparo.db.engine import Database
 from disparo.db.tables import shots_queue
-from throughput import Databases, free_port, machine, seed, sim_post, start_simulator
-from worker_process import jsonable, prioritize_simulator, run_workers, sim_figures, summary
+from harness import fresh_database, print_setup, run_with_simulator
+from throughput import seed, sim_post
+from worker_process import jsonable, run_workers, sim_figures, summary
 
 RECIPIENTS = 5
 COPY = "<b>Lembrete</b>: a live começa agora"
@@ -69,11 +70,8 @@ async def queue_now(db: Database, shots: int, scheduled: dict[int, datetime]) ->
 async def run(
     args: argparse.Namespace, backend: str, mode: str, sim: str, simulator_pid: int
 ) -> dict[str, Any]:
-    databases = Databases()
     scheduled: dict[int, datetime] = {}
-    try:
-        url = databases.fresh(backend, f"wake_{mode}")
-        db = Database(url)
+    async with fresh_database(backend, f"wake_{mode}") as db:
         tokens = await seed(db, args.shots, RECIPIENTS, 30)
         queue = queue_ahead if mode == "ahead" else queue_now
         result = await run_workers(
@@ -84,9 +82,6 @@ async def run(
             max_bots=max(50, args.shots),
             cap_s=60.0,
         )
-        await db.dispose()
-    finally:
-        databases.close()
     figures = sim_figures(sim, tokens)
     latencies = []
     for index, token in enumerate(tokens):
@@ -124,31 +119,18 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0, help="simulator port (0: a free one)")
     args = parser.parse_args()
     args.backends = ("postgresql", "sqlite") if args.backend == "both" else (args.backend,)
-    print("machine:", json.dumps(machine()))
-    print(
-        "parameters:",
-        json.dumps(
-            {
-                "backends": args.backends,
-                "shots": args.shots,
-                "bots": args.shots,
-                "recipients_per_shot": RECIPIENTS,
-                "worker": "python -m disparo worker, its own process, DISPARO_POLL_INTERVAL_S=1",
-                "simulator": "python -m disparo simulator (defaults: 30/s per bot, 40±10 ms)",
-                "latency": "first delivery at the simulator − scheduled_at",
-            }
-        ),
-        flush=True,
+    print_setup(
+        {
+            "backends": args.backends,
+            "shots": args.shots,
+            "bots": args.shots,
+            "recipients_per_shot": RECIPIENTS,
+            "worker": "python -m disparo worker, its own process, DISPARO_POLL_INTERVAL_S=1",
+            "simulator": "python -m disparo simulator (defaults: 30/s per bot, 40±10 ms)",
+            "latency": "first delivery at the simulator − scheduled_at",
+        }
     )
-    port = args.port or free_port()
-    simulator = start_simulator(port)
-    print("simulator nice:", prioritize_simulator(simulator.pid), flush=True)
-    sim = f"http://127.0.0.1:{port}"
-    try:
-        results = asyncio.run(main_async(args, sim, simulator.pid))
-    finally:
-        simulator.terminate()
-        simulator.wait(timeout=10)
+    results = run_with_simulator(args.port, lambda sim, pid: main_async(args, sim, pid))
     print(json.dumps({"results": jsonable(results)}, indent=1))
 
 

@@ -2,8 +2,8 @@
 waiting for shots to settle, and what the simulator saw per bot.
 
 The worker runs as the product ships it (`python -m disparo worker`, its own process, logs to
-a file), so its CPU time and peak RSS are its own and not the benchmark's. The simulator,
-database set-up and seeding come from `throughput.py`.
+a file), so its CPU time and peak RSS are its own and not the benchmark's. Database set-up and
+seeding come from `throughput.py`; the simulator's process around a run, from `harness.py`.
 """
 
 from __future__ import annotations
@@ -34,26 +34,6 @@ from disparo.db.tables import shots_queue, shots_sent
 from throughput import sim_get
 
 FINAL = ("sent", "skipped", "error", "cancelled")
-
-
-SIMULATOR_NICE = -10
-
-
-def prioritize_simulator(pid: int) -> int | None:
-    """Run the simulator at a higher CPU priority than the worker and PostgreSQL; the niceness
-    set, or None if this user may not raise priorities.
-
-    The simulator stands in for Telegram's servers, which do not share the worker's CPU. On a
-    2-core machine a worker and PostgreSQL busy at once can starve it for tens of milliseconds;
-    it then reads the requests queued meanwhile together and stamps them together, and its
-    sliding second sees bursts that left the worker evenly spaced (429s Telegram would not
-    send). With priority, what it measures is the engine's pacing, not the scheduler's.
-    """
-    try:
-        os.setpriority(os.PRIO_PROCESS, pid, SIMULATOR_NICE)
-    except PermissionError:
-        return None
-    return SIMULATOR_NICE
 
 
 def _peak_rss_bytes(pid: int) -> int:
