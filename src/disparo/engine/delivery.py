@@ -1,13 +1,17 @@
-"""A delivery on its way through the engine, and why a sender stops."""
+"""A delivery on its way through the engine, what is recorded of it, and why a sender stops."""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import IntEnum
 from typing import Protocol
 
-from disparo.domain.outcomes import Failure, FailureKind
+from disparo.db.deliveries import ContactChange, DeliveryOutcome
+from disparo.db.leases import ClaimedShot
+from disparo.domain.outcomes import Failure, FailureKind, Verdict
+from disparo.domain.statuses import DeliveryStatus
 from disparo.telegram import MaybeDeliveredError, NotDeliveredError, TelegramAPIError
 
 
@@ -68,3 +72,27 @@ def failure_of(exc: Exception) -> Failure:
         return Failure(FailureKind.MAYBE_DELIVERED, description=str(exc))
     # A bug or an unexpected answer after the request went: delivery cannot be known.
     return Failure(FailureKind.MAYBE_DELIVERED, description=f"{type(exc).__name__}: {exc}")
+
+
+def outcome_of(
+    shot: ClaimedShot,
+    item: Item,
+    status: DeliveryStatus,
+    verdict: Verdict | None,
+    message_id: int | None,
+    sent_at: datetime | None,
+) -> tuple[DeliveryOutcome, ContactChange | None]:
+    """What to record of a delivery's final outcome, and the contact change it proves if any."""
+    reason = verdict.reason.value if verdict and verdict.reason else None
+    error = verdict.error if verdict else None
+    if item.delivered_message_id is not None and status is not DeliveryStatus.SENT:
+        # Audio shots: the audio went, the copy did not; record the proof of the audio.
+        message_id = item.delivered_message_id
+        error = f"the audio was delivered (message {message_id}) but the copy was not: {error}"
+    change = None
+    if verdict is not None and verdict.chat_state is not None:
+        change = ContactChange(shot.bot_slug, item.telegram_id, verdict.chat_state.value)
+    outcome = DeliveryOutcome(
+        shot.id, item.telegram_id, status.value, reason, error, message_id, sent_at, item.requests
+    )
+    return outcome, change

@@ -26,6 +26,19 @@ class Progress:
         self._counters: dict[str, Any] = {}
         self._done_gauge = metrics.shot_done.labels(shot.bot_slug, str(shot.id))
 
+    def selected(self, total: int) -> None:
+        """The audience was just written (the spec's `audience selected` line)."""
+        log.info(
+            "[SHOTS][AUDIENCE] audience selected",
+            extra={
+                "shot_id": self.shot.id,
+                "bot_slug": self.shot.bot_slug,
+                "target": self.shot.target,
+                "recency_days": self.shot.recency_days,
+                "count": total,
+            },
+        )
+
     def started(self, total: int) -> None:
         """The audience is known."""
         self.total = total

@@ -18,14 +18,14 @@ from collections import deque
 from typing import Any
 
 from disparo.db import deliveries
-from disparo.db.deliveries import ContactChange, DeliveryOutcome, Reserved, Snapshot
+from disparo.db.deliveries import Reserved, Snapshot
 from disparo.db.engine import Database
 from disparo.db.leases import ClaimedShot
 from disparo.domain import outcomes, pacing
 from disparo.domain.outcomes import Action, ErrorStreak, Failure, FailureKind, Verdict
 from disparo.domain.statuses import DeliveryStatus, ShotStatus
 from disparo.engine.clock import Clock
-from disparo.engine.delivery import Item, LeaseView, Stop, failure_of
+from disparo.engine.delivery import Item, LeaseView, Stop, failure_of, outcome_of
 from disparo.engine.finalize import finalize
 from disparo.engine.limiter import BotLimiter, wait_any
 from disparo.engine.media import ShotContentError, Step, delivery_steps
@@ -144,16 +144,7 @@ class ShotSender:
             reserve=self.batch_size,
         )
         if snapshot is not None:
-            log.info(
-                "[SHOTS][AUDIENCE] audience selected",
-                extra={
-                    "shot_id": shot.id,
-                    "bot_slug": shot.bot_slug,
-                    "target": shot.target,
-                    "recency_days": shot.recency_days,
-                    "count": snapshot.total,
-                },
-            )
+            self.progress.selected(snapshot.total)
         return snapshot
 
     async def _send_all(self) -> None:
@@ -378,32 +369,13 @@ class ShotSender:
         message_id: int | None = None,
         sent_at: bool = False,
     ) -> None:
-        reason = verdict.reason.value if verdict and verdict.reason else None
-        error = verdict.error if verdict else None
-        if item.delivered_message_id is not None and status is not DeliveryStatus.SENT:
-            # Audio shots: the audio went, the copy did not; record the proof of the audio.
-            message_id = item.delivered_message_id
-            error = f"the audio was delivered (message {message_id}) but the copy was not: {error}"
-        change = None
-        if verdict is not None and verdict.chat_state is not None:
-            change = ContactChange(self.shot.bot_slug, item.telegram_id, verdict.chat_state.value)
-        self.recorder.add(
-            DeliveryOutcome(
-                self.shot.id,
-                item.telegram_id,
-                status.value,
-                reason,
-                error,
-                message_id,
-                self.clock.now() if sent_at else None,
-                item.requests,
-            ),
-            change,
+        outcome, change = outcome_of(
+            self.shot, item, status, verdict, message_id, self.clock.now() if sent_at else None
         )
+        self.recorder.add(outcome, change)
         self.progress.outcome(item.batch, status.value)
-        plain_error = (
-            error if status is DeliveryStatus.ERROR and verdict and verdict.reason is None else None
-        )
+        plain = status is DeliveryStatus.ERROR and verdict is not None and verdict.reason is None
+        plain_error = outcome.error if plain else None
         if self._streak.observe(plain_error) and plain_error is not None:
             self.request_stop(
                 Stop.SHOT_ERROR,
