@@ -1,5 +1,5 @@
-"""The snapshot reserves a shot's first batch in its own transaction, on both backends: the rows
-go out `sending` for the worker holding the lease, and only while the shot runs."""
+"""The snapshot reserves a shot's first batch in its own transaction (the rows go out
+`sending` for the lease holder, only while the shot runs); outcomes land only over `sending`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from worker_support import NOW, add_bot, add_contacts, add_shot, deliveries, set_shot
 
 from disparo.db import deliveries as dq
-from disparo.db import leases
+from disparo.db import leases, outcomes
 from disparo.db.engine import Database
 
 
@@ -83,3 +83,23 @@ async def test_another_workers_snapshot_writes_nothing(db: Database) -> None:
     shot_id = await claimed_shot(db)
     assert await snapshot(db, shot_id, worker_id="w2", reserve=3) is None
     assert await deliveries(db, shot_id) == []
+
+
+async def test_outcomes_are_recorded_exactly_over_sending(db: Database) -> None:
+    """A batch of outcomes lands field for field (text with quotes, newlines and accents, a
+    microsecond timestamp, NULLs), and only on deliveries still `sending`."""
+    shot_id = await claimed_shot(db, contacts=3)
+    await snapshot(db, shot_id, reserve=2)  # 3 and 2 reserved; 1 stays pending
+    sent_at = NOW + timedelta(microseconds=123_456)
+    error = 'Bad Request: can\'t parse "entities"\n— ação inválida'
+    batch = [
+        dq.DeliveryOutcome(shot_id, 3, "sent", None, None, 991, sent_at, 1),
+        dq.DeliveryOutcome(shot_id, 2, "error", None, error, None, None, 3),
+        dq.DeliveryOutcome(shot_id, 1, "sent", None, None, 992, sent_at, 1),  # never reserved
+    ]
+    await outcomes.record_outcomes(db, batch, now=NOW)
+    rows = {r["telegram_id"]: r for r in await deliveries(db, shot_id)}
+    assert (rows[3]["status"], rows[3]["message_id"], rows[3]["sent_at"]) == ("sent", 991, sent_at)
+    assert (rows[2]["status"], rows[2]["error"], rows[2]["attempts"]) == ("error", error, 3)
+    assert (rows[2]["message_id"], rows[2]["sent_at"], rows[2]["reason"]) == (None, None, None)
+    assert (rows[1]["status"], rows[1]["message_id"]) == ("pending", None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
+import orjson
 from sqlalchemy import Integer, Text, bindparam, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -27,19 +28,20 @@ UNKNOWN = DeliveryStatus.UNKNOWN.value
 LOST_ERROR = "the worker sending it stopped answering before recording the result"
 
 
+# The batch travels as one JSON document (orjson writes the outcome dataclasses in C), which
+# costs the worker a fraction of binding eight arrays element by element.
 _RECORD_PG = text(
     """
     UPDATE shots_sent AS s
     SET status = v.status, reason = v.reason, error = v.error, message_id = v.message_id,
         sent_at = v.sent_at, attempts = v.attempts, updated_at = :now
-    FROM unnest(
-        CAST(:shot_ids AS bigint[]), CAST(:telegram_ids AS bigint[]), CAST(:statuses AS text[]),
-        CAST(:reasons AS text[]), CAST(:errors AS text[]), CAST(:message_ids AS bigint[]),
-        CAST(:sent_ats AS timestamptz[]), CAST(:attempts AS integer[])
-    ) AS v(shot_id, telegram_id, status, reason, error, message_id, sent_at, attempts)
+    FROM json_to_recordset(CAST(:outcomes AS json)) AS v(
+        shot_id bigint, telegram_id bigint, status text, reason text, error text,
+        message_id bigint, sent_at timestamptz, attempts integer
+    )
     WHERE s.shot_id = v.shot_id AND s.telegram_id = v.telegram_id AND s.status = 'sending'
     """
-)
+).bindparams(bindparam("now", type_=UTCDateTime()), bindparam("outcomes", type_=Text()))
 _CONTACTS_PG = text(
     """
     UPDATE telegram_contacts AS t
@@ -106,20 +108,8 @@ async def _record_pg(
     now: datetime,
 ) -> None:
     if outcomes:
-        await conn.execute(
-            _RECORD_PG,
-            {
-                "now": now,
-                "shot_ids": [o.shot_id for o in outcomes],
-                "telegram_ids": [o.telegram_id for o in outcomes],
-                "statuses": [o.status for o in outcomes],
-                "reasons": [o.reason for o in outcomes],
-                "errors": [o.error for o in outcomes],
-                "message_ids": [o.message_id for o in outcomes],
-                "sent_ats": [o.sent_at for o in outcomes],
-                "attempts": [o.attempts for o in outcomes],
-            },
-        )
+        rows = orjson.dumps(outcomes).decode()
+        await conn.execute(_RECORD_PG, {"now": now, "outcomes": rows})
     if changes:
         await conn.execute(
             _CONTACTS_PG,
