@@ -2,31 +2,26 @@
 
 Both targets are the bot's reachable contacts (never blocked or deactivated), optionally only
 those who interacted within `recency_days`, in send order: most recent interaction first, ties
-by telegram_id, contacts who never interacted last. `pix_created` keeps the contacts with a PIX
-funnel event or a created/paid payment; each source is an uncorrelated `IN (subquery)`, which
-PostgreSQL runs as a hashed sub-plan over an index-only scan (one pass over the contacts, no
-per-contact probe) and SQLite as an ephemeral index.
+by telegram_id, contacts who never interacted last. `pix_created` keeps the contacts stamped
+`has_pix`: a PIX funnel event or a created/paid payment. Database triggers (migration 0002) keep
+the stamp right whatever writes funnel_events, payment_transactions or telegram_contacts, so
+the audience is a range of the partial index idx_telegram_contacts_pix (index-only on both
+backends) instead of a pass over every contact probing the two sources.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from disparo.db.tables import funnel_events, payment_transactions, telegram_contacts
-from disparo.domain.statuses import (
-    PIX_EVENTS,
-    PIX_PAYMENT_STATUSES,
-    UNREACHABLE_CHAT_STATES,
-    ChatState,
-    Target,
-)
+from disparo.db.tables import telegram_contacts
+from disparo.domain.statuses import UNREACHABLE_CHAT_STATES, ChatState, Target
 
 contacts = telegram_contacts.c
-# Every state but blocked/deactivated; spelled as the states kept so PostgreSQL can range-scan
-# idx_telegram_contacts_audience (bot_slug, chat_state, last_interaction_at, telegram_id).
+# Every state but blocked/deactivated; spelled as the states kept so the database can range-scan
+# idx_telegram_contacts_audience / _pix (bot_slug, chat_state, last_interaction_at, telegram_id).
 REACHABLE_CHAT_STATES = tuple(s.value for s in ChatState if s not in UNREACHABLE_CHAT_STATES)
 
 
@@ -46,17 +41,6 @@ def _check(target: str, recency_days: int | None) -> Target:
     return parsed
 
 
-def _pix_condition(bot_slug: str) -> ColumnElement[bool]:
-    from_events = select(funnel_events.c.telegram_id).where(
-        funnel_events.c.bot_slug == bot_slug, funnel_events.c.event.in_(PIX_EVENTS)
-    )
-    from_payments = select(payment_transactions.c.telegram_id).where(
-        payment_transactions.c.bot_slug == bot_slug,
-        payment_transactions.c.status.in_(PIX_PAYMENT_STATUSES),
-    )
-    return or_(contacts.telegram_id.in_(from_events), contacts.telegram_id.in_(from_payments))
-
-
 def audience_condition(
     bot_slug: str, target: str, recency_days: int | None, *, now: datetime
 ) -> ColumnElement[bool]:
@@ -66,7 +50,8 @@ def audience_condition(
     if recency_days is not None:
         conditions.append(contacts.last_interaction_at >= now - timedelta(days=recency_days))
     if parsed is Target.PIX_CREATED:
-        conditions.append(_pix_condition(bot_slug))
+        # Bare, as the index predicate is spelled (`has_pix` / `has_pix = 1` on SQLite).
+        conditions.append(contacts.has_pix)
     return and_(*conditions)
 
 

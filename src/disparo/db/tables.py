@@ -159,6 +159,10 @@ telegram_contacts = Table(
     Column("last_interaction_at", UTCDateTime()),
     Column("blocked_at", UTCDateTime()),
     Column("updated_at", UTCDateTime(), nullable=False, server_default=func.now()),
+    # Whether the contact is in the `pix_created` audience (a PIX funnel event or a created/paid
+    # payment); kept by database triggers on every table involved (migration 0002), never
+    # written by the code.
+    Column("has_pix", Boolean, nullable=False, server_default=false()),
     PrimaryKeyConstraint("bot_slug", "telegram_id"),
     _one_of("chat_state", ChatState),
     Index(
@@ -167,6 +171,19 @@ telegram_contacts = Table(
         "chat_state",
         "last_interaction_at",
         "telegram_id",
+    ),
+    # The `pix_created` audience alone. Each backend's predicate is spelled as SQLAlchemy renders
+    # `WHERE has_pix` there: SQLite uses a partial index only when the query repeats its terms,
+    # and reads only the index (20 ms, not 36, at 1M contacts) when it also holds has_pix.
+    Index(
+        "idx_telegram_contacts_pix",
+        "bot_slug",
+        "chat_state",
+        "last_interaction_at",
+        "telegram_id",
+        "has_pix",
+        postgresql_where=text("has_pix"),
+        sqlite_where=text("has_pix = 1"),
     ),
     Index("idx_telegram_contacts_changes", "bot_slug", "blocked_at"),
 )
