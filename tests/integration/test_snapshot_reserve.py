@@ -1,11 +1,13 @@
 """The snapshot reserves a shot's first batch in its own transaction (the rows go out
-`sending` for the lease holder, only while the shot runs); outcomes land only over `sending`."""
+`sending` for the lease holder, only while the shot runs) and writes no entry into the sent-time
+index; outcomes land only over `sending`."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import text
 from worker_support import NOW, add_bot, add_contacts, add_shot, deliveries, set_shot
 
 from disparo.db import deliveries as dq
@@ -103,3 +105,26 @@ async def test_outcomes_are_recorded_exactly_over_sending(db: Database) -> None:
     assert (rows[2]["status"], rows[2]["error"], rows[2]["attempts"]) == ("error", error, 3)
     assert (rows[2]["message_id"], rows[2]["sent_at"], rows[2]["reason"]) == (None, None, None)
     assert (rows[1]["status"], rows[1]["message_id"]) == ("pending", None)
+
+
+async def test_the_sent_time_index_holds_sent_deliveries_only(db: Database) -> None:
+    """idx_shots_sent_slug_time is partial (a snapshot's unsent rows cost it nothing), and a
+    query by bot and send time still reads it."""
+    since = NOW - timedelta(days=1)
+    query = f"SELECT count(*) FROM shots_sent WHERE bot_slug = 'loja' AND sent_at >= '{since}'"
+    async with db.read() as conn:
+        if conn.dialect.name == "sqlite":
+            definition = await conn.scalar(
+                text("SELECT sql FROM sqlite_master WHERE name = 'idx_shots_sent_slug_time'")
+            )
+            rows = await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}")
+            plan = " ".join(str(row[-1]) for row in rows)
+        else:
+            definition = await conn.scalar(
+                text("SELECT indexdef FROM pg_indexes WHERE indexname = 'idx_shots_sent_slug_time'")
+            )
+            await conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            rows = await conn.exec_driver_sql(f"EXPLAIN {query}")
+            plan = " ".join(str(row[0]) for row in rows)
+    assert "WHERE sent_at IS NOT NULL" in definition.replace("(", "").replace(")", ""), definition
+    assert "idx_shots_sent_slug_time" in plan, plan

@@ -137,7 +137,14 @@ shots_sent = Table(
     _one_of("status", DeliveryStatus),
     # The spec's index, with `seq` appended so a batch is reserved in snapshot order.
     Index("idx_shots_sent_shot_id", "shot_id", "status", "seq"),
-    Index("idx_shots_sent_slug_time", "bot_slug", "sent_at"),
+    # Sent deliveries only: a snapshot writes every row with sent_at NULL (migration 0003).
+    Index(
+        "idx_shots_sent_slug_time",
+        "bot_slug",
+        "sent_at",
+        postgresql_where=text("sent_at IS NOT NULL"),
+        sqlite_where=text("sent_at IS NOT NULL"),
+    ),
 )
 
 telegram_contacts = Table(
