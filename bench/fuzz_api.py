@@ -16,7 +16,6 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import random
 import sys
 import tempfile
@@ -30,30 +29,16 @@ import schemathesis
 from sqlalchemy.engine import URL, make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "fuzz"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fuzz_harness import fuzz, running_stack
 
 from disparo.db import migrate
+from throughput import machine
 
 PG_ADMIN = os.environ.get(
     "DISPARO_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-
-
-def _machine() -> dict[str, Any]:
-    model = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "schemathesis": schemathesis.__version__,
-    }
 
 
 @contextlib.contextmanager
@@ -113,7 +98,7 @@ def main() -> int:
     args = parser.parse_args()
     seed = random.randrange(2**32) if args.seed is None else args.seed
     backends = [b.strip() for b in args.backend.split(",") if b.strip()]
-    print("machine:", json.dumps(_machine()))
+    print("machine:", json.dumps({**machine(), "schemathesis": schemathesis.__version__}))
     print(
         "parameters:", json.dumps({"backends": backends, "examples": args.examples, "seed": seed})
     )

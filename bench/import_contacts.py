@@ -15,9 +15,7 @@ import asyncio
 import contextlib
 import json
 import os
-import platform
 import secrets
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -31,36 +29,17 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 from disparo.db import migrate
 from disparo.db.bots import insert_bot
 from disparo.db.engine import Database
 from disparo.db.secrets import TokenCipher
+from throughput import free_port, machine
 
 TOKEN = "424242:" + "B" * 35
 SLUG = "bench"
 TARGET_S = 10.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _machine() -> dict[str, Any]:
-    model = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "sqlite": sqlite3.sqlite_version,
-    }
 
 
 def _contacts(count: int, fmt: str, generation: int) -> bytes:
@@ -135,14 +114,14 @@ def main() -> int:
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
     admin_token = secrets.token_urlsafe(24)
     runs: list[dict[str, Any]] = []
-    print("machine:", json.dumps(_machine()))
+    print("machine:", json.dumps({**machine(), "sqlite": sqlite3.sqlite_version}))
     print("parameters:", json.dumps({"contacts": args.contacts, "formats": formats}))
     for fmt in formats:
         with tempfile.TemporaryDirectory() as folder:
             url = f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
             migrate.upgrade(make_url(url))
             asyncio.run(_register_bot(url))
-            port = _free_port()
+            port = free_port()
             env = os.environ | {
                 "DISPARO_DATABASE_URL": url,
                 "DISPARO_ADMIN_TOKEN": admin_token,

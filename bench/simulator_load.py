@@ -14,11 +14,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import json
 import os
-import platform
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -27,37 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from throughput import free_port, machine
+
 TOKEN = "424242:" + "B" * 35
 CHATS = 200_000
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _machine() -> dict[str, Any]:
-    model = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:
-        has_uvloop = False
-    else:
-        has_uvloop = True
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "uvloop": has_uvloop,
-    }
 
 
 def _control(base: str, path: str, body: Any) -> Any:
@@ -236,14 +210,15 @@ def main() -> int:
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {1})  # the load generator stays off the simulator's core
 
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     process = _start_simulator(port)
     try:
         _wait_ready(base, process)
         limits = {"per_second": 10**9, "paid_per_second": 10**9, "per_chat_burst": 10**9}
         _control(base, f"/sim/bots/{TOKEN}/limits", limits)
-        print("machine:", json.dumps(_machine()))
+        uvloop = importlib.util.find_spec("uvloop") is not None
+        print("machine:", json.dumps({**machine(), "uvloop": uvloop}))
         print(
             "parameters:",
             json.dumps(
