@@ -5,7 +5,6 @@ index; outcomes land only over `sending`."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import text
 from worker_support import NOW, add_bot, add_contacts, add_shot, deliveries, set_shot
@@ -28,7 +27,9 @@ async def claimed_shot(db: Database, *, contacts: int = 5) -> int:
     return shot_id
 
 
-async def snapshot(db: Database, shot_id: int, *, worker_id: str = "w1", reserve: int) -> Any:
+async def snapshot(
+    db: Database, shot_id: int, *, worker_id: str = "w1", reserve: int
+) -> dq.Snapshot | None:
     return await dq.snapshot_audience(
         db,
         shot_id,
