@@ -13,7 +13,16 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=".venv/.installed${extras:+-$extras}"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e ".${extras:+[$extras]}"
+  # pip speaks only when it fails: then its whole output, and what to do.
+  log="$(mktemp)"
+  echo "Installing Disparo${extras:+ with [$extras]} into .venv ..." >&2
+  if ! { .venv/bin/python -m pip install --upgrade pip &&
+    .venv/bin/python -m pip install -e ".${extras:+[$extras]}"; } >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "Installing into .venv failed (pip's output above); fix the cause and run again." >&2
+    rm -f "$log"
+    exit 2
+  fi
+  rm -f "$log"
   touch "$stamp"
 fi

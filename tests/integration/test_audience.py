@@ -92,7 +92,7 @@ async def test_bad_parameters_are_refused(db: Database, bot: str) -> None:
 
 async def test_snapshot_numbers_the_audience_in_send_order(db: Database, bot: str) -> None:
     """The snapshot writes every member once, seq 1..n in send order, and the total."""
-    shot_id = await add_shot(db, bot, recency_days=90)
+    shot_id = await add_shot(db, bot, recency_days=90, scheduled_at=NOW)
     claimed = await leases.claim_due_shot(
         db, worker_id="w1", now=NOW, lease_expires_at=NOW + timedelta(seconds=30)
     )
@@ -127,7 +127,7 @@ async def test_snapshot_numbers_the_audience_in_send_order(db: Database, bot: st
 
 async def test_empty_audience_ends_the_shot_as_skipped(db: Database, bot: str) -> None:
     """A shot whose audience is empty ends at once with the spec's `skipped`."""
-    shot_id = await add_shot(db, bot, target="pix_created")
+    shot_id = await add_shot(db, bot, target="pix_created", scheduled_at=NOW)
     claimed = await leases.claim_due_shot(
         db, worker_id="w1", now=NOW, lease_expires_at=NOW + timedelta(seconds=30)
     )
@@ -143,7 +143,7 @@ async def test_empty_audience_ends_the_shot_as_skipped(db: Database, bot: str) -
 
 async def test_reservation_rechecks_eligibility(db: Database, bot: str) -> None:
     """A contact who blocked the bot or vanished since the snapshot is skipped, not reserved."""
-    shot_id = await add_shot(db, bot)
+    shot_id = await add_shot(db, bot, scheduled_at=NOW)
     claimed = await leases.claim_due_shot(
         db, worker_id="w1", now=NOW, lease_expires_at=NOW + timedelta(seconds=30)
     )

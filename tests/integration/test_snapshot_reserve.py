@@ -19,7 +19,7 @@ async def claimed_shot(db: Database, *, contacts: int = 5) -> int:
     await add_bot(db, "loja")
     for n in range(1, contacts + 1):
         await add_contacts(db, "loja", [n], last_interaction_at=NOW - timedelta(hours=100 - n))
-    shot_id = await add_shot(db, "loja")
+    shot_id = await add_shot(db, "loja", scheduled_at=NOW)
     claimed = await leases.claim_due_shot(
         db, worker_id="w1", now=NOW, lease_expires_at=NOW + timedelta(seconds=30)
     )

@@ -114,7 +114,12 @@ async def add_shot(
     status: str = "pending",
     wake: bool = False,
 ) -> int:
-    """Queue a shot (due at once unless `scheduled_at`); its id."""
+    """Queue a shot; its id.
+
+    Without `scheduled_at` the shot is due a second before the machine's clock: right for tests
+    that run the worker on the real clock. A test that claims with the fixed `NOW` passes
+    `scheduled_at=NOW` (or earlier), so that one clock decides whether the shot is due.
+    """
     async with db.write(wake=wake) as conn:
         result = await conn.execute(
             insert(shots_queue)
