@@ -53,6 +53,9 @@ async def test_register_bot_refusals(api: Client, sim: Client, bot: dict[str, An
         ({"rate_per_s": 0}, "rate_per_s", "greater than or equal to 1"),
         ({"rate_per_s": 1001, "paid_broadcast": True}, "rate_per_s", "1000"),
         ({"timezone": "America/Gotham"}, "timezone", "IANA"),
+        ({"timezone": "/".join(["America"] * 300)}, "timezone", "IANA"),
+        ({"timezone": "../../etc/passwd"}, "timezone", "IANA"),
+        ({"timezone": "America/../America/Sao_Paulo"}, "timezone", "IANA"),
         ({"token": "not-a-token"}, "token", "123456789:AAE"),
     ]
     for change, field, says in cases:
@@ -60,6 +63,7 @@ async def test_register_bot_refusals(api: Client, sim: Client, bot: dict[str, An
         assert answer.status == 422, (change, answer.body)
         assert answer.body["error"]["field"] == field
         assert says in answer.body["error"]["message"], answer.body
+        assert len(answer.body["error"]["message"]) < 200  # a hostile name is not echoed whole
     paid = await api.post(
         BOTS, {"slug": "nova", "token": OTHER_TOKEN, "rate_per_s": 500, "paid_broadcast": True}
     )
