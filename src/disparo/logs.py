@@ -1,44 +1,26 @@
 """Structured log lines: human-readable by default, one JSON object a line with `json`.
 
-A filter masks anything shaped like a bot token in every record, as a last line of defence:
-tokens are sealed inside the Telegram client and never handed to a logger on purpose.
+A filter (`disparo.telegram.redact`, the one token redactor) masks anything shaped like a bot
+token in every record, as a last line of defence: tokens are sealed inside the Telegram client
+and never handed to a logger on purpose.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-TOKEN_PATTERN = re.compile(r"(\d{3,}):[A-Za-z0-9_-]{30,}")
+from disparo.telegram.redact import TokenRedactingFilter, redact_tokens
+
 _STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
-
-
-def redact(text: str) -> str:
-    """Replace every bot-token-shaped substring by its masked form `123456:****`."""
-    return TOKEN_PATTERN.sub(r"\1:****", text)
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
     return {k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRS}
-
-
-class RedactingFilter(logging.Filter):
-    """Masks token-shaped text in the message and its arguments."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        masked = redact(message)
-        if masked != message:
-            record.msg, record.args = masked, None
-        for key, value in _fields(record).items():
-            if isinstance(value, str):
-                setattr(record, key, redact(value))
-        return True
 
 
 class TextFormatter(logging.Formatter):
@@ -51,7 +33,7 @@ class TextFormatter(logging.Formatter):
         if extra:
             line += " " + extra
         if record.exc_info:
-            line += "\n" + redact(self.formatException(record.exc_info))
+            line += "\n" + redact_tokens(self.formatException(record.exc_info))
         return line
 
 
@@ -67,7 +49,7 @@ class JSONFormatter(logging.Formatter):
             **_fields(record),
         }
         if record.exc_info:
-            payload["exc"] = redact(self.formatException(record.exc_info))
+            payload["exc"] = redact_tokens(self.formatException(record.exc_info))
         return orjson.dumps(payload, default=str).decode()
 
 
@@ -75,7 +57,7 @@ def configure_logging(fmt: str = "text", level: str = "INFO") -> None:
     """Send every log record to stderr in `fmt`, token-shaped text masked."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JSONFormatter() if fmt == "json" else TextFormatter())
-    handler.addFilter(RedactingFilter())
+    handler.addFilter(TokenRedactingFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

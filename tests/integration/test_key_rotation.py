@@ -3,6 +3,8 @@ start-up check that names DISPARO_SECRET_KEY, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import insert, select
@@ -119,10 +121,17 @@ async def test_start_refuses_a_key_that_cannot_open_the_stored_tokens(db: Databa
     await check_stored_tokens(db, TokenCipher(NEW, OLD))
 
 
-async def test_start_check_leaves_an_unreachable_database_to_readyz() -> None:
-    """A database that cannot be read is not a key problem: the check does not stop the start."""
+async def test_start_check_leaves_an_unreachable_database_to_readyz(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A database that cannot be read is not a key problem: the check does not stop the start,
+    and says it was skipped."""
     down = Database("postgresql://postgres@127.0.0.1:9/disparo", pool_size=1)
     try:
-        await check_stored_tokens(down, TokenCipher(OLD))
+        with caplog.at_level(logging.WARNING, logger="disparo"):
+            assert await check_stored_tokens(down, TokenCipher(OLD)) is None
     finally:
         await down.dispose()
+    (skipped,) = [r for r in caplog.records if "could not check the stored bot tokens" in r.message]
+    assert skipped.levelno == logging.WARNING
+    assert "OperationalError" in skipped.message

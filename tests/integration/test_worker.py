@@ -21,7 +21,8 @@ from worker_support import (
 )
 
 from disparo.db.engine import Database
-from disparo.logs import JSONFormatter, RedactingFilter, TextFormatter
+from disparo.logs import JSONFormatter, TextFormatter
+from disparo.telegram.redact import TokenRedactingFilter
 
 
 async def test_every_recipient_gets_the_shot_once(
@@ -211,7 +212,7 @@ async def test_log_events_and_metrics_carry_counts_and_no_token(
     engine_records = [r for r in caplog.records if r.name.startswith("disparo")]
     assert not [r for r in engine_records if secret in JSONFormatter().format(r)]
     # Libraries log statement parameters at DEBUG (aiosqlite): the production filter masks them.
-    redacting = RedactingFilter()
+    redacting = TokenRedactingFilter()
     lines = [
         formatter.format(r)
         for r in caplog.records

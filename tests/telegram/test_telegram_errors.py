@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import pickle
-from types import SimpleNamespace
 
-import aiohttp
 import pytest
-from multidict import CIMultiDict, CIMultiDictProxy
 from telegram_fake import SCENARIOS, TOKEN, FakeTelegram, provoke
-from yarl import URL
 
 from disparo.telegram import errors
 from disparo.telegram.errors import (
@@ -19,7 +15,6 @@ from disparo.telegram.errors import (
     TelegramAPIError,
     TelegramError,
     TooManyRequests,
-    error_from_exception,
 )
 
 URL_WITH_TOKEN = f"http://127.0.0.1:1/bot{TOKEN}/sendMessage"
@@ -101,41 +96,3 @@ def test_api_errors_survive_pickling() -> None:
     copy = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own bytes
     assert type(copy) is TooManyRequests
     assert (copy.retry_after, copy.description, str(copy)) == (3, "slow down", str(error))
-
-
-def _request_info() -> aiohttp.RequestInfo:
-    url = URL(URL_WITH_TOKEN)
-    return aiohttp.RequestInfo(url, "POST", CIMultiDictProxy(CIMultiDict()), url)
-
-
-NOT_SENT, MAYBE_SENT = NotDeliveredError, MaybeDeliveredError
-KEY = SimpleNamespace(host="127.0.0.1", port=1, ssl=True, is_ssl=True)
-WITH_URL = f"(for {URL_WITH_TOKEN})"
-
-
-@pytest.mark.parametrize(
-    ("exc", "expected"),
-    [
-        (aiohttp.ClientConnectorError(KEY, ConnectionRefusedError(111, "refused")), NOT_SENT),
-        (aiohttp.ClientConnectorDNSError(KEY, OSError(-2, "Name not known")), NOT_SENT),
-        (aiohttp.ConnectionTimeoutError(f"Connection timeout {WITH_URL}"), NOT_SENT),
-        (aiohttp.ClientHttpProxyError(_request_info(), (), status=407), NOT_SENT),
-        (aiohttp.ServerDisconnectedError(), MAYBE_SENT),
-        (aiohttp.ClientOSError(104, f"Can not write request body {WITH_URL}"), MAYBE_SENT),
-        (aiohttp.ClientPayloadError("Response payload is not completed"), MAYBE_SENT),
-        (aiohttp.SocketTimeoutError(f"Timeout on reading data {WITH_URL}"), MAYBE_SENT),
-        (TimeoutError(), MAYBE_SENT),
-        (aiohttp.ClientResponseError(_request_info(), (), status=400), MAYBE_SENT),
-        (aiohttp.InvalidURL(URL_WITH_TOKEN), TelegramError),
-    ],
-)
-def test_transport_exceptions_are_classified(
-    exc: BaseException, expected: type[TelegramError]
-) -> None:
-    """aiohttp's exceptions map to NotDelivered only when no byte can have been sent."""
-    error = error_from_exception("sendMessage", "127.0.0.1:1", exc)
-    assert type(error) is expected
-    secret = TOKEN.partition(":")[2]
-    assert secret not in str(error)
-    assert secret not in repr(error.args)
-    assert error.__cause__ is None

@@ -7,7 +7,8 @@ import logging
 
 import pytest
 
-from disparo.logs import JSONFormatter, RedactingFilter, TextFormatter, redact
+from disparo.logs import JSONFormatter, TextFormatter
+from disparo.telegram.redact import TokenRedactingFilter, redact_tokens
 
 TOKEN = "123456789:TTHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0"
 
@@ -21,14 +22,14 @@ def _record(msg: str, *args: object, **extra: object) -> logging.LogRecord:
 
 def test_redact_masks_token_shapes() -> None:
     """Anything shaped like a bot token keeps only the bot id."""
-    assert redact(f"url /bot{TOKEN}/sendMessage") == "url /bot123456789:****/sendMessage"
-    assert redact("shot 12:30 at 10:00") == "shot 12:30 at 10:00"
+    assert redact_tokens(f"url /bot{TOKEN}/sendMessage") == "url /bot123456789:****/sendMessage"
+    assert redact_tokens("shot 12:30 at 10:00") == "shot 12:30 at 10:00"
 
 
 def test_filter_masks_message_args_and_extra_fields() -> None:
     """The filter masks the formatted message and string extra fields."""
     record = _record("calling %s", f"/bot{TOKEN}/getMe", url=f"https://x/bot{TOKEN}/getMe")
-    assert RedactingFilter().filter(record)
+    assert TokenRedactingFilter().filter(record)
     assert TOKEN not in record.getMessage()
     assert TOKEN not in record.url  # type: ignore[attr-defined]
 

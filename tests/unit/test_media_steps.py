@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from disparo.engine.media import NO_PREVIEW, ShotContentError, delivery_steps
+from disparo.engine.media import ShotContentError, delivery_steps
 
 BUTTONS = [[{"text": "Comprar", "url": "https://example.com/buy"}]]
 MARKUP = {"inline_keyboard": [[{"text": "Comprar", "url": "https://example.com/buy"}]]}
@@ -19,10 +19,9 @@ def test_text_is_one_send_message_without_preview() -> None:
     assert step.params == {
         "text": "<b>Oi</b>",
         "parse_mode": "HTML",
-        "link_preview_options": NO_PREVIEW,
+        "link_preview_options": {"is_disabled": True},
         "reply_markup": MARKUP,
     }
-    assert NO_PREVIEW == {"is_disabled": True}
 
 
 @pytest.mark.parametrize(("kind", "method"), [("photo", "sendPhoto"), ("video", "sendVideo")])

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiohttp
-
 from disparo.telegram.transport import SendFailed
 
 
@@ -164,25 +162,12 @@ def error_from_bad_answer(method: str, host: str, status: int, size: int) -> Tel
     )
 
 
-# Which transport failures prove the request was never written. A connection-level failure
-# before any byte of the request left the client (DNS, refused, TLS handshake, proxy tunnel,
-# waiting for a pooled connection) is NotDelivered. Everything after the connection was
-# handed to the request is MaybeDelivered, including the classic keep-alive race: a pooled
-# connection the server closed while idle, whose close the client had not yet seen. That
-# request was almost surely not processed, but the client cannot tell it apart from "the
-# server processed it, then the connection dropped", so it is reported as maybe delivered and
-# never resent. aiohttp does not silently resend it either: its one automatic retry on a stale
-# pooled connection applies to idempotent methods only, and every Bot API call here is a
-# POST. The race is kept rare by closing idle pooled connections client-side (see
-# BotAPI.keepalive_timeout_s) before servers do.
-_NOT_SENT: tuple[type[BaseException], ...] = (
-    aiohttp.ClientConnectorError,  # also its DNS, SSL, certificate and proxy subclasses
-    aiohttp.ConnectionTimeoutError,  # connect timeout: no connection was obtained
-    aiohttp.ClientHttpProxyError,  # the proxy refused the CONNECT tunnel
-    aiohttp.ServerFingerprintMismatch,  # TLS pinning failed during the handshake
-)
-
-
+# A failure before any byte of the request left the client (refused, DNS, no pooled connection
+# within the connect timeout) is NotDelivered; everything after the bytes were handed to a
+# connection is MaybeDelivered, including the keep-alive race (a pooled connection the server
+# closed while idle): that request was almost surely not processed, but the client cannot tell
+# it from "processed, then the connection dropped", so it is never resent. The race is kept rare
+# by closing idle pooled connections client-side (BotAPI.keepalive_timeout_s) before servers do.
 def error_from_send_failure(method: str, host: str, failure: SendFailed) -> NetworkError:
     """The typed error of a failed exchange on the lean pool (`transport`): NotDelivered when
     the request never reached a connection, MaybeDelivered once its bytes were handed to one."""
@@ -194,39 +179,6 @@ def error_from_send_failure(method: str, host: str, failure: SendFailed) -> Netw
         )
     return MaybeDeliveredError(
         f"{method} on {host}: the request was sent but {failure.reason}; delivery is unknown",
-        method=method,
-        host=host,
-    )
-
-
-def error_from_exception(method: str, host: str, exc: BaseException) -> TelegramError:
-    """Translate a transport exception into a token-free typed error."""
-    kind = type(exc).__name__
-    if isinstance(exc, aiohttp.InvalidURL):
-        return TelegramError(
-            f"{method} on {host}: the request URL is invalid ({kind}); check the base URL "
-            "and that the bot token looks like 123456:ABC-DEF"
-        )
-    if isinstance(exc, _NOT_SENT):
-        if isinstance(exc, aiohttp.ConnectionTimeoutError):
-            reason = "no connection within the connect timeout; is the pool exhausted?"
-        elif isinstance(exc, OSError) and exc.strerror:
-            reason = exc.strerror
-        else:
-            reason = kind
-        return NotDeliveredError(
-            f"{method} on {host}: could not connect ({reason}); the request was not sent",
-            method=method,
-            host=host,
-        )
-    if isinstance(exc, TimeoutError):
-        what = "no answer came before the timeout"
-    elif isinstance(exc, aiohttp.ServerDisconnectedError):
-        what = "the server closed the connection without answering"
-    else:
-        what = f"the connection failed ({kind})"
-    return MaybeDeliveredError(
-        f"{method} on {host}: the request was sent but {what}; delivery is unknown",
         method=method,
         host=host,
     )
