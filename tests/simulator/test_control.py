@@ -117,3 +117,23 @@ async def test_request_log_names_the_bot_by_id_only(start_simulator, token, capl
     assert token.split(":")[0] in text
     assert token not in text
     assert token.split(":")[1] not in text
+
+
+async def test_get_me_can_answer_for_another_bot_or_a_user(sim, token):
+    """getMe answers the token's own bot until POST me puts other fields over it; {} restores."""
+    bot_id = int(token.split(":")[0])
+    status, body = await sim.call("getMe")
+    own = body["result"]
+    assert (status, own["id"], own["is_bot"], own["can_join_groups"]) == (200, bot_id, True, True)
+    other = await sim.control(f"bots/{token}/me", {"id": 42, "username": "other_bot"})
+    assert (other["id"], other["is_bot"], other["username"]) == (42, True, "other_bot")
+    assert (await sim.call("getMe"))[1]["result"] == other
+    await sim.control(f"bots/{token}/me", {"is_bot": False, "first_name": "Ana"})
+    user = (await sim.call("getMe"))[1]["result"]
+    assert (user["id"], user["is_bot"], user["first_name"]) == (bot_id, False, "Ana")
+    assert "can_join_groups" not in user  # a user has none of the bot-only fields
+    assert await sim.control(f"bots/{token}/me", {}) == own
+    for body, says in (({"id": "42"}, "id must be of type int"), ({"token": 1}, "some of id")):
+        async with sim.session.post(f"{sim.base_url}/sim/bots/{token}/me", json=body) as answer:
+            assert answer.status == 400
+            assert says in (await answer.json())["description"]

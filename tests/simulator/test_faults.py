@@ -110,3 +110,26 @@ def test_latency_distribution_has_the_configured_mean():
     assert min(samples) > 0
     assert Latency(0.0, 10.0).sample_s(rng) == 0.0
     assert Latency(40.0, 0.0).sample_s(rng) == 0.04
+
+
+async def test_ignore_poll_timeout_answers_get_updates_at_once(sim, token):
+    """With ignore_poll_timeout a long poll answers at once, empty or not; {} restores waiting."""
+    assert (await sim.control("faults", {"ignore_poll_timeout": True}))["ignore_poll_timeout"]
+    status, body = await asyncio.wait_for(sim.call("getUpdates", json={"timeout": 30}), 5)
+    assert (status, body["result"]) == (200, [])
+    await sim.control(f"bots/{token}/updates", {"start": [3]})
+    status, body = await asyncio.wait_for(sim.call("getUpdates", json={"timeout": 30}), 5)
+    assert [u["message"]["chat"]["id"] for u in body["result"]] == [3]
+    assert not (await sim.control("faults", {}))["ignore_poll_timeout"]
+    waiting = asyncio.create_task(sim.call("getUpdates", json={"offset": 2, "timeout": 30}))
+    await asyncio.sleep(0.2)
+    assert not waiting.done()
+    await sim.control(f"bots/{token}/updates", {"start": [4]})
+    await asyncio.wait_for(waiting, 5)
+    stats = (await sim.control("stats", method="GET"))["bots"][token.split(":")[0]]
+    assert stats["get_updates"] == 3
+    async with sim.session.post(
+        f"{sim.base_url}/sim/faults", json={"ignore_poll_timeout": "yes"}
+    ) as response:
+        assert response.status == 400
+        assert "ignore_poll_timeout must be true or false" in (await response.json())["description"]

@@ -15,7 +15,7 @@ from disparo.simulator.bodies import parse_params
 from disparo.simulator.control import Control
 from disparo.simulator.errors import ApiError, error_body, not_found, ok_body, unauthorized
 from disparo.simulator.faults import Fault
-from disparo.simulator.methods import METHODS, Call, Described
+from disparo.simulator.methods import METHODS, Call, Described, get_updates
 from disparo.simulator.protocol import Request, Response
 from disparo.simulator.state import BotState
 from disparo.simulator.world import World
@@ -62,6 +62,8 @@ class App:
         if handler is None:
             stats.client_errors += 1
             return Response(404, _NOT_FOUND, delay_s=delay_s)
+        if handler is get_updates:
+            stats.get_updates += 1
         fault = world.faults.pick(world.rng) if world.faults.active else None
         if fault is Fault.SERVER_ERROR:
             stats.server_errors += 1

@@ -4,10 +4,13 @@
     POST /sim/bots/<token>/limits    {"per_second":30,"paid_per_second":1000,"per_chat_burst":3}
     POST /sim/bots/<token>/updates   {"start":[ids]} / {"block":[ids]} / {"unblock":[ids]}
     POST /sim/bots/<token>/revoke    the token answers 401 from now on (until reset)
+    POST /sim/bots/<token>/me        {"id":42,"is_bot":false,"username":"ana"}: getMe answers
+                                     these fields over the bot's own ({} restores them)
     GET  /sim/bots/<token>/messages?chat_id=   every delivered message, in order
     GET  /sim/bots/<token>/users, GET /sim/bots/<token>/limits
     POST /sim/faults {"error_5xx":0.05,"drop":0.02,"slow":0.01,"slow_s":15,"drop_delivered":0,
                       "retry_after_storm":{"bot":"<token or id>","seconds":5},
+                      "ignore_poll_timeout":true,  (getUpdates answers at once, ignoring timeout)
                       "latency_ms":40,"latency_jitter_ms":10}    (replaces the faults; {} clears)
     GET  /sim/faults, GET /sim/stats (per bot id, never token), POST /sim/reset, GET /sim/health
 
@@ -30,6 +33,13 @@ from disparo.simulator.state import USER_STATES, BotState, bot_id_of
 from disparo.simulator.world import World
 
 _PROFILE_FIELDS = ("first_name", "last_name", "username", "language_code")
+_ME_FIELDS: dict[str, type] = {
+    "id": int,
+    "is_bot": bool,
+    "first_name": str,
+    "last_name": str,
+    "username": str,
+}
 
 
 def _invalid(detail: str) -> ApiError:
@@ -101,6 +111,10 @@ class Control:
             body = self._body(request) if request.body else {}
             bot.revoked = bool(body.get("revoked", True)) if isinstance(body, dict) else True
             return {"revoked": bot.revoked}
+        if what == "me":
+            if verb == "POST":
+                bot.answer_me_as(self._me_fields(self._body(request)))
+            return bot.me
         if what == "messages":
             query = dict(parse_qsl(request.query))
             if query.get("chat_id"):
@@ -137,6 +151,17 @@ class Control:
             if profile:
                 user.update_profile(**profile)
         return {"upserted": len(users)}
+
+    @staticmethod
+    def _me_fields(body: Any) -> dict[str, Any]:
+        """User fields getMe should answer with, checked by type."""
+        if not isinstance(body, dict) or not set(body) <= set(_ME_FIELDS):
+            raise _invalid(f"send an object with some of {', '.join(_ME_FIELDS)}")
+        for name, value in body.items():
+            kind = _ME_FIELDS[name]
+            if isinstance(value, bool) is not (kind is bool) or not isinstance(value, kind):
+                raise _invalid(f"{name} must be of type {kind.__name__}, got {value!r}")
+        return body
 
     def set_limits(self, bot: BotState, body: Any) -> None:
         """Change one bot's flood limits; keys left out keep their value."""
@@ -187,6 +212,10 @@ class Control:
         storm = body.get("retry_after_storm")
         if storm:
             faults.storm = self._storm(storm)
+        ignore = body.get("ignore_poll_timeout", False)
+        if not isinstance(ignore, bool):
+            raise _invalid(f"ignore_poll_timeout must be true or false, got {ignore!r}")
+        faults.ignore_poll_timeout = ignore
         if "latency_ms" in body or "latency_jitter_ms" in body:
             mean = _number(body.get("latency_ms", world.latency.mean_ms), "latency_ms")
             jitter = _number(

@@ -1,4 +1,5 @@
-"""Latency and injected faults: 5xx answers, dropped connections, slow answers, 429 storms.
+"""Latency and injected faults: 5xx answers, dropped connections, slow answers, 429 storms,
+and a getUpdates that ignores its `timeout` (as a proxy or a careless server may).
 
 A 5xx or a `drop` happens before the request reaches the simulated Telegram (nothing is
 delivered); a `drop_delivered` closes the connection after delivering, and a slow answer is
@@ -73,6 +74,7 @@ class Faults:
     slow_s: float = 15.0
     drop_delivered: float = 0.0
     storm: Storm | None = None
+    ignore_poll_timeout: bool = False
 
     @property
     def active(self) -> bool:
@@ -118,6 +120,7 @@ class Faults:
             "slow": self.slow,
             "slow_s": self.slow_s,
             "retry_after_storm": storm,
+            "ignore_poll_timeout": self.ignore_poll_timeout,
         }
 
 

@@ -260,13 +260,15 @@ def get_webhook_info(call: Call) -> dict[str, Any]:
 
 
 def get_updates(call: Call) -> Awaitable[list[dict[str, Any]]]:
-    """getUpdates (long polling when `timeout` > 0)."""
+    """getUpdates (long polling when `timeout` > 0, unless the fault ignore_poll_timeout is on)."""
     params, feed = call.params, call.bot.feed
     if feed.webhook is not None:
         raise conflict(WEBHOOK_ACTIVE)
     offset = get_int(params, "offset")
     limit = get_int(params, "limit") or 100
     timeout_s = get_int(params, "timeout") or 0
+    if call.world.faults.ignore_poll_timeout:
+        timeout_s = 0
     allowed = get_json(params, "allowed_updates", "can't parse allowed updates JSON object")
     return feed.get_updates(offset, limit, float(max(0, timeout_s)), _names(allowed))
 

@@ -18,6 +18,13 @@ from disparo.simulator.updates import Poster, UpdateFeed
 
 USER_STATES = ("active", "blocked", "deactivated", "missing")
 TOKEN_PATTERN = re.compile(r"(\d{1,20}):[A-Za-z0-9_-]{35}")
+_BOT_ONLY_FIELDS = {
+    "can_join_groups": True,
+    "can_read_all_group_messages": False,
+    "supports_inline_queries": False,
+    "can_connect_to_business": False,
+    "has_main_web_app": False,
+}
 
 
 def bot_id_of(token: str) -> int | None:
@@ -83,6 +90,7 @@ class BotStats:
     server_errors: int = 0
     dropped: int = 0
     slow: int = 0
+    get_updates: int = 0
 
 
 class BotState:
@@ -98,14 +106,8 @@ class BotState:
             "first_name": f"Simulated bot {bot_id}",
             "username": username,
         }
-        self.me = {
-            **self.sender,
-            "can_join_groups": True,
-            "can_read_all_group_messages": False,
-            "supports_inline_queries": False,
-            "can_connect_to_business": False,
-            "has_main_web_app": False,
-        }
+        self.me: dict[str, Any] = {}
+        self.answer_me_as({})
         self.users: dict[int, SimUser] = {}
         self.limits = limits
         self.window = SlidingWindow(limits.per_second)
@@ -114,6 +116,16 @@ class BotState:
         self.stats = BotStats()
         self.feed = UpdateFeed(poster, bot_id)
         self.revoked = False
+
+    def answer_me_as(self, user: dict[str, Any]) -> None:
+        """What getMe answers: this bot, or with `user`'s fields over it (another bot, a user).
+
+        A User that is not a bot carries none of the bot-only fields.
+        """
+        me = {**self.sender, **_BOT_ONLY_FIELDS, **user}
+        if me["is_bot"] is not True:
+            me = {key: value for key, value in me.items() if key not in _BOT_ONLY_FIELDS}
+        self.me = me
 
     # users ---------------------------------------------------------------------------------
 
@@ -224,6 +236,7 @@ class BotState:
             "5xx": stats.server_errors,
             "dropped": stats.dropped,
             "slow": stats.slow,
+            "get_updates": stats.get_updates,
             "chats": sum(1 for user in self.users.values() if user.sent),
             "messages_per_chat_max": per_chat_max,
             "duplicates": {"count": len(duplicated), "chat_ids": duplicated[:1000]},
