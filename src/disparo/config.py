@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from disparo.errors import DisparoError
+
 PLACEHOLDER_TOKENS = frozenset(
     {
         "",
@@ -30,7 +32,7 @@ PLACEHOLDER_TOKENS = frozenset(
 MIN_ADMIN_TOKEN_LENGTH = 16
 
 
-class ConfigError(ValueError):
+class ConfigError(DisparoError, ValueError):
     """A setting is missing or invalid; the message names the variable and what it accepts."""
 
 

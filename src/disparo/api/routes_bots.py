@@ -36,7 +36,14 @@ from disparo.api.updates import ALLOWED_UPDATES
 from disparo.db import bots as bot_queries
 from disparo.db.bots import BotRecord
 from disparo.db.contacts import contact_metrics
-from disparo.telegram import BotAPI, TelegramAPIError, TelegramError, User, mask_token
+from disparo.telegram import (
+    BotAPI,
+    MalformedTokenError,
+    TelegramAPIError,
+    TelegramError,
+    User,
+    mask_token,
+)
 
 log = logging.getLogger("disparo.api.bots")
 
@@ -92,7 +99,7 @@ async def _get_me(telegram: BotAPI, token: str) -> User:
     """Ask Telegram who the token belongs to; 422 on `token` when Telegram refuses it."""
     try:
         bot = telegram.bot(token)
-    except ValueError:
+    except MalformedTokenError:
         raise invalid(
             "token", "the token must look like 123456789:AAE... (as @BotFather gives it)"
         ) from None

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from disparo.db.errors import StoreError
 from disparo.db.tables import telegram_contacts
 from disparo.domain.statuses import UNREACHABLE_CHAT_STATES, ChatState, Target
 
@@ -25,7 +26,7 @@ contacts = telegram_contacts.c
 REACHABLE_CHAT_STATES = tuple(s.value for s in ChatState if s not in UNREACHABLE_CHAT_STATES)
 
 
-class AudienceError(ValueError):
+class AudienceError(StoreError, ValueError):
     """The audience parameters are invalid: target is started or pix_created, recency >= 1."""
 
 

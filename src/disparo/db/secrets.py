@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from disparo.db.errors import StoreError
+
 SEALED_PREFIX = "fernet:"
 KEYGEN_HINT = "make one with `disparo keygen`"
 
 
-class SecretKeyError(ValueError):
+class SecretKeyError(StoreError, ValueError):
     """A stored bot token cannot be opened: DISPARO_SECRET_KEY is missing or not the one used."""
 
 

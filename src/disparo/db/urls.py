@@ -5,8 +5,10 @@ from __future__ import annotations
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from disparo.db.errors import StoreError
 
-class DatabaseURLError(ValueError):
+
+class DatabaseURLError(StoreError, ValueError):
     """DISPARO_DATABASE_URL is not a database Disparo can use."""
 
 

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from disparo.domain.errors import DomainError
 from disparo.domain.telegram_html import (
     BAD_URL_CHAR,
     CopyProblem,
@@ -38,7 +39,7 @@ __all__ = [
 CAPTIONED_MEDIA = ("photo", "video")
 
 
-class CopyError(ValueError):
+class CopyError(DomainError):
     """The shot's copy, media or buttons would be refused by Telegram."""
 
     def __init__(self, message: str, field: str = "copy") -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from disparo.domain.errors import DomainError
+
 
 class Target(StrEnum):
     """Who a shot goes to: everyone who pressed /start, or everyone who generated a PIX."""
@@ -87,7 +89,7 @@ _OPERATOR_TRANSITIONS: dict[str, dict[ShotStatus, ShotStatus]] = {
 }
 
 
-class TransitionError(ValueError):
+class TransitionError(DomainError):
     """This action is not allowed in the shot's current status."""
 
     def __init__(self, action: str, current: str) -> None:

@@ -13,11 +13,12 @@ from typing import Any
 
 from disparo.domain.copy import CopyError, buttons_markup
 from disparo.domain.statuses import MediaType
+from disparo.engine.errors import EngineError
 
 NO_PREVIEW = {"is_disabled": True}
 
 
-class ShotContentError(ValueError):
+class ShotContentError(EngineError):
     """The shot's media or buttons cannot be sent as stored; the message says what to fix."""
 
 

@@ -28,13 +28,14 @@ from disparo.domain import pacing
 from disparo.domain.statuses import ShotStatus
 from disparo.engine.clock import Clock, SystemClock
 from disparo.engine.delivery import Stop
+from disparo.engine.errors import BotNotRegisteredError
 from disparo.engine.lease import LeaseKeeper
 from disparo.engine.limiter import wait_any
 from disparo.engine.metrics import EngineMetrics, engine_metrics
 from disparo.engine.outage import Outage
 from disparo.engine.recorder import OutcomeRecorder
 from disparo.engine.sender import ShotSender
-from disparo.telegram import BotAPI
+from disparo.telegram import BotAPI, MalformedTokenError
 
 log = logging.getLogger("disparo.engine")
 
@@ -243,9 +244,9 @@ class Worker:
                 row = rows.get(shot.bot_slug)
                 record = None if row is None else bots.open_bot(row, self.cipher)
             if record is None:
-                raise ValueError(f"the bot '{shot.bot_slug}' is not registered")
+                raise BotNotRegisteredError(shot.bot_slug)
             bot = self.api.bot(record.token)
-        except SecretKeyError as exc:  # the stored token cannot be opened with our key
+        except (SecretKeyError, BotNotRegisteredError) as exc:  # this shot cannot be sent
             self.keeper.drop(shot.id)
             await finish_shot(
                 self.db,
@@ -256,7 +257,7 @@ class Worker:
                 last_error=str(exc),
             )
             return
-        except ValueError as exc:  # the stored token is malformed: the bot cannot send
+        except MalformedTokenError as exc:  # no shot of the bot can be sent
             self.keeper.drop(shot.id)
             await leases.stop_bot_shots(
                 self.db,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import orjson
 
 from disparo.telegram.errors import (
+    MalformedTokenError,
     TelegramError,
     error_from_answer,
     error_from_bad_answer,
@@ -81,7 +82,7 @@ class Bot:
 
     def __init__(self, api: BotAPI, token: str) -> None:
         if not is_token_shaped(token):
-            raise ValueError(
+            raise MalformedTokenError(
                 "a bot token must look like '<bot id>:<secret>' (digits, a colon, then letters, "
                 f"digits, '_' or '-'); the value given ({len(token)} characters) does not"
             )

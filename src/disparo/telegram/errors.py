@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from disparo.errors import DisparoError
 from disparo.telegram.transport import SendFailed
 
 
@@ -17,7 +18,7 @@ def _default_message(cls: type) -> str:
     return " ".join((cls.__doc__ or cls.__name__).split())
 
 
-class TelegramError(Exception):
+class TelegramError(DisparoError):
     """The Telegram Bot API request failed."""
 
     def __init__(self, message: str | None = None) -> None:
@@ -27,6 +28,10 @@ class TelegramError(Exception):
     def message(self) -> str:
         """The human-readable message (the same as ``str(error)``)."""
         return str(self.args[0])
+
+
+class MalformedTokenError(TelegramError, ValueError):
+    """The value given as a bot token does not have a token's shape ('<bot id>:<secret>')."""
 
 
 class TelegramAPIError(TelegramError):
