@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from api_support import OTHER_TOKEN, TOKEN, BuildApp, Client, Serve
 from sqlalchemy import select
 
 from disparo.db.engine import Database
 from disparo.db.tables import bots, processed_updates, telegram_contacts
 
+WINDOW_S = 2.0
 CONTACTS = select(
     telegram_contacts.c.bot_slug, telegram_contacts.c.telegram_id, telegram_contacts.c.chat_state
 ).order_by(telegram_contacts.c.bot_slug, telegram_contacts.c.telegram_id)
@@ -65,3 +67,40 @@ async def test_polling_every_bot_removes_a_webhook_first(
     await wait_for(db, CONTACTS, [("loja", 8, "active")])
     info = await sim.post(f"/bot{TOKEN}/getWebhookInfo", {}, token=None)
     assert info.body["result"]["url"] == ""
+
+
+async def _requests(sim: Client, counter: str) -> int:
+    stats = await sim.get("/sim/stats", token=None)
+    bot: dict[str, int] = stats.body["result"]["bots"].get(TOKEN.split(":")[0], {})
+    return bot.get(counter, 0)
+
+
+@pytest.mark.parametrize(
+    ("fault", "counter"),
+    [({"ignore_poll_timeout": True}, "get_updates"), ({"error_5xx": 1.0}, "requests")],
+    ids=["answers-at-once", "fails-at-once"],
+)
+async def test_polling_pauses_after_answers_that_come_back_at_once(
+    build_app: BuildApp, serve: Serve, sim: Client, db: Database, fault: Any, counter: str
+) -> None:
+    """A server that answers getUpdates at once, empty or failed, is asked about once a second."""
+    api = await serve(build_app(long_poll_s=25, poll_refresh_s=0.05))
+    await api.post("/admin/api/bots", {"slug": "loja", "token": TOKEN})
+    await sim.post("/sim/faults", fault, token=None)
+    await api.patch("/admin/api/bots/loja", {"polling": True})
+    for _ in range(250):
+        if await _requests(sim, counter):
+            break
+        await asyncio.sleep(0.02)
+    before = await _requests(sim, counter)
+    await asyncio.sleep(WINDOW_S)
+    made = await _requests(sim, counter) - before
+    assert 1 <= made <= WINDOW_S + 2, f"{made} requests in {WINDOW_S} s"
+    if "error_5xx" in fault:
+        return
+    await sim.post(f"/sim/bots/{TOKEN}/users", [{"id": 5, "first_name": "Rui"}], token=None)
+    loop = asyncio.get_running_loop()
+    sent_at = loop.time()
+    await sim.post(f"/sim/bots/{TOKEN}/updates", {"start": [5]}, token=None)
+    await wait_for(db, CONTACTS, [("loja", 5, "active")])
+    assert loop.time() - sent_at < 3.0  # a pause of at most a second, not a backoff

@@ -24,6 +24,15 @@ from disparo.telegram import BotAPI, Conflict, TelegramError, Unauthorized, mask
 log = logging.getLogger("disparo.api.polling")
 
 MAX_BACKOFF_S = 30.0
+# An empty answer is followed by the next getUpdates no sooner than this after the last one
+# began: a long poll that waited its timeout goes on at once, a server that ignores `timeout`
+# (or a proxy that cuts it short) is asked at most once a second instead of in a busy loop.
+MIN_EMPTY_POLL_S = 1.0
+
+
+def empty_poll_pause_s(elapsed_s: float) -> float:
+    """The wait after an empty getUpdates answer that came back `elapsed_s` after its call."""
+    return max(0.0, MIN_EMPTY_POLL_S - elapsed_s)
 
 
 class Poller:
@@ -96,7 +105,9 @@ class Poller:
         failures = 0
         webhook_removed = False
         log.info("polling started", extra=where)
+        loop = asyncio.get_running_loop()
         while True:
+            asked_at = loop.time()
             try:
                 if not webhook_removed:
                     await handle.delete_webhook()
@@ -115,6 +126,9 @@ class Poller:
                 continue
             failures = 0
             if not updates:
+                pause_s = empty_poll_pause_s(loop.time() - asked_at)
+                if pause_s > 0:
+                    await asyncio.sleep(pause_s)
                 continue
             offset = max(u["update_id"] for u in updates) + 1
             async with self.db.write() as conn:
