@@ -166,9 +166,11 @@ async def test_bad_media_url_stops_the_shot_early(
 
 
 async def test_revoked_token_stops_every_shot_of_the_bot(
-    db: Database, sim: Sim, start_worker: StartWorker
+    db: Database, sim: Sim, start_worker: StartWorker, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """401 ends the running shot and the bot's other unfinished shots with a clear error."""
+    """401 ends the running shot and the bot's other unfinished shots with a clear error; the
+    end's log line gives the counts the stored deliveries (and so the API) give."""
+    caplog.set_level(logging.INFO, logger="disparo.engine")
     token = await add_bot(db, "loja")
     await add_contacts(db, "loja", range(1, 21))
     await sim.control(f"bots/{token}/revoke", {"revoked": True})
@@ -180,6 +182,23 @@ async def test_revoked_token_stops_every_shot_of_the_bot(
         assert row["status"] == "error"
         assert "401" in row["last_error"]
         assert "token" in row["last_error"]
+    stored = statuses(await deliveries(db, first))
+    assert stored.get("pending", 0) > 0  # the revoked bot sent nothing: the rest waits
+    (ended,) = [
+        r
+        for r in caplog.records
+        if r.getMessage() == "[SHOTS][WORKER] job completed" and r.shot_id == first  # type: ignore[attr-defined]
+    ]
+    logged = {
+        key: getattr(ended, key) for key in ("sent", "skipped", "errors", "unknown", "pending")
+    }
+    assert logged == {
+        "sent": stored.get("sent", 0),
+        "skipped": stored.get("skipped", 0),
+        "errors": stored.get("error", 0),
+        "unknown": stored.get("unknown", 0),
+        "pending": stored.get("pending", 0),
+    }
 
 
 async def test_log_events_and_metrics_carry_counts_and_no_token(

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from disparo.db import leases
 from disparo.db.finish import finish_cancelled, finish_shot
+from disparo.db.shots import delivery_counts
 from disparo.domain.statuses import ShotStatus
 from disparo.engine.delivery import Item, Stop
 
@@ -128,14 +129,28 @@ async def finalize(sender: ShotSender, unsent: list[Item]) -> Stop:
                 count_attempt=reason is Stop.LOST,
             ),
         )
+    if counts is None:  # stopped with its bot, or handed back: what is stored now
+        counts = await _stored_counts(sender)
     _log_end(sender, reason, counts)
     sender.metrics.forget_shot(shot.bot_slug, shot.id)
     return reason
 
 
+async def _stored_counts(sender: ShotSender) -> dict[str, int] | None:
+    """The shot's deliveries by status, as the API counts them; None if the database is away."""
+    try:
+        async with sender.db.read() as conn:
+            counts = await delivery_counts(conn, [sender.shot.id])
+    except Exception:
+        return None
+    return counts.get(sender.shot.id, {})
+
+
 def _log_end(sender: ShotSender, reason: Stop, counts: dict[str, int] | None) -> None:
+    """The end's log line; its counts are the stored ones (the API's), or when the database
+    could not be read, this worker's own with `pending` unknown (null)."""
     final = counts if counts is not None else dict(sender.progress.counts)
-    extra = {
+    extra: dict[str, Any] = {
         "shot_id": sender.shot.id,
         "bot_slug": sender.shot.bot_slug,
         "outcome": reason.name.lower(),
@@ -144,7 +159,7 @@ def _log_end(sender: ShotSender, reason: Stop, counts: dict[str, int] | None) ->
         "skipped": final.get("skipped", 0),
         "errors": final.get("error", 0),
         "unknown": final.get("unknown", 0),
-        "pending": final.get("pending", 0),
+        "pending": final.get("pending", 0) if counts is not None else None,
         "rate_limited_pause_s": round(sender.limiter.paused_total_s, 3),
     }
     if sender.stop_message:
