@@ -100,14 +100,22 @@ def cmd_keygen(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_rotate_key(args: argparse.Namespace, settings: Settings) -> int:
-    """Seal every stored bot token with the first key of DISPARO_SECRET_KEY."""
+    """Seal every stored bot token and webhook secret with the first key of DISPARO_SECRET_KEY."""
     from disparo.services import rotate_secret_key
 
     done = rotate_secret_key(settings)
-    plain = (
-        f" ({done.were_plain} of them stored in plain text until now)" if done.were_plain else ""
+    plain = [
+        f"{count} {what} stored in plain text until now"
+        for count, what in (
+            (done.plain_tokens, "token(s)"),
+            (done.plain_webhook_secrets, "webhook secret(s)"),
+        )
+        if count
+    ]
+    print(
+        f"sealed the token and webhook secret of {done.bots} bot(s) with the first key of "
+        "DISPARO_SECRET_KEY" + (f" ({'; '.join(plain)})" if plain else "")
     )
-    print(f"sealed {done.sealed} bot token(s) with the first key of DISPARO_SECRET_KEY{plain}")
     return 0
 
 
@@ -154,8 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     add(
         "rotate-key",
         cmd_rotate_key,
-        "seal every stored bot token with DISPARO_SECRET_KEY, opening them with it or "
-        "DISPARO_OLD_SECRET_KEY; one transaction, nothing changed on any error",
+        "seal every stored bot token and webhook secret with DISPARO_SECRET_KEY, opening them "
+        "with it or DISPARO_OLD_SECRET_KEY; one transaction, nothing changed on any error",
     )
     worker = add("worker", cmd_worker, "run the broadcast worker: claim due shots and send them")
     worker.add_argument(

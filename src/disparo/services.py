@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from disparo.api.app import Background, create_app
 from disparo.config import ConfigError, Settings
 from disparo.db import migrate
-from disparo.db.bots import Resealed, reseal_tokens, unopenable_token_slugs
+from disparo.db.bots import Resealed, reseal_secrets, unopenable_secret_slugs
 from disparo.db.engine import Database
 from disparo.db.schema import schema_is_current
 from disparo.db.secrets import SecretKeyError, TokenCipher
@@ -49,35 +49,39 @@ def token_cipher(settings: Settings) -> TokenCipher:
 
 
 async def check_stored_tokens(db: Database, cipher: TokenCipher) -> None:
-    """Refuse to start, naming DISPARO_SECRET_KEY, when the key cannot open a stored bot token.
+    """Refuse to start, naming DISPARO_SECRET_KEY, when the key cannot open a stored bot token
+    or webhook secret.
 
     A database that cannot be read yet (down, not migrated) is not a key problem: /readyz
     reports it, and the check is skipped.
     """
     try:
         async with db.read() as conn:
-            slugs = await unopenable_token_slugs(conn, cipher)
+            slugs = await unopenable_secret_slugs(conn, cipher)
     except Exception as exc:  # unreachable or not migrated: not ours to judge here
-        log.warning("could not check the stored bot tokens at start: %s", type(exc).__name__)
+        log.warning(
+            "could not check the stored bot tokens and webhook secrets at start: %s",
+            type(exc).__name__,
+        )
         return
     if not slugs:
         return
     which = f"bot(s) {', '.join(slugs)}"
     if not cipher.encrypts:
         raise ConfigError(
-            f"the tokens of {which} are stored encrypted but DISPARO_SECRET_KEY is not set; "
-            "set it to the key they were sealed with"
+            f"the tokens or webhook secrets of {which} are stored encrypted but "
+            "DISPARO_SECRET_KEY is not set; set it to the key they were sealed with"
         )
     raise ConfigError(
-        f"the tokens of {which} cannot be opened with DISPARO_SECRET_KEY (nor "
+        f"the tokens or webhook secrets of {which} cannot be opened with DISPARO_SECRET_KEY (nor "
         "DISPARO_OLD_SECRET_KEY); set DISPARO_SECRET_KEY to the key they were sealed with "
         "(during a key rotation, the previous key goes in DISPARO_OLD_SECRET_KEY)"
     )
 
 
 def rotate_secret_key(settings: Settings) -> Resealed:
-    """`disparo rotate-key`: seal every stored bot token with the first key of
-    DISPARO_SECRET_KEY, opening each with it or DISPARO_OLD_SECRET_KEY, in one transaction."""
+    """`disparo rotate-key`: seal every stored bot token and webhook secret with the first key
+    of DISPARO_SECRET_KEY, opening each with it or DISPARO_OLD_SECRET_KEY, in one transaction."""
     if settings.secret_key is None or not settings.secret_key.get_secret_value().strip():
         raise ConfigError(
             "DISPARO_SECRET_KEY is not set; set it to the new key (make one with `disparo "
@@ -92,7 +96,7 @@ def rotate_secret_key(settings: Settings) -> Resealed:
             if not await schema_is_current(db):
                 raise ConfigError("the database is not migrated; run `disparo migrate` first")
             async with db.write() as conn:
-                return await reseal_tokens(conn, cipher)
+                return await reseal_secrets(conn, cipher)
         except SecretKeyError as exc:
             raise ConfigError(str(exc)) from None
         finally:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from api_support import Client
+from api_support import SECRET_KEY, Client
 from sqlalchemy import select
 
 from disparo.api.updates import ContactChange, contact_event, is_start_command
 from disparo.db.engine import Database
+from disparo.db.secrets import TokenCipher
 from disparo.db.tables import bots, processed_updates, telegram_contacts
 
 WEBHOOK = "/telegram/loja/webhook"
@@ -99,10 +100,10 @@ GROUP_MESSAGE = {
 
 
 async def secret_of(db: Database) -> str:
-    """The webhook secret of bot `loja`."""
+    """The webhook secret of bot `loja` (stored sealed)."""
     async with db.read() as conn:
-        secret: str = await conn.scalar(select(bots.c.webhook_secret))
-    return secret
+        stored: str = await conn.scalar(select(bots.c.webhook_secret))
+    return TokenCipher(SECRET_KEY).open(stored)
 
 
 async def contact(db: Database, telegram_id: int = 42) -> Any:

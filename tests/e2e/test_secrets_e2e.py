@@ -358,21 +358,25 @@ def _cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _tokens(db_url: URL) -> dict[str, str]:
+def _tokens(db_url: URL, column: str = "token") -> dict[str, str]:
     engine = create_engine(sync_url(db_url))
     try:
         with engine.connect() as conn:
-            return dict(conn.execute(select(bots.c.slug, bots.c.token)).tuples().all())
+            return dict(conn.execute(select(bots.c.slug, bots.c[column])).tuples().all())
     finally:
         engine.dispose()
 
 
-def _store_bots(db_url: URL, stored: dict[str, str]) -> None:
+def _store_bots(db_url: URL, stored: dict[str, str], webhook_secret: str | None = None) -> None:
     engine = create_engine(sync_url(db_url))
     try:
         with engine.begin() as conn:
             for slug, token in stored.items():
-                conn.execute(insert(bots).values(slug=slug, token=token, webhook_secret="s"))
+                conn.execute(
+                    insert(bots).values(
+                        slug=slug, token=token, webhook_secret=webhook_secret or "s"
+                    )
+                )
     finally:
         engine.dispose()
 
@@ -390,10 +394,13 @@ def test_keygen_prints_a_new_key() -> None:
 
 def test_rotate_key_reseals_or_refuses_and_changes_nothing(db_url: URL) -> None:
     """`disparo rotate-key`: with a wrong old key it names the bot and changes nothing; with
-    the right one it seals plain and old-key tokens with the new key, in one go."""
+    the right one it seals plain and old-key tokens, and the plain webhook secrets, with the
+    new key, in one go."""
     old, new, wrong = generate_key(), generate_key(), generate_key()
     plain_token, sealed_token = _bot_token(), _bot_token()
-    _store_bots(db_url, {"plain": plain_token, "sealed": TokenCipher(old).seal(sealed_token)})
+    webhook_secret = secrets.token_urlsafe(32)
+    stored = {"plain": plain_token, "sealed": TokenCipher(old).seal(sealed_token)}
+    _store_bots(db_url, stored, webhook_secret)
     before = _tokens(db_url)
     url = db_url.render_as_string(hide_password=False)
     refused = _cli("rotate-key", DISPARO_DATABASE_URL=url, DISPARO_SECRET_KEY=new,
@@ -406,14 +413,18 @@ def test_rotate_key_reseals_or_refuses_and_changes_nothing(db_url: URL) -> None:
     done = _cli("rotate-key", DISPARO_DATABASE_URL=url, DISPARO_SECRET_KEY=new,
                 DISPARO_OLD_SECRET_KEY=old)  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert "sealed 2 bot token(s)" in done.stdout
-    assert "1 of them stored in plain" in done.stdout
+    assert "sealed the token and webhook secret of 2 bot(s)" in done.stdout
+    assert "1 token(s) stored in plain" in done.stdout
+    assert "2 webhook secret(s) stored in plain" in done.stdout
+    for sealed_secret in _tokens(db_url, "webhook_secret").values():
+        assert TokenCipher(new).open(sealed_secret) == webhook_secret
+        assert webhook_secret not in sealed_secret
     after = _tokens(db_url)
     assert TokenCipher(new).open(after["plain"]) == plain_token
     assert TokenCipher(new).open(after["sealed"]) == sealed_token
     assert not TokenCipher(old).opens(after["sealed"])
     for output in (refused.stdout + refused.stderr, done.stdout + done.stderr):
-        for secret in (old, new, wrong, plain_token, sealed_token):
+        for secret in (old, new, wrong, plain_token, sealed_token, webhook_secret):
             assert secret not in output
 
 

@@ -33,6 +33,7 @@ from schemathesis.core.failures import FailureGroup
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import URL
 
+from disparo.db.secrets import TokenCipher
 from disparo.db.tables import bots
 from disparo.db.urls import sync_url
 
@@ -211,13 +212,18 @@ def seed_stack(stack: Stack) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError("the seeded shot was not sent in 30 s")
         time.sleep(0.1)
+    read_webhook_secret(stack)
+
+
+def read_webhook_secret(stack: Stack) -> None:
+    """Keep `loja`'s webhook secret, read from the database (stored sealed)."""
     engine = create_engine(sync_url(stack.database_url))
     try:
         with engine.connect() as conn:
             secret = conn.scalar(select(bots.c.webhook_secret).where(bots.c.slug == LOJA))
     finally:
         engine.dispose()
-    stack.webhook_secret = str(secret)
+    stack.webhook_secret = TokenCipher(SECRET_KEY).open(str(secret))
 
 
 # fuzzing --------------------------------------------------------------------------------------
@@ -306,7 +312,8 @@ class Report:
 
 def refresh(stack: Stack, operation: Any) -> None:
     """Before each operation: a pending and a paused shot to act on (the one the operation
-    can act on first, as generation favours it), `loja` on webhooks."""
+    can act on first, as generation favours it), `loja` on webhooks and its current secret
+    (an operation may have rotated it)."""
     shots = f"{ADMIN}/shots"
     later = {"bot_slug": LOJA, "target": "started", "copy": "Novidade",
              "scheduled_at": "2099-01-01T12:00:00Z"}  # fmt: skip
@@ -317,6 +324,7 @@ def refresh(stack: Stack, operation: Any) -> None:
     if operation.path.endswith("/resume"):
         stack.fresh_shot_ids.reverse()
     _created(stack.admin("PATCH", f"{ADMIN}/bots/{LOJA}", json={"polling": False}))
+    read_webhook_secret(stack)
 
 
 def _known(stack: Stack, case: Any, data: st.DataObject) -> None:

@@ -1,5 +1,5 @@
-"""Bot tokens at rest under key changes: several keys, re-sealing in one transaction, and the
-start-up check that names DISPARO_SECRET_KEY, on SQLite and PostgreSQL."""
+"""Bot tokens and webhook secrets at rest under key changes: several keys, re-sealing in one
+transaction, and the start-up check that names DISPARO_SECRET_KEY, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import insert, select
 
 from disparo.config import ConfigError
-from disparo.db.bots import Resealed, get_bot, reseal_tokens
+from disparo.db.bots import Resealed, get_bot, reseal_secrets
 from disparo.db.engine import Database
 from disparo.db.secrets import SEALED_PREFIX, SecretKeyError, TokenCipher, generate_key
 from disparo.db.tables import bots
@@ -21,18 +21,29 @@ TOKENS = {
     "plain": "111111:TTPlainPlainPlainPlainPlainPlainPla",
     "sealed": "222222:TTSealedSealedSealedSealedSealedSe",
 }
+WEBHOOK_SECRETS = {
+    "plain": "plain-webhook-secret-Qm9vZ2llV29vZ2llX3Rlc3Q",
+    "sealed": "sealed-webhook-secret-U2VhbGVkX3dlYmhvb2tfc2Vj",
+}
 
 
 async def _store(db: Database, cipher_for: dict[str, TokenCipher]) -> None:
     async with db.write() as conn:
         for slug, token in TOKENS.items():
-            stored = cipher_for[slug].seal(token)
-            await conn.execute(insert(bots).values(slug=slug, token=stored, webhook_secret="s"))
+            cipher = cipher_for[slug]
+            await conn.execute(
+                insert(bots).values(
+                    slug=slug,
+                    token=cipher.seal(token),
+                    webhook_secret=cipher.seal(WEBHOOK_SECRETS[slug]),
+                )
+            )
 
 
-async def _raw(db: Database) -> dict[str, str]:
+async def _raw(db: Database, column: str = "token") -> dict[str, str]:
     async with db.read() as conn:
-        return dict((await conn.execute(select(bots.c.slug, bots.c.token))).tuples().all())
+        query = select(bots.c.slug, bots.c[column])
+        return dict((await conn.execute(query)).tuples().all())
 
 
 def test_keygen_makes_distinct_fernet_keys() -> None:
@@ -59,28 +70,33 @@ def test_the_first_key_seals_and_every_key_opens() -> None:
     assert "not-a-key" not in str(refused.value)  # a key, even a bad one, is never echoed
 
 
-async def test_rotation_seals_every_token_with_the_new_key(db: Database) -> None:
-    """Plain and old-key tokens are all sealed with the new key, in place; the old key alone
-    opens none of them afterwards, and the plaintext is nowhere in the column."""
+async def test_rotation_seals_every_token_and_webhook_secret_with_the_new_key(
+    db: Database,
+) -> None:
+    """Plain and old-key tokens and webhook secrets are all sealed with the new key, in place;
+    the old key alone opens none of them afterwards, and no plaintext is left in the columns."""
     await _store(db, {"plain": TokenCipher(None), "sealed": TokenCipher(OLD)})
-    before = await _raw(db)
-    assert before["plain"] == TOKENS["plain"]
+    before = {"token": await _raw(db), "webhook_secret": await _raw(db, "webhook_secret")}
+    assert before["token"]["plain"] == TOKENS["plain"]
+    assert before["webhook_secret"]["plain"] == WEBHOOK_SECRETS["plain"]
     rotating = TokenCipher(NEW, OLD)
     async with db.write() as conn:
-        assert await reseal_tokens(conn, rotating) == Resealed(sealed=2, were_plain=1)
-    after = await _raw(db)
+        done = await reseal_secrets(conn, rotating)
+    assert done == Resealed(bots=2, plain_tokens=1, plain_webhook_secrets=1)
     new_only, old_only = TokenCipher(NEW), TokenCipher(OLD)
-    for slug, token in TOKENS.items():
-        assert after[slug].startswith(SEALED_PREFIX)
-        assert after[slug] != before[slug]
-        assert token not in after[slug]
-        assert token.partition(":")[2] not in after[slug]
-        assert new_only.open(after[slug]) == token
-        assert not old_only.opens(after[slug])
+    for column, secrets in (("token", TOKENS), ("webhook_secret", WEBHOOK_SECRETS)):
+        after = await _raw(db, column)
+        for slug, secret in secrets.items():
+            assert after[slug].startswith(SEALED_PREFIX)
+            assert after[slug] != before[column][slug]
+            assert secret not in after[slug]
+            assert secret.rpartition(":")[2] not in after[slug]
+            assert new_only.open(after[slug]) == secret
+            assert not old_only.opens(after[slug])
     async with db.read() as conn:
         record = await get_bot(conn, new_only, "sealed")
     assert record is not None
-    assert record.token == TOKENS["sealed"]
+    assert (record.token, record.webhook_secret) == (TOKENS["sealed"], WEBHOOK_SECRETS["sealed"])
 
 
 async def test_rotation_with_a_wrong_old_key_changes_nothing(db: Database) -> None:
@@ -90,12 +106,34 @@ async def test_rotation_with_a_wrong_old_key_changes_nothing(db: Database) -> No
     before = await _raw(db)
     with pytest.raises(SecretKeyError) as refused:
         async with db.write() as conn:
-            await reseal_tokens(conn, TokenCipher(NEW, OTHER))
+            await reseal_secrets(conn, TokenCipher(NEW, OTHER))
     message = str(refused.value)
     assert "(sealed)" in message
     assert "DISPARO_OLD_SECRET_KEY" in message
     assert "Nothing was changed" in message
     assert await _raw(db) == before
+
+
+async def test_a_webhook_secret_the_keys_cannot_open_stops_rotation_and_start(
+    db: Database,
+) -> None:
+    """A webhook secret sealed with an unknown key counts like a token: the rotation names
+    its bot and changes nothing, and the start-up check refuses the key."""
+    async with db.write() as conn:
+        await conn.execute(
+            insert(bots).values(
+                slug="odd",
+                token=TokenCipher(OLD).seal(TOKENS["plain"]),
+                webhook_secret=TokenCipher(OTHER).seal(WEBHOOK_SECRETS["plain"]),
+            )
+        )
+    before = await _raw(db, "webhook_secret")
+    with pytest.raises(SecretKeyError, match=r"webhook secrets of 1 bot\(s\) \(odd\)"):
+        async with db.write() as conn:
+            await reseal_secrets(conn, TokenCipher(NEW, OLD))
+    assert await _raw(db, "webhook_secret") == before
+    with pytest.raises(ConfigError, match="odd cannot be opened with DISPARO_SECRET_KEY"):
+        await check_stored_tokens(db, TokenCipher(NEW, OLD))
 
 
 async def test_rotation_needs_a_key_to_seal_with(db: Database) -> None:
@@ -104,7 +142,7 @@ async def test_rotation_needs_a_key_to_seal_with(db: Database) -> None:
     before = await _raw(db)
     with pytest.raises(SecretKeyError, match="DISPARO_SECRET_KEY is not set"):
         async with db.write() as conn:
-            await reseal_tokens(conn, TokenCipher(None))
+            await reseal_secrets(conn, TokenCipher(None))
     assert await _raw(db) == before
 
 

@@ -113,6 +113,16 @@ class WebhookOut(BaseModel):
     url: str = Field(description="the URL Telegram now POSTs the bot's updates to")
 
 
+class WebhookSecretRotated(BaseModel):
+    """The bot's new webhook secret is in force; it is never shown."""
+
+    bot_slug: str = Field(description="the bot")
+    webhook_url: str | None = Field(
+        description="the URL the webhook was registered at again, with the new secret; null "
+        "when the bot is set to polling or DISPARO_PUBLIC_URL is not set (no webhook to update)"
+    )
+
+
 class Rejection(BaseModel):
     """One input row that was not imported."""
 

@@ -1,5 +1,5 @@
 """Bot management: register (token checked with getMe), list, edit, delete, metrics card,
-and webhook registration."""
+webhook registration and webhook secret rotation."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from disparo.api.bot_schemas import (
     BotPatch,
     ContactChanges,
     WebhookOut,
+    WebhookSecretRotated,
 )
 from disparo.api.deps import DB, AppSettings, BotSlug, Cipher, Now, Telegram
 from disparo.api.errors import (
@@ -43,6 +44,7 @@ from disparo.telegram import (
     TelegramError,
     User,
     mask_token,
+    redact_tokens,
 )
 
 log = logging.getLogger("disparo.api.bots")
@@ -95,8 +97,30 @@ def _check_timezone(name: str) -> None:
         )
 
 
+def _shown(value: object) -> str:
+    """A value from the Bot API server, fit for a message: short, and never a token."""
+    text = redact_tokens(str(value))
+    return text if len(text) <= 64 else f"{text[:61]}..."
+
+
+def _someone_else(me: object, bot_id: int) -> str | None:
+    """Why a getMe answer is not the bot `bot_id` (the token's prefix); None when it is."""
+    wrong_server = "the token is wrong, or DISPARO_TELEGRAM_API_URL points at another server"
+    if not isinstance(me, dict):
+        return f"getMe answered {_shown(me)} instead of a User: {wrong_server}"
+    who = f"id {_shown(me.get('id'))}"
+    if me.get("username"):
+        who += f" (@{_shown(me['username'])})"
+    if me.get("is_bot") is not True:
+        return f"getMe answered for user {who}, not a bot: {wrong_server}"
+    if me.get("id") != bot_id:
+        return f"getMe answered for bot {who}, not {bot_id}: {wrong_server}"
+    return None
+
+
 async def _get_me(telegram: BotAPI, token: str) -> User:
-    """Ask Telegram who the token belongs to; 422 on `token` when Telegram refuses it."""
+    """Ask Telegram who the token belongs to; 422 on `token` when Telegram refuses it, or when
+    the answer is not the token's own bot (its id is the token's prefix)."""
     try:
         bot = telegram.bot(token)
     except MalformedTokenError:
@@ -104,7 +128,7 @@ async def _get_me(telegram: BotAPI, token: str) -> User:
             "token", "the token must look like 123456789:AAE... (as @BotFather gives it)"
         ) from None
     try:
-        return await bot.get_me()
+        me = await bot.get_me()
     except TelegramAPIError as exc:
         raise invalid(
             "token",
@@ -115,6 +139,10 @@ async def _get_me(telegram: BotAPI, token: str) -> User:
         raise ApiError(
             502, "telegram_error", f"could not check the token with Telegram: {exc.message}"
         ) from None
+    problem = _someone_else(me, bot.bot_id)
+    if problem is not None:
+        raise invalid("token", problem)
+    return me
 
 
 async def _bot_or_404(db: DB, cipher: Cipher, slug: str) -> BotRecord:
@@ -259,6 +287,26 @@ async def bot_metrics(slug: BotSlug, db: DB, now: Now) -> BotMetrics:
     )
 
 
+def _webhook_url(public_url: str, slug: str) -> str:
+    return f"{public_url}/telegram/{slug}/webhook"
+
+
+async def _set_webhook(telegram: BotAPI, token: str, url: str, secret: str) -> None:
+    """setWebhook with the bot's secret; 422 when Telegram refuses, 502 when unreachable."""
+    try:
+        await telegram.bot(token).set_webhook(
+            url, secret_token=secret, allowed_updates=ALLOWED_UPDATES
+        )
+    except TelegramAPIError as exc:
+        raise ApiError(
+            422,
+            "telegram_error",
+            f"Telegram refused the webhook: {exc.error_code} {exc.description}",
+        ) from None
+    except TelegramError as exc:
+        raise ApiError(502, "telegram_error", exc.message) from None
+
+
 @router.post(
     "/{slug}/webhook",
     summary="Register the bot's webhook with Telegram",
@@ -279,18 +327,36 @@ async def register_webhook(
         raise conflict(
             f"bot '{slug}' is set to polling; PATCH it with polling=false first", field="polling"
         )
-    url = f"{settings.public_url}/telegram/{slug}/webhook"
-    try:
-        await telegram.bot(bot.token).set_webhook(
-            url, secret_token=bot.webhook_secret, allowed_updates=ALLOWED_UPDATES
-        )
-    except TelegramAPIError as exc:
-        raise ApiError(
-            422,
-            "telegram_error",
-            f"Telegram refused the webhook: {exc.error_code} {exc.description}",
-        ) from None
-    except TelegramError as exc:
-        raise ApiError(502, "telegram_error", exc.message) from None
+    url = _webhook_url(settings.public_url, slug)
+    await _set_webhook(telegram, bot.token, url, bot.webhook_secret)
     log.info("webhook registered", extra={"bot_slug": slug})
     return WebhookOut(bot_slug=slug, url=url)
+
+
+@router.post(
+    "/{slug}/webhook-secret:rotate",
+    summary="Replace the bot's webhook secret",
+    responses=_NOT_FOUND
+    | _TELEGRAM
+    | described(422, "Telegram refused the webhook with the new secret"),
+)
+async def rotate_webhook_secret(
+    slug: BotSlug, db: DB, cipher: Cipher, telegram: Telegram, settings: AppSettings, now: Now
+) -> WebhookSecretRotated:
+    """A new random secret for X-Telegram-Bot-Api-Secret-Token, stored sealed; the old one is
+    refused from then on. A bot in webhook mode (not polling, DISPARO_PUBLIC_URL set) has its
+    webhook registered again with the new secret first: when Telegram refuses it or cannot be
+    reached, nothing changes and the old secret stays in force."""
+    bot = await _bot_or_404(db, cipher, slug)
+    secret = bot_queries.new_webhook_secret()
+    url = None
+    if not bot.polling and settings.public_url:
+        url = _webhook_url(settings.public_url, slug)
+        await _set_webhook(telegram, bot.token, url, secret)
+    async with db.write() as conn:
+        if not await bot_queries.replace_webhook_secret(conn, cipher, slug, secret, now=now):
+            raise not_found(f"bot '{slug}'")
+    log.info(
+        "webhook secret rotated", extra={"bot_slug": slug, "webhook_registered": url is not None}
+    )
+    return WebhookSecretRotated(bot_slug=slug, webhook_url=url)

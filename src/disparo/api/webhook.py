@@ -12,7 +12,7 @@ import orjson
 from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, Field
 
-from disparo.api.deps import DB, BotSlug, Now
+from disparo.api.deps import DB, BotSlug, Cipher, Now
 from disparo.api.errors import ApiError, described
 from disparo.api.updates import apply_update, is_update_id
 from disparo.db.bots import webhook_secret_of
@@ -97,6 +97,7 @@ async def telegram_webhook(
     slug: BotSlug,
     request: Request,
     db: DB,
+    cipher: Cipher,
     now: Now,
     secret: Annotated[
         str | None,
@@ -108,7 +109,7 @@ async def telegram_webhook(
 ) -> WebhookAck:
     """Apply a /start, message, button press or block/unblock to the bot's contacts."""
     async with db.read() as conn:
-        expected = await webhook_secret_of(conn, slug)
+        expected = await webhook_secret_of(conn, cipher, slug)
     given = (secret or "").encode()
     good = hmac.compare_digest(given, expected.encode() if expected else _NO_SECRET)
     if expected is None or not good:

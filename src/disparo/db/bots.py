@@ -1,4 +1,8 @@
-"""Named queries on `bots`: registration, settings, webhook secret, polling offset."""
+"""Named queries on `bots`: registration, settings, webhook secret, polling offset.
+
+The token and the webhook secret are stored sealed by the cipher (see `secrets`); each record
+holds them opened.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +26,8 @@ EDITABLE_BOT_FIELDS = frozenset({"name", "rate_per_s", "paid_broadcast", "timezo
 
 @dataclass(frozen=True, slots=True)
 class BotRecord:
-    """A registered bot, its token opened (keep it away from responses and logs)."""
+    """A registered bot, its token and webhook secret opened (keep both away from responses and
+    logs)."""
 
     slug: str
     token: str
@@ -42,6 +47,7 @@ class BotRecord:
 def _record(row: RowMapping, cipher: TokenCipher) -> BotRecord:
     values = dict(row)
     values["token"] = cipher.open(values["token"])
+    values["webhook_secret"] = cipher.open(values["webhook_secret"])
     return BotRecord(**values)
 
 
@@ -67,7 +73,7 @@ async def insert_bot(
                 .values(
                     slug=slug,
                     token=cipher.seal(token),
-                    webhook_secret=new_webhook_secret(),
+                    webhook_secret=cipher.seal(new_webhook_secret()),
                     created_at=now,
                     updated_at=now,
                     **settings,
@@ -87,11 +93,11 @@ async def get_bot(conn: AsyncConnection, cipher: TokenCipher, slug: str) -> BotR
     return _record(row, cipher) if row is not None else None
 
 
-SealedBot = RowMapping  # a bots row whose token is still sealed
+SealedBot = RowMapping  # a bots row whose token and webhook secret are still sealed
 
 
 async def sealed_bots(conn: AsyncConnection, slugs: Collection[str]) -> dict[str, SealedBot]:
-    """The rows of these bots, tokens still sealed (open each with `open_bot`), by slug."""
+    """The rows of these bots, secrets still sealed (open each with `open_bot`), by slug."""
     if not slugs:
         return {}
     rows = (await conn.execute(select(bots).where(bots.c.slug.in_(list(slugs))))).mappings()
@@ -99,7 +105,7 @@ async def sealed_bots(conn: AsyncConnection, slugs: Collection[str]) -> dict[str
 
 
 def open_bot(row: SealedBot, cipher: TokenCipher) -> BotRecord:
-    """The bot of a `sealed_bots` row, its token opened (SecretKeyError if the key cannot)."""
+    """The bot of a `sealed_bots` row, its secrets opened (SecretKeyError if the key cannot)."""
     return _record(row, cipher)
 
 
@@ -168,9 +174,22 @@ async def has_running_shot(conn: AsyncConnection, slug: str) -> bool:
     return bool(await conn.scalar(query))
 
 
-async def webhook_secret_of(conn: AsyncConnection, slug: str) -> str | None:
+async def webhook_secret_of(conn: AsyncConnection, cipher: TokenCipher, slug: str) -> str | None:
     """The secret Telegram must send with this bot's webhook calls, or None (no such bot)."""
-    return await conn.scalar(select(bots.c.webhook_secret).where(bots.c.slug == slug))
+    stored = await conn.scalar(select(bots.c.webhook_secret).where(bots.c.slug == slug))
+    return cipher.open(stored) if stored is not None else None
+
+
+async def replace_webhook_secret(
+    conn: AsyncConnection, cipher: TokenCipher, slug: str, secret: str, *, now: datetime
+) -> bool:
+    """Store a new webhook secret for the bot (sealed); False when there is no such bot."""
+    result = await conn.execute(
+        update(bots)
+        .where(bots.c.slug == slug)
+        .values(webhook_secret=cipher.seal(secret), updated_at=now)
+    )
+    return result.rowcount > 0
 
 
 async def polling_bot_slugs(conn: AsyncConnection, *, every_bot: bool = False) -> list[str]:
@@ -186,46 +205,64 @@ async def set_updates_offset(conn: AsyncConnection, slug: str, offset: int) -> N
     await conn.execute(update(bots).where(bots.c.slug == slug).values(updates_offset=offset))
 
 
-async def unopenable_token_slugs(conn: AsyncConnection, cipher: TokenCipher) -> list[str]:
-    """The bots whose stored token `cipher` cannot open (none when the key is right)."""
-    rows = (await conn.execute(select(bots.c.slug, bots.c.token).order_by(bots.c.slug))).all()
-    return [slug for slug, stored in rows if not cipher.opens(stored)]
+async def unopenable_secret_slugs(conn: AsyncConnection, cipher: TokenCipher) -> list[str]:
+    """The bots whose stored token or webhook secret `cipher` cannot open (none when the key
+    is right)."""
+    query = select(bots.c.slug, bots.c.token, bots.c.webhook_secret).order_by(bots.c.slug)
+    rows = (await conn.execute(query)).all()
+    return [slug for slug, *stored in rows if not all(cipher.opens(value) for value in stored)]
 
 
 @dataclass(frozen=True, slots=True)
 class Resealed:
-    """What `reseal_tokens` did."""
+    """What `reseal_secrets` did: bots resealed, and how many values were stored in plain."""
 
-    sealed: int
-    were_plain: int
+    bots: int
+    plain_tokens: int
+    plain_webhook_secrets: int
 
 
-async def reseal_tokens(conn: AsyncConnection, cipher: TokenCipher) -> Resealed:
-    """Seal every stored token again with the cipher's sealing key, in the caller's transaction.
+async def reseal_secrets(conn: AsyncConnection, cipher: TokenCipher) -> Resealed:
+    """Seal every stored token and webhook secret again with the cipher's sealing key, in the
+    caller's transaction.
 
-    Every token is opened before any is written: when one cannot be, SecretKeyError names the
+    Every value is opened before any is written: when one cannot be, SecretKeyError names the
     bots and nothing is changed. The rows stay locked until the caller commits.
     """
     if not cipher.encrypts:
         raise SecretKeyError("DISPARO_SECRET_KEY is not set; there is no key to seal with")
-    query = select(bots.c.slug, bots.c.token).order_by(bots.c.slug).with_for_update()
+    query = (
+        select(bots.c.slug, bots.c.token, bots.c.webhook_secret)
+        .order_by(bots.c.slug)
+        .with_for_update()
+    )
     rows = (await conn.execute(query)).all()
-    unopenable = [slug for slug, stored in rows if not cipher.opens(stored)]
+    unopenable = [
+        slug for slug, *stored in rows if not all(cipher.opens(value) for value in stored)
+    ]
     if unopenable:
         raise SecretKeyError(
-            f"the tokens of {len(unopenable)} bot(s) ({', '.join(unopenable)}) cannot be "
-            "opened with DISPARO_SECRET_KEY or DISPARO_OLD_SECRET_KEY; set "
-            "DISPARO_OLD_SECRET_KEY to the key they are sealed with now. Nothing was changed"
+            f"the tokens or webhook secrets of {len(unopenable)} bot(s) "
+            f"({', '.join(unopenable)}) cannot be opened with DISPARO_SECRET_KEY or "
+            "DISPARO_OLD_SECRET_KEY; set DISPARO_OLD_SECRET_KEY to the key they are sealed "
+            "with now. Nothing was changed"
         )
     if rows:
         await conn.execute(
             update(bots)
             .where(bots.c.slug == bindparam("b_slug"))
-            .values(token=bindparam("b_token")),
+            .values(token=bindparam("b_token"), webhook_secret=bindparam("b_secret")),
             [
-                {"b_slug": slug, "b_token": cipher.seal(cipher.open(stored))}
-                for slug, stored in rows
+                {
+                    "b_slug": slug,
+                    "b_token": cipher.seal(cipher.open(token)),
+                    "b_secret": cipher.seal(cipher.open(secret)),
+                }
+                for slug, token, secret in rows
             ],
         )
-    plain = sum(1 for _, stored in rows if not cipher.sealed(stored))
-    return Resealed(sealed=len(rows), were_plain=plain)
+    return Resealed(
+        bots=len(rows),
+        plain_tokens=sum(1 for _, token, _ in rows if not cipher.sealed(token)),
+        plain_webhook_secrets=sum(1 for _, _, secret in rows if not cipher.sealed(secret)),
+    )

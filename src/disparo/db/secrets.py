@@ -1,6 +1,7 @@
-"""Bot tokens at rest: sealed with Fernet when DISPARO_SECRET_KEY is set, plain otherwise.
+"""Bot tokens and webhook secrets at rest: sealed with Fernet when DISPARO_SECRET_KEY is set,
+plain otherwise.
 
-A sealed value carries a `fernet:` prefix, so plain tokens stored before a key was configured
+A sealed value carries a `fernet:` prefix, so plain values stored before a key was configured
 still open, and are sealed the next time they are written (or by `disparo rotate-key`).
 The first key of DISPARO_SECRET_KEY seals; every key of DISPARO_SECRET_KEY and of
 DISPARO_OLD_SECRET_KEY (both comma-separated lists) opens, which is how a key is rotated.
@@ -17,7 +18,8 @@ KEYGEN_HINT = "make one with `disparo keygen`"
 
 
 class SecretKeyError(StoreError, ValueError):
-    """A stored bot token cannot be opened: DISPARO_SECRET_KEY is missing or not the one used."""
+    """A stored bot token or webhook secret cannot be opened: DISPARO_SECRET_KEY is missing or
+    not the one used."""
 
 
 def generate_key() -> str:
@@ -41,8 +43,8 @@ def _fernets(keys: str | None, variable: str) -> list[Fernet]:
 
 
 class TokenCipher:
-    """Seals bot tokens with one Fernet key and opens them with any of several, or passes them
-    through when no key is configured."""
+    """Seals bot tokens and webhook secrets with one Fernet key and opens them with any of
+    several, or passes them through when no key is configured."""
 
     def __init__(self, key: str | None, old_keys: str | None = None) -> None:
         sealing = _fernets(key, "DISPARO_SECRET_KEY")
@@ -56,35 +58,35 @@ class TokenCipher:
 
     @property
     def encrypts(self) -> bool:
-        """True when tokens are stored encrypted."""
+        """True when tokens and webhook secrets are stored encrypted."""
         return self._fernet is not None
 
-    def seal(self, token: str) -> str:
-        """The value to store for `token`."""
+    def seal(self, secret: str) -> str:
+        """The value to store for `secret` (a bot token or a webhook secret)."""
         if self._fernet is None:
-            return token
-        return SEALED_PREFIX + self._fernet.encrypt(token.encode()).decode()
+            return secret
+        return SEALED_PREFIX + self._fernet.encrypt(secret.encode()).decode()
 
     def open(self, stored: str) -> str:
-        """The token behind a stored value; SecretKeyError when it cannot be decrypted."""
+        """The secret behind a stored value; SecretKeyError when it cannot be decrypted."""
         if not stored.startswith(SEALED_PREFIX):
             return stored
         if self._fernet is None:
             raise SecretKeyError(
-                "a bot token is stored encrypted but DISPARO_SECRET_KEY is not set; "
-                "set it to the key the token was sealed with"
+                "a bot token or webhook secret is stored encrypted but DISPARO_SECRET_KEY is "
+                "not set; set it to the key it was sealed with"
             )
         try:
             return self._fernet.decrypt(stored.removeprefix(SEALED_PREFIX).encode()).decode()
         except InvalidToken:
             raise SecretKeyError(
-                "a bot token was sealed with another DISPARO_SECRET_KEY; "
+                "a bot token or webhook secret was sealed with another DISPARO_SECRET_KEY; "
                 "set the key it was sealed with"
             ) from None
 
     @staticmethod
     def sealed(stored: str) -> bool:
-        """True when a stored value is sealed (False for a token stored in plain text)."""
+        """True when a stored value is sealed (False for one stored in plain text)."""
         return stored.startswith(SEALED_PREFIX)
 
     def opens(self, stored: str) -> bool:
