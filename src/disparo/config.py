@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from disparo.errors import DisparoError
@@ -30,6 +32,8 @@ PLACEHOLDER_TOKENS = frozenset(
     }
 )
 MIN_ADMIN_TOKEN_LENGTH = 16
+TELEGRAM_API_HOST = "api.telegram.org"
+WEBHOOK_PORTS = (443, 80, 88, 8443)  # the only ports Telegram's Bot API sends webhooks to
 
 
 class ConfigError(DisparoError, ValueError):
@@ -55,7 +59,9 @@ class Settings(BaseSettings):
     )
     telegram_timeout_s: float = Field(default=10.0, gt=0, le=120, description="seconds, 0–120")
     public_url: str | None = Field(
-        default=None, description="the https URL where Telegram reaches this server's webhooks"
+        default=None,
+        description="an https URL on port 443, 80, 88 or 8443 where Telegram reaches this "
+        "server's webhooks; any URL with another DISPARO_TELEGRAM_API_URL",
     )
     secret_key: SecretStr | None = Field(
         default=None,
@@ -84,6 +90,23 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/") if value else value
 
+    @field_validator("public_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """With Telegram's own Bot API, only a URL Telegram would send webhooks to."""
+        api_url = info.data.get("telegram_api_url")
+        if value is None or api_url is None or urlsplit(api_url).hostname != TELEGRAM_API_HOST:
+            return value  # a local Bot API server or the simulator calls any URL
+        problem = webhook_url_problem(value)
+        if problem is not None:
+            raise PydanticCustomError(
+                "telegram_webhook_url",
+                f"Telegram sends webhooks {problem}; serve Disparo's public address with HTTPS on "
+                "port 443, 80, 88 or 8443 (a reverse proxy in front of it) and set "
+                "DISPARO_PUBLIC_URL to it, or leave DISPARO_PUBLIC_URL unset and use polling",
+            )
+        return value
+
     def require_admin_token(self) -> SecretStr:
         """The admin token, refusing a missing, short or placeholder one."""
         token = self.admin_token
@@ -105,6 +128,20 @@ class Settings(BaseSettings):
                 f"{MIN_ADMIN_TOKEN_LENGTH} random characters"
             )
         return token
+
+
+def webhook_url_problem(url: str) -> str | None:
+    """Why Telegram's Bot API would refuse `url` as a webhook, or None when it would accept it."""
+    parts = urlsplit(url)
+    if parts.scheme != "https":
+        return f"only to https URLs (this one is {parts.scheme})"
+    try:
+        port = parts.port or 443
+    except ValueError:
+        return "only to ports 443, 80, 88 and 8443 (this one has no valid port)"
+    if port not in WEBHOOK_PORTS:
+        return f"only to ports 443, 80, 88 and 8443 (this one is {port})"
+    return None
 
 
 def load_settings(env_file: str | Path | None = ".env") -> Settings:

@@ -127,3 +127,13 @@ def test_simulator_answers_send_message() -> None:
         process.terminate()
         process.communicate(timeout=10)
     assert process.returncode == 0
+
+
+def test_serve_refuses_a_public_url_telegram_would_refuse(tmp_path: Path) -> None:
+    """With Telegram's Bot API, an http DISPARO_PUBLIC_URL stops `disparo serve` with the fix."""
+    # No admin token either: the settings are checked first, so only this message may come.
+    env = {"DISPARO_PUBLIC_URL": "http://disparo.example.com:8080"}
+    result = _run("serve", "--port", str(_free_port()), env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "DISPARO_PUBLIC_URL: Telegram sends webhooks only to https URLs" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -80,3 +80,52 @@ def test_admin_token_never_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.require_admin_token().get_secret_value() == token
     assert token not in repr(settings)
     assert token not in str(settings)
+
+
+@pytest.mark.parametrize(
+    ("public_url", "says"),
+    [
+        ("http://disparo.example.com", "only to https URLs (this one is http)"),
+        ("https://disparo.example.com:8080", "ports 443, 80, 88 and 8443 (this one is 8080)"),
+        ("https://disparo.example.com:444/base", "(this one is 444)"),
+    ],
+)
+@pytest.mark.parametrize("api_url", [None, "https://api.telegram.org/", "http://API.Telegram.org"])
+def test_public_url_telegram_would_refuse_stops_the_start(
+    monkeypatch: pytest.MonkeyPatch, api_url: str | None, public_url: str, says: str
+) -> None:
+    """With Telegram's own Bot API, a webhook URL Telegram refuses is a ConfigError at start."""
+    if api_url is not None:
+        monkeypatch.setenv("DISPARO_TELEGRAM_API_URL", api_url)
+    monkeypatch.setenv("DISPARO_PUBLIC_URL", public_url)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert "DISPARO_PUBLIC_URL: Telegram sends webhooks" in message
+    assert says in message
+    assert "or leave DISPARO_PUBLIC_URL unset and use polling" in message
+
+
+@pytest.mark.parametrize(
+    "public_url",
+    [
+        "https://disparo.example.com",
+        "https://disparo.example.com:443/base",
+        "https://disparo.example.com:80",
+        "https://disparo.example.com:88",
+        "https://disparo.example.com:8443",
+    ],
+)
+def test_public_url_telegram_accepts_is_kept(
+    monkeypatch: pytest.MonkeyPatch, public_url: str
+) -> None:
+    """HTTPS on port 443, 80, 88 or 8443 is accepted with Telegram's Bot API."""
+    monkeypatch.setenv("DISPARO_PUBLIC_URL", public_url)
+    assert load_settings().public_url == public_url
+
+
+def test_public_url_is_free_with_another_bot_api_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A local Bot API server or the simulator may call any webhook URL."""
+    monkeypatch.setenv("DISPARO_TELEGRAM_API_URL", "http://127.0.0.1:8081")
+    monkeypatch.setenv("DISPARO_PUBLIC_URL", "http://127.0.0.1:8080")
+    assert load_settings().public_url == "http://127.0.0.1:8080"
