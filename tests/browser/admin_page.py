@@ -87,6 +87,7 @@ class Stack:
     base_url: str
     sim_url: str
     token: str
+    database: Path
 
     def api(self, method: str, path: str, body: Any = None) -> Any:
         """Call the admin API (for set-up and for checking what the page did)."""

@@ -70,7 +70,7 @@ def stack(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     try:
         wait_http(f"{sim_url}/sim/health", simulator, sim_log, 20)
         wait_http(f"{base_url}/readyz", server, api_log, 30)
-        yield Stack(base_url, sim_url, ADMIN_TOKEN)
+        yield Stack(base_url, sim_url, ADMIN_TOKEN, database)
     finally:
         _stop(server)
         _stop(simulator)

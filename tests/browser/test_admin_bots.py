@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
+import time
+import urllib.error
+import urllib.request
+from contextlib import closing
+
 import pytest
-from admin_page import Stack, open_admin, screenshot
+from admin_page import SeededBot, Stack, open_admin, screenshot
 from playwright.sync_api import Page, expect
 
 from disparo.demo_seed import demo_token
@@ -82,3 +89,94 @@ def test_switching_bots_reloads_shots_and_metrics(page: Page, stack: Stack) -> N
     expect(page.get_by_test_id("shot-list")).to_contain_text("Só do primeiro bot")
     expect(page.get_by_test_id("new-shot")).to_be_in_viewport()
     screenshot(page, "15-shots-on-a-phone")
+
+
+def _webhook_secret(stack: Stack, slug: str) -> str:
+    """The bot's stored webhook secret (this stack runs without DISPARO_SECRET_KEY: plain)."""
+    with closing(sqlite3.connect(stack.database)) as conn:
+        (secret,) = conn.execute(
+            "SELECT webhook_secret FROM bots WHERE slug = ?", (slug,)
+        ).fetchone()
+    return str(secret)
+
+
+def _webhook_status(stack: Stack, slug: str, secret: str) -> int:
+    """The status of an update POSTed to the bot's webhook with `secret`."""
+    update = {"update_id": 1, "message": {"message_id": 1, "chat": {"id": 1, "type": "private"}}}
+    request = urllib.request.Request(
+        f"{stack.base_url}/telegram/{slug}/webhook",
+        data=json.dumps(update).encode(),
+        headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": secret},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as refused:
+        return refused.code
+
+
+def _user_starts(stack: Stack, bot: SeededBot, user_id: int) -> None:
+    """A new simulated user presses /start; wait until the bot's contacts count them."""
+    total = stack.metrics(bot.slug)["total"]
+    for path, body in (("users", [{"id": user_id, "first_name": "Nova"}]),
+                       ("updates", {"start": [user_id]})):  # fmt: skip
+        request = urllib.request.Request(
+            f"{stack.sim_url}/sim/bots/{bot.bot.token}/{path}",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        urllib.request.urlopen(request, timeout=10).close()
+    deadline = time.monotonic() + 10
+    while stack.metrics(bot.slug)["total"] != total + 1:
+        assert time.monotonic() < deadline, "the /start never reached the webhook"
+        time.sleep(0.05)
+
+
+def test_rotating_the_webhook_secret_asks_first_then_re_registers(page: Page, stack: Stack) -> None:
+    """The button asks before acting (cancel changes nothing); confirmed, the secret is new, the
+    old one is refused, and Telegram's updates still arrive (it has the new one); in English
+    too."""
+    bot = stack.new_bot(3, name="Segredo")
+    first = _webhook_secret(stack, bot.slug)
+    open_admin(page, stack, bot.slug)
+    page.get_by_role("link", name="Bots").click()
+    card = page.locator(f'[data-testid="bot-card"][data-slug="{bot.slug}"]')
+    rotate = card.locator('[data-action="rotate-secret"]')
+    expect(rotate).to_have_text("Trocar segredo do webhook")
+
+    rotate.click()
+    dialog = page.locator("dialog.dialog")
+    expect(dialog).to_contain_text(f"Trocar o segredo do webhook de {bot.slug}?")
+    expect(dialog).to_contain_text("Chamadas com o segredo antigo passam a ser recusadas.")
+    screenshot(page, "16-rotate-webhook-secret")
+    dialog.get_by_role("button", name="Cancelar").click()
+    expect(dialog).to_have_count(0)
+    assert _webhook_secret(stack, bot.slug) == first
+
+    rotate.click()
+    expect(page.get_by_test_id("confirm-ok")).to_have_text("Trocar segredo")
+    page.get_by_test_id("confirm-ok").click()
+    expect(page.locator(".toast").last).to_have_text(
+        f"Segredo do webhook de {bot.slug} trocado; webhook registrado de novo no Telegram."
+    )
+    second = _webhook_secret(stack, bot.slug)
+    assert second != first
+    assert _webhook_status(stack, bot.slug, first) == 403
+    _user_starts(stack, bot, bot.bot.first_user_id + 900)
+
+    page.locator('.topbar [data-lang="en"]').click()
+    expect(rotate).to_have_text("Rotate webhook secret")
+    rotate.click()
+    expect(dialog).to_contain_text(f"Rotate the webhook secret of {bot.slug}?")
+    expect(dialog).to_contain_text("Calls with the old secret are refused from then on.")
+    expect(page.get_by_test_id("confirm-ok")).to_have_text("Rotate secret")
+    screenshot(page, "17-rotate-webhook-secret-english")
+    page.get_by_test_id("confirm-ok").click()
+    expect(page.locator(".toast").last).to_have_text(
+        f"Webhook secret of {bot.slug} rotated; the webhook was registered with Telegram again."
+    )
+    assert _webhook_secret(stack, bot.slug) not in (first, second)
+    assert _webhook_status(stack, bot.slug, second) == 403
+    _user_starts(stack, bot, bot.bot.first_user_id + 901)

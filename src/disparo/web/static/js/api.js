@@ -87,6 +87,7 @@ export const paths = {
   bot: (slug) => `/bots/${encodeURIComponent(slug)}`,
   botMetrics: (slug) => `/bots/${encodeURIComponent(slug)}/metrics`,
   botWebhook: (slug) => `/bots/${encodeURIComponent(slug)}/webhook`,
+  botWebhookSecretRotate: (slug) => `/bots/${encodeURIComponent(slug)}/webhook-secret:rotate`,
   shots: (params) => "/shots" + query(params || {}),
   shot: (id) => `/shots/${encodeURIComponent(id)}`,
   shotAction: (id, action) => `/shots/${encodeURIComponent(id)}/${action}`,

@@ -1,4 +1,5 @@
-// Bot management: add a bot by its token, edit rate / paid broadcasts / time zone, webhook.
+// Bot management: add a bot by its token, edit rate / paid broadcasts / time zone, webhook and
+// its secret.
 
 import { ApiError, api, paths } from "./api.js";
 import { h, replace } from "./dom.js";
@@ -91,6 +92,7 @@ function botCard(bot, redraw) {
         bot.slug === state.slug ? null : h("button", { type: "button", class: "btn btn-sm", on: { click: () => { selectBot(bot.slug); redraw(); } } }, t("bots.select")),
         h("button", { type: "button", class: "btn btn-sm", "data-action": "edit-bot", on: { click: edit } }, t("bots.edit")),
         bot.polling ? null : h("button", { type: "button", class: "btn btn-sm btn-ghost", on: { click: webhook } }, t("bots.webhook")),
+        h("button", { type: "button", class: "btn btn-sm btn-ghost", "data-action": "rotate-secret", on: { click: rotateSecret } }, t("bots.rotateSecret")),
         h("button", { type: "button", class: "btn btn-sm btn-danger-ghost", on: { click: remove } }, t("bots.delete")),
       ),
     );
@@ -107,6 +109,21 @@ function botCard(bot, redraw) {
     try {
       await api("POST", paths.botWebhook(bot.slug));
       toast(t("bots.webhook.done"));
+    } catch (err) {
+      toast(err.message, "error");
+    }
+  }
+  async function rotateSecret() {
+    const ok = await confirmDialog({
+      title: t("bots.confirmRotate.title", { slug: bot.slug }),
+      body: t("bots.confirmRotate.body"),
+      ok: t("bots.confirmRotate.ok"),
+      danger: false,
+    });
+    if (!ok) return;
+    try {
+      const done = await api("POST", paths.botWebhookSecretRotate(bot.slug));
+      toast(t(done.webhook_url ? "bots.rotated.webhook" : "bots.rotated.nowebhook", { slug: bot.slug }));
     } catch (err) {
       toast(err.message, "error");
     }
