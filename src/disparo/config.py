@@ -77,6 +77,31 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="DEBUG, INFO, WARNING or ERROR"
     )
+    api_docs: bool = Field(
+        default=False, description="true or false: serve Swagger UI at /docs (local files)"
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description=f"a random string of at least {MIN_ADMIN_TOKEN_LENGTH} characters; "
+        "/metrics then answers only 'Authorization: Bearer <it>'",
+    )
+    http_keep_alive_s: int = Field(
+        default=5, ge=1, le=300, description="seconds an idle connection is kept, 1–300"
+    )
+    http_read_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="seconds, above 0, at most 300: a request's headers must arrive within "
+        "it, and its body may pause no longer",
+    )
+    http_max_connections: int = Field(
+        default=1000,
+        ge=1,
+        le=100_000,
+        description="an integer, 1–100000: open connections (or requests in progress) past "
+        "which a new request is answered 503",
+    )
     worker_max_bots: int = Field(default=50, ge=1, le=1000, description="an integer, 1–1000")
     lease_s: float = Field(default=30.0, ge=5, le=600, description="seconds, 5–600")
     poll_interval_s: float = Field(
@@ -105,6 +130,15 @@ class Settings(BaseSettings):
                 "port 443, 80, 88 or 8443 (a reverse proxy in front of it) and set "
                 "DISPARO_PUBLIC_URL to it, or leave DISPARO_PUBLIC_URL unset and use polling",
             )
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _long_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if len(value.get_secret_value()) < MIN_ADMIN_TOKEN_LENGTH:  # never echo the value
+            raise ValueError(f"must be at least {MIN_ADMIN_TOKEN_LENGTH} characters")
         return value
 
     def require_admin_token(self) -> SecretStr:

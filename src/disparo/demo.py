@@ -149,7 +149,7 @@ def run_demo(args: argparse.Namespace) -> int:
     os.environ["DISPARO_PUBLIC_URL"] = f"http://127.0.0.1:{args.port}"
     settings = load_settings()
     admin_token = settings.admin_token or SecretStr(secrets.token_urlsafe(24))
-    settings = settings.model_copy(update={"admin_token": admin_token})
+    settings = settings.model_copy(update={"admin_token": admin_token, "api_docs": True})
     if "DISPARO_LOG_LEVEL" not in os.environ:  # keep the terminal for the banner
         configure_logging(settings.log_format, "WARNING")
     # Imported only now: the database and HTTP libraries log as they load.

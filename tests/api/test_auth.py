@@ -56,12 +56,13 @@ async def test_the_admin_token_opens_the_routes(api: Client) -> None:
 
 
 async def test_public_routes_need_no_token(build_app: BuildApp, serve: Serve) -> None:
-    """Health, metrics, docs and the webhook (which has its own secret) are not behind the token."""
+    """Health, metrics, the OpenAPI document and the webhook (which has its own secret) are not
+    behind the token."""
     app = build_app()
     api = await serve(app)
     public = {path for _, path in registered(app) if not path.startswith("/admin/api")}
-    assert {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"} <= public
-    for path in ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"):
+    assert {"/healthz", "/readyz", "/metrics", "/openapi.json"} <= public
+    for path in ("/healthz", "/readyz", "/metrics", "/openapi.json"):
         answer: Any = await api.get(path, token=None)
         assert answer.status == 200, path
 

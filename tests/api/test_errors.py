@@ -127,9 +127,6 @@ async def test_openapi_describes_every_route_and_field(api: Client) -> None:
     create = schema["components"]["schemas"]["ShotCreate"]
     assert create["examples"][0]["copy"]
     assert "copy" in create["required"]
-    docs = await api.get("/docs", token=None)
-    assert docs.status == 200
-    assert "swagger" in docs.text.lower()
 
 
 async def test_metrics_count_requests_by_route_template(
@@ -152,7 +149,7 @@ async def test_metrics_count_requests_by_route_template(
     assert "disparo_http_request_duration_seconds_bucket" in text
     routes = set(re.findall(r'route="([^"]*)"', text))
     templates = set((await api.get("/openapi.json")).body["paths"])
-    assert routes <= templates | {"unmatched", "/openapi.json", "/docs"}
+    assert routes <= templates | {"unmatched", "/openapi.json"}
     for secret in ("zzqq", "segredo-da-copy", TOKEN, TOKEN.split(":")[1], ADMIN_TOKEN):
         assert secret not in text
 

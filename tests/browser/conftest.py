@@ -49,6 +49,7 @@ def stack(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> It
         "DISPARO_TELEGRAM_API_URL": sim_url,
         "DISPARO_PUBLIC_URL": base_url,
         "DISPARO_LOG_LEVEL": "WARNING",
+        "DISPARO_API_DOCS": "true",
     }
     sim_log, api_log = workdir / "simulator.log", workdir / "serve.log"
     python = [sys.executable, "-m", "disparo"]

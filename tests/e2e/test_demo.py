@@ -100,6 +100,10 @@ def test_demo_seeds_two_bots_prints_url_and_token_and_stops_on_ctrl_c(tmp_path: 
         with urllib.request.urlopen(f"{base}/admin/", timeout=5) as page:
             assert page.status == 200
             assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+        assert f"API docs    {base}/docs" in output
+        with urllib.request.urlopen(f"{base}/docs", timeout=5) as docs:  # the demo turns them on
+            assert docs.status == 200
+            assert "script-src 'self'" in docs.headers["Content-Security-Policy"]
         bots = {b["slug"]: b for b in _call(f"{base}/admin/api/bots", token)["items"]}
         assert set(bots) == {"loja-da-ana", "curso-pro"}
         users = 0

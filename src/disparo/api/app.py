@@ -31,6 +31,7 @@ from disparo.db.engine import Database
 from disparo.db.secrets import TokenCipher
 from disparo.db.updates import forget_updates_before
 from disparo.telegram import BotAPI
+from disparo.web import api_docs
 from disparo.web.routes import mount as mount_admin_page
 
 log = logging.getLogger("disparo.api")
@@ -106,11 +107,16 @@ def create_app(
                 await stack.enter_async_context(start())
             yield
 
+    # No /docs or /redoc from FastAPI: they load their code from a CDN. No trailing-slash
+    # redirects either: Starlette builds their Location from the client's Host header.
     app = FastAPI(
         title="Disparo",
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        redirect_slashes=False,
     )
     app.state.db = db
     app.state.settings = settings
@@ -118,6 +124,9 @@ def create_app(
     app.state.cipher = cipher
     app.state.clock = clock
     app.state.admin_token = admin_token
+    app.state.metrics_token = (
+        settings.metrics_token.get_secret_value().encode() if settings.metrics_token else None
+    )
     install_error_handlers(app)
     # Outermost last: metrics see every answer; the token is checked before a body is read.
     app.add_middleware(BodyLimitMiddleware)
@@ -132,4 +141,6 @@ def create_app(
     app.include_router(health.router)
     app.include_router(metrics.router)
     mount_admin_page(app)
+    if settings.api_docs:
+        api_docs.mount(app)
     return app

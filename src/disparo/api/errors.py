@@ -112,7 +112,7 @@ _HTTP_CODES: dict[int, tuple[ErrorCode, str]] = {
     400: ("bad_request", "the request is malformed"),
     401: ("unauthorized", "send Authorization: Bearer <DISPARO_ADMIN_TOKEN>"),
     403: ("forbidden", "this request is not allowed"),
-    404: ("not_found", "no route matches this path; see /docs for the API"),
+    404: ("not_found", "no route matches this path; see /openapi.json for the API"),
     405: ("method_not_allowed", "this path does not accept this method"),
     413: ("payload_too_large", "the request body is too large"),
 }
@@ -142,7 +142,7 @@ def _validation_message(error: dict[str, Any], field: str | None) -> str:
             "such as 2026-12-01T09:00:00-03:00"
         )
     if kind == "extra_forbidden":
-        return f"{name} is not a field of this request; see /docs for the accepted fields"
+        return f"{name} is not a field of this request; see /openapi.json for the accepted fields"
     if kind in ("int_parsing", "int_type", "int_from_float"):
         return f"{name} must be an integer"
     if kind in ("model_attributes_type", "dict_type", "model_type"):

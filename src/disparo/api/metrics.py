@@ -1,14 +1,22 @@
 """Prometheus: GET /metrics (the default registry, so the engine's metrics show up when it runs
-in the same process) and HTTP request counters labelled by route template and status."""
+in the same process) and HTTP request counters labelled by route template and status.
+
+With DISPARO_METRICS_TOKEN set, /metrics answers only requests bearing it (it shows bot slugs
+and volumes).
+"""
 
 from __future__ import annotations
 
+import hmac
 import time
 from functools import cache
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
+from fastapi.security.utils import get_authorization_scheme_param
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from disparo.api.errors import ApiError, described
 
 router = APIRouter(tags=["health"])
 
@@ -68,12 +76,32 @@ class MetricsMiddleware:
             self.metrics.duration.labels(method, template).observe(time.perf_counter() - started)
 
 
+def _check_token(request: Request) -> None:
+    """Refuse (401) a request without the metrics token, when one is configured."""
+    expected: bytes | None = request.app.state.metrics_token
+    if expected is None:
+        return
+    scheme, given = get_authorization_scheme_param(request.headers.get("authorization"))
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), expected):
+        raise ApiError(
+            401,
+            "unauthorized",
+            "send the metrics token as 'Authorization: Bearer <DISPARO_METRICS_TOKEN>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
 @router.get(
     "/metrics",
     summary="Prometheus metrics",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {}}}},
+    responses={
+        200: {"content": {"text/plain": {}}},
+        **described(401, "DISPARO_METRICS_TOKEN is set and the request does not bear it"),
+    },
 )
-async def metrics() -> Response:
-    """Every metric of this process in Prometheus text format."""
+async def metrics(request: Request) -> Response:
+    """Every metric of this process in Prometheus text format; with DISPARO_METRICS_TOKEN set,
+    only for `Authorization: Bearer <DISPARO_METRICS_TOKEN>`."""
+    _check_token(request)
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
