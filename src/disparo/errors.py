@@ -4,7 +4,8 @@ Each layer has its own root below `DisparoError`, and code raises and catches er
 never by message or by a built-in such as `ValueError`:
 
 - `disparo.config.ConfigError`: a setting is missing or invalid;
-- `disparo.domain.errors.DomainError`: a shot's content or an operator's action is refused;
+- `disparo.domain.errors.DomainError`: a shot's content cannot be sent, or an operator's action
+  is refused;
 - `disparo.db.errors.StoreError`: stored data or the database URL cannot be used;
 - `disparo.engine.errors.EngineError`: the worker cannot send a claimed shot;
 - `disparo.telegram.TelegramError`: a Bot API request failed or cannot be made.

@@ -253,12 +253,21 @@ async def test_test_send_delivers_the_content_to_one_chat(
 async def test_test_send_of_an_audio_shot_sends_two_messages(
     api: Client, sim: Client, bot: dict[str, Any]
 ) -> None:
-    """An audio shot is the audio, then the copy as its own message."""
+    """An audio shot is the audio, then the copy as its own message carrying the buttons,
+    as the worker sends it (one definition: domain/sending.py)."""
     await sim.post(f"/sim/bots/{TOKEN}/users", [{"id": 42, "state": "active"}], token=None)
-    shot = await make_shot(api, media_type="audio", media_url="https://example.com/a.mp3")
+    buttons = [[{"text": "Pagar", "url": "https://example.com/pix"}]]
+    shot = await make_shot(
+        api, media_type="audio", media_url="https://example.com/a.mp3", buttons=buttons
+    )
     answer = await api.post(f"{SHOTS}/{shot['id']}/test", {"telegram_id": 42})
     assert answer.status == 200, answer.body
     assert len(answer.body["messages"]) == 2
+    delivered = (await sim.get(f"/sim/bots/{TOKEN}/messages?chat_id=42", token=None)).body
+    audio, text = delivered["result"]
+    assert (audio["method"], audio["reply_markup"]) == ("sendAudio", None)
+    assert text["method"] == "sendMessage"
+    assert text["reply_markup"] == {"inline_keyboard": buttons}
 
 
 async def test_test_send_reports_telegram_refusals(

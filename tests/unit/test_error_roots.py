@@ -12,9 +12,9 @@ from disparo.db.secrets import SecretKeyError
 from disparo.db.urls import DatabaseURLError
 from disparo.domain.copy import CopyError
 from disparo.domain.errors import DomainError
+from disparo.domain.sending import ShotContentError
 from disparo.domain.statuses import TransitionError
 from disparo.engine.errors import BotNotRegisteredError, EngineError
-from disparo.engine.media import ShotContentError
 from disparo.errors import DisparoError
 from disparo.telegram import (
     BotAPI,
@@ -35,7 +35,7 @@ from disparo.telegram import (
         (SecretKeyError, StoreError),
         (DatabaseURLError, StoreError),
         (BotNotRegisteredError, EngineError),
-        (ShotContentError, EngineError),
+        (ShotContentError, DomainError),
         (MalformedTokenError, TelegramError),
         (Unauthorized, TelegramError),
         (MaybeDeliveredError, TelegramError),

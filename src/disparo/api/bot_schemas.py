@@ -6,15 +6,15 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from disparo.domain.pacing import MAX_PAID_RATE_PER_S, MAX_RATE_PER_S
+
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
-MAX_RATE_PER_S = 30
-MAX_PAID_RATE_PER_S = 1000
 
 _RATE = (
     f"messages per second for this bot: 1–{MAX_RATE_PER_S}, or up to {MAX_PAID_RATE_PER_S} "
     "with paid_broadcast"
 )
-_PAID = "Telegram paid broadcasts enabled for this bot (allows rate_per_s above 30)"
+_PAID = f"Telegram paid broadcasts enabled for this bot (allows rate_per_s above {MAX_RATE_PER_S})"
 _TIMEZONE = "IANA time zone of the bot's audience, such as America/Sao_Paulo"
 _POLLING = "fetch updates with getUpdates instead of a webhook (no public URL needed)"
 

@@ -6,13 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from disparo.api.errors import invalid
-from disparo.domain.copy import (
-    CopyError,
-    buttons_markup,
-    check_buttons,
-    check_copy,
-    check_media_url,
-)
+from disparo.domain.copy import CopyError, check_buttons, check_copy, check_media_url
+from disparo.domain.sending import delivery_steps
 from disparo.domain.statuses import MediaType
 from disparo.telegram import Bot, Message
 
@@ -52,27 +47,16 @@ def check_content(content: Content) -> None:
 
 
 async def send_preview(bot: Bot, chat_id: int, content: Content) -> list[Message]:
-    """Send the content to one chat as a shot would; Telegram's messages, in order.
-
-    Photo and video carry the copy as caption; audio is followed by the copy as its own message.
-    """
-    markup = buttons_markup(content.buttons) if content.buttons else None
-    url = content.media_url or ""
-    if content.media_type is MediaType.PHOTO:
-        return [await bot.send_photo(chat_id, url, caption=content.copy, reply_markup=markup)]
-    if content.media_type is MediaType.VIDEO:
-        return [await bot.send_video(chat_id, url, caption=content.copy, reply_markup=markup)]
-    if content.media_type is MediaType.AUDIO:
-        audio = await bot.send_audio(chat_id, url)
-        text = await bot.send_message(
-            chat_id, content.copy, link_preview_options=_NO_PREVIEW, reply_markup=markup
-        )
-        return [audio, text]
-    return [
-        await bot.send_message(
-            chat_id, content.copy, link_preview_options=_NO_PREVIEW, reply_markup=markup
-        )
-    ]
-
-
-_NO_PREVIEW = {"is_disabled": True}
+    """Send the content to one chat exactly as a shot would (`delivery_steps`, without the
+    paid-broadcast flag); Telegram's messages, in order."""
+    steps = delivery_steps(
+        copy=content.copy,
+        media_type=content.media_type.value,
+        media_url=content.media_url,
+        buttons=content.buttons,
+        paid_broadcast=False,
+    )
+    messages: list[Message] = []
+    for step in steps:
+        messages.append(await bot.call(step.method, {**step.params, "chat_id": chat_id}))
+    return messages

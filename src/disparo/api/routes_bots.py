@@ -12,8 +12,6 @@ from fastapi import APIRouter, Response
 
 from disparo.api.auth import ADMIN, ADMIN_PREFIX
 from disparo.api.bot_schemas import (
-    MAX_PAID_RATE_PER_S,
-    MAX_RATE_PER_S,
     BotCreate,
     BotList,
     BotMetrics,
@@ -37,6 +35,7 @@ from disparo.api.updates import ALLOWED_UPDATES
 from disparo.db import bots as bot_queries
 from disparo.db.bots import BotRecord
 from disparo.db.contacts import contact_metrics
+from disparo.domain.pacing import MAX_PAID_RATE_PER_S, MAX_RATE_PER_S
 from disparo.telegram import (
     BotAPI,
     MalformedTokenError,

@@ -15,7 +15,14 @@ from fastapi.responses import StreamingResponse
 from disparo.api.auth import ADMIN, ADMIN_PREFIX
 from disparo.api.content import Content, send_preview
 from disparo.api.deps import DB, Cipher, Now, ShotId, Telegram
-from disparo.api.errors import BODY_ERRORS, ERROR_RESPONSES, ApiError, described, not_found
+from disparo.api.errors import (
+    BODY_ERRORS,
+    ERROR_RESPONSES,
+    ApiError,
+    described,
+    invalid,
+    not_found,
+)
 from disparo.api.schemas import (
     AudienceEstimate,
     DeliveryOut,
@@ -34,6 +41,7 @@ from disparo.api.views import (
 from disparo.db import shots as shot_queries
 from disparo.db.audience import estimate_audience_size
 from disparo.db.bots import bot_exists, get_bot
+from disparo.domain.sending import ShotContentError
 from disparo.domain.statuses import DeliveryStatus, MediaType, ShotStatus, Target
 from disparo.telegram import TelegramAPIError, TelegramError
 
@@ -203,6 +211,8 @@ async def preview_shot(
     content = Content(shot.copy, MediaType(shot.media_type), shot.media_url, shot.buttons)
     try:
         messages = await send_preview(telegram.bot(bot.token), body.telegram_id, content)
+    except ShotContentError as exc:
+        raise invalid("shot_id", str(exc)) from None
     except TelegramAPIError as exc:
         raise ApiError(
             422,

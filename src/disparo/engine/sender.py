@@ -23,12 +23,12 @@ from disparo.db.engine import Database
 from disparo.db.leases import ClaimedShot
 from disparo.domain import outcomes, pacing
 from disparo.domain.outcomes import Action, ErrorStreak, Failure, FailureKind, Verdict
+from disparo.domain.sending import ShotContentError, Step, delivery_steps
 from disparo.domain.statuses import DeliveryStatus, ShotStatus
 from disparo.engine.clock import Clock
 from disparo.engine.delivery import Item, LeaseView, Stop, failure_of, outcome_of
 from disparo.engine.finalize import finalize
 from disparo.engine.limiter import BotLimiter, wait_any
-from disparo.engine.media import ShotContentError, Step, delivery_steps
 from disparo.engine.metrics import EngineMetrics
 from disparo.engine.outage import Outage
 from disparo.engine.progress import Progress

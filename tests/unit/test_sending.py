@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from disparo.engine.media import ShotContentError, delivery_steps
+from disparo.domain.sending import ShotContentError, delivery_steps
 
 BUTTONS = [[{"text": "Comprar", "url": "https://example.com/buy"}]]
 MARKUP = {"inline_keyboard": [[{"text": "Comprar", "url": "https://example.com/buy"}]]}

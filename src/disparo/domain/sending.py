@@ -1,4 +1,6 @@
-"""Which Bot API calls deliver a shot to one recipient, built once per shot.
+"""What a shot sends: the Bot API calls that deliver it to one recipient, in order.
+
+The one definition, used by the worker for every recipient and by the API's test send.
 
 photo / video: sendPhoto / sendVideo with the copy as caption. audio: sendAudio, then the copy
 in its own sendMessage (only once the audio went through). none: sendMessage without link
@@ -12,13 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from disparo.domain.copy import CopyError, buttons_markup
+from disparo.domain.errors import DomainError
 from disparo.domain.statuses import MediaType
-from disparo.engine.errors import EngineError
 
 NO_PREVIEW = {"is_disabled": True}
 
 
-class ShotContentError(EngineError):
+class ShotContentError(DomainError):
     """The shot's media or buttons cannot be sent as stored; the message says what to fix."""
 
 
