@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 import orjson
 
@@ -22,13 +22,27 @@ from disparo.telegram.errors import (
     error_from_send_failure,
 )
 from disparo.telegram.redact import is_token_shaped, mask_token
-from disparo.telegram.transport import SendFailed
+from disparo.telegram.transport import HttpPool, SendFailed
 from disparo.telegram.types import ChatId, Message, MessageId, Update, User
 
-if TYPE_CHECKING:
-    from disparo.telegram.client import BotAPI
-
 Markup = Mapping[str, Any]
+
+
+class Endpoint(Protocol):
+    """What a Bot sends through: the Bot API server's address and connection pool (`BotAPI`)."""
+
+    path_prefix: str
+    timeout_s: float
+
+    @property
+    def host(self) -> str:
+        """``host[:port]`` of the Bot API server, for messages."""
+        ...
+
+    def pool(self) -> HttpPool:
+        """The started connection pool."""
+        ...
+
 
 # The Bot API methods the helpers call; scripts/extract_bot_api.py extracts their fields.
 HELPER_METHODS = (
@@ -80,7 +94,7 @@ class Bot:
 
     __slots__ = ("_api", "_masked", "_prefix", "_urls", "bot_id")
 
-    def __init__(self, api: BotAPI, token: str) -> None:
+    def __init__(self, api: Endpoint, token: str) -> None:
         if not is_token_shaped(token):
             raise MalformedTokenError(
                 "a bot token must look like '<bot id>:<secret>' (digits, a colon, then letters, "
@@ -123,7 +137,7 @@ class Bot:
         """
         url = self._urls.get(method) or self._url(method)
         api = self._api
-        pool = api._pool or api.pool()  # the attribute first: this is the hot path
+        pool = api.pool()
         body = orjson.dumps(params if isinstance(params, dict) else dict(params))
         try:
             status, raw = await pool.post(
