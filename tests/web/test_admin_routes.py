@@ -83,6 +83,22 @@ async def test_assets_are_served_with_their_type(base_url: str) -> None:
         assert "Content-Security-Policy" in headers
 
 
+async def test_a_reload_revalidates_assets_with_a_304(base_url: str) -> None:
+    """Assets carry an ETag; asking again with it answers 304 with no body, same headers."""
+    url = f"{base_url}/admin/assets/js/app.js"
+    async with aiohttp.ClientSession() as session:
+        async with session.get(url) as first:
+            assert first.status == 200
+            assert first.headers["Cache-Control"] == "no-cache"
+            etag = first.headers["ETag"]
+        async with session.get(url, headers={"If-None-Match": etag}) as again:
+            assert again.status == 304
+            assert await again.read() == b""
+            assert again.headers["ETag"] == etag
+        async with session.get(url, headers={"If-None-Match": '"another"'}) as changed:
+            assert changed.status == 200
+
+
 @pytest.mark.parametrize(
     "path", ["nope.js", "../routes.py", "..%2Froutes.py", "%2e%2e/__init__.py", "index.html"]
 )

@@ -1,16 +1,20 @@
 """Serves the admin page at /admin and its assets at /admin/assets/, under a strict CSP.
 
-Every asset is a file of `static/`, listed once when the router is built; nothing else is
-served, and no page or script is generated from request data.
+Every asset is a file of `static/`, served by Starlette's `StaticFiles` (ETag and Last-Modified,
+so a reload revalidates with a 304); nothing outside it is served, and no page or script is
+generated from request data.
 """
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from importlib.resources.abc import Traversable
 
 from fastapi import APIRouter, FastAPI, HTTPException
-from fastapi.responses import Response
+from starlette.responses import Response
+from starlette.staticfiles import PathLike, StaticFiles
+from starlette.types import Scope
 
 ADMIN_PATH = "/admin"
 ASSETS_PATH = f"{ADMIN_PATH}/assets"
@@ -42,8 +46,6 @@ MEDIA_TYPES = {
     ".css": "text/css; charset=utf-8",
     ".svg": "image/svg+xml",
     ".png": "image/png",
-    ".ico": "image/x-icon",
-    ".json": "application/json",
 }
 
 
@@ -52,40 +54,39 @@ def static_root() -> Traversable:
     return resources.files("disparo.web").joinpath("static")
 
 
-def _list_assets(folder: Traversable, prefix: str = "") -> dict[str, Traversable]:
-    assets: dict[str, Traversable] = {}
-    for entry in folder.iterdir():
-        name = f"{prefix}{entry.name}"
-        if entry.is_dir():
-            assets.update(_list_assets(entry, f"{name}/"))
-        elif "." + name.rsplit(".", 1)[-1] in MEDIA_TYPES:
-            assets[name] = entry
-    return assets
+# Revalidate on every load, so an upgrade never mixes old and new scripts.
+_HEADERS = SECURITY_HEADERS | {"Cache-Control": "no-cache"}
 
 
-def _media_type(name: str) -> str:
-    return MEDIA_TYPES["." + name.rsplit(".", 1)[-1]]
+class _Assets(StaticFiles):
+    """The page's assets with the page's security headers; the page itself only at /admin."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        if path == "index.html":
+            raise HTTPException(status_code=404, detail="no such asset")
+        return await super().get_response(path, scope)
+
+    def file_response(
+        self,
+        full_path: PathLike,
+        stat_result: os.stat_result,
+        scope: Scope,
+        status_code: int = 200,
+    ) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        response.headers.update(_HEADERS)
+        return response
 
 
 def build_router() -> APIRouter:
-    """The routes of the admin page; the assets are read once, here."""
-    assets = {name: entry.read_bytes() for name, entry in _list_assets(static_root()).items()}
-    index = assets["index.html"]
+    """The route of the page itself, read once, here."""
+    index = static_root().joinpath("index.html").read_bytes()
     router = APIRouter(include_in_schema=False)
-    # Revalidate on every load, so an upgrade never mixes old and new scripts.
-    cache = {"Cache-Control": "no-cache"}
 
     @router.get(ADMIN_PATH)
     @router.get(f"{ADMIN_PATH}/")
     async def admin_page() -> Response:
-        return Response(index, media_type=MEDIA_TYPES[".html"], headers=SECURITY_HEADERS | cache)
-
-    @router.get(f"{ASSETS_PATH}/{{name:path}}")
-    async def admin_asset(name: str) -> Response:
-        body = assets.get(name)
-        if body is None or name == "index.html":
-            raise HTTPException(status_code=404, detail="no such asset")
-        return Response(body, media_type=_media_type(name), headers=SECURITY_HEADERS | cache)
+        return Response(index, media_type=MEDIA_TYPES[".html"], headers=_HEADERS)
 
     return router
 
@@ -93,3 +94,4 @@ def build_router() -> APIRouter:
 def mount(app: FastAPI) -> None:
     """Serve the admin page from `app`."""
     app.include_router(build_router())
+    app.mount(ASSETS_PATH, _Assets(packages=[("disparo.web", "static")]), name="admin-assets")
