@@ -14,6 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from disparo.api.app import Background, create_app
+from disparo.api.server import uvicorn_limits
 from disparo.config import ConfigError, Settings
 from disparo.db import migrate
 from disparo.db.bots import Resealed, reseal_secrets, unopenable_secret_slugs
@@ -134,9 +135,14 @@ def build_api(
 
 
 async def serve_http(app: FastAPI, host: str, port: int, **config: Any) -> None:
-    """Serve `app` until SIGINT/SIGTERM, then shut down gracefully (lifespan included)."""
+    """Serve `app` until SIGINT/SIGTERM, then shut down gracefully (lifespan included).
+
+    Connections are bounded by the app's DISPARO_HTTP_* settings (`config` may override).
+    """
+    settings: Settings = app.state.settings
+    options = uvicorn_limits(settings) | config
     server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, **config)
+        uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, **options)
     )
     # uvicorn re-raises the signal it caught once it has stopped; let that be a no-op so the
     # caller finishes its own clean-up instead of dying mid-way.

@@ -129,7 +129,7 @@ def create_app(
     )
     install_error_handlers(app)
     # Outermost last: metrics see every answer; the token is checked before a body is read.
-    app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(BodyLimitMiddleware, read_timeout_s=settings.http_read_timeout_s)
     app.add_middleware(AdminAuthMiddleware, token=admin_token)
     app.add_middleware(metrics.MetricsMiddleware)
 

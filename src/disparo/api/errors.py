@@ -34,6 +34,7 @@ ErrorCode = Literal[
     "unauthorized",
     "forbidden",
     "payload_too_large",
+    "request_timeout",
     "unavailable",
     "bad_request",
     "method_not_allowed",
@@ -114,6 +115,7 @@ _HTTP_CODES: dict[int, tuple[ErrorCode, str]] = {
     403: ("forbidden", "this request is not allowed"),
     404: ("not_found", "no route matches this path; see /openapi.json for the API"),
     405: ("method_not_allowed", "this path does not accept this method"),
+    408: ("request_timeout", "the request body stopped arriving"),
     413: ("payload_too_large", "the request body is too large"),
 }
 

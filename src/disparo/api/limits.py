@@ -1,11 +1,15 @@
-"""Request body limits: 1 MiB for JSON routes, 64 MiB for the bulk imports.
+"""Request body limits: 1 MiB for JSON routes, 64 MiB for the bulk imports, and no pause longer
+than DISPARO_HTTP_READ_TIMEOUT_S while a body arrives.
 
 A declared Content-Length above the limit is refused before the app runs; a chunked body is
 counted as it is read and refused once it passes the limit. Both answer 413 in the one JSON
-error shape (Starlette's own limiter answers plain text).
+error shape (Starlette's own limiter answers plain text). A body that stops arriving is a 408,
+and the connection is closed.
 """
 
 from __future__ import annotations
+
+import asyncio
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -36,11 +40,25 @@ class BodyTooLarge(HTTPException):
         super().__init__(status_code=413, detail=_too_large(limit))
 
 
-class BodyLimitMiddleware:
-    """Refuses request bodies above the route's limit with a JSON 413."""
+class BodyTimedOut(HTTPException):
+    """The client paused longer than allowed while sending the request body."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, timeout_s: float) -> None:
+        super().__init__(
+            status_code=408,
+            detail=f"the request body stopped arriving for {timeout_s:g} s "
+            "(DISPARO_HTTP_READ_TIMEOUT_S); send it without pausing",
+            headers={"Connection": "close"},
+        )
+
+
+class BodyLimitMiddleware:
+    """Refuses request bodies above the route's limit with a JSON 413, and bodies that stop
+    arriving for `read_timeout_s` with a 408."""
+
+    def __init__(self, app: ASGIApp, *, read_timeout_s: float = 10.0) -> None:
         self.app = app
+        self.read_timeout_s = read_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -53,10 +71,18 @@ class BodyLimitMiddleware:
             await response(scope, receive, send)
             return
         received = 0
+        complete = False
 
         async def counted() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, complete
+            if complete:  # waiting for a disconnect (a streamed answer does): no deadline
+                return await receive()
+            try:
+                async with asyncio.timeout(self.read_timeout_s):
+                    message = await receive()
+            except TimeoutError:
+                raise BodyTimedOut(self.read_timeout_s) from None
+            complete = message["type"] != "http.request" or not message.get("more_body", False)
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
