@@ -10,13 +10,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from disparo.domain.errors import DomainError
-from disparo.domain.telegram_html import (
-    BAD_URL_CHAR,
-    CopyProblem,
-    measure_html,
-    validate_html,
-    visible_length,
-)
+from disparo.domain.telegram_html import CopyProblem, measure_html, validate_html, visible_length
+from disparo.domain.telegram_values import BAD_URL_CHAR
 
 TEXT_LIMIT = 4096  # a text message, and the text sent after an audio
 CAPTION_LIMIT = 1024  # the caption of a photo or a video

@@ -1,14 +1,23 @@
 """Telegram's HTML for ``parse_mode=HTML``: a scanner that finds what Telegram would refuse.
 
-The rules are those of Telegram's parser, a little stricter where Telegram would silently drop
-formatting (an unknown attribute, bold inside code, a bare ``&``): each problem says what is
-wrong, where (line and column), and how to fix it. Lengths are counted as Telegram counts them.
+The rules are those of Telegram's parser, and a little stricter where Telegram would take the
+text but not show it as written (an unknown attribute, bold inside code, a bare ``&``, a link it
+drops): such problems carry ``telegram_accepts``. Each problem says what is wrong, where (line
+and column), and how to fix it. Lengths are counted as Telegram counts them (`telegram_text`).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from disparo.domain.telegram_text import cleaned, counted_length
+from disparo.domain.telegram_values import (
+    decode_attribute,
+    decode_entity,
+    is_custom_emoji_id,
+    link_problem,
+)
 
 _FORMATTING = frozenset(["b", "strong", "i", "em", "u", "ins", "s", "strike", "del"])
 _FORMATTING |= {"span", "tg-spoiler"}
@@ -20,23 +29,22 @@ _TAGS_HELP = (
 # The one attribute each tag may carry; the others take none.
 _ATTRIBUTE = {"a": "href", "span": "class", "code": "class", "blockquote": "expandable"}
 _ATTRIBUTE["tg-emoji"] = "emoji-id"
-_NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+# Elements Telegram keeps whole: one of them inside another is dropped.
+_CONTINUOUS = frozenset(["a", "code", "pre", "tg-emoji"])
 
+# Telegram's markup knows only ASCII whitespace: a no-break space is text, even inside a tag.
+_SPACES = " \t\r\n\v\f"
 _SPECIAL = re.compile(r"[<&]")
-_ENTITY = re.compile(r"&(?:#([0-9]+)|#[xX]([0-9A-Fa-f]+)|([A-Za-z][A-Za-z0-9]*));")
-_ENTITY_NO_SEMICOLON = re.compile(r"&(?:#[0-9]+|#[xX][0-9A-Fa-f]+|lt|gt|amp|quot)(?![;\w])")
-_TAG_NAME = re.compile(r"[^\s>]*")
-_ATTRIBUTE_NAME = re.compile(r"[^\s=>]+")
+_NUMERIC_LOOKALIKE = re.compile(r"&#[xX]?[0-9A-Fa-f]+;")
+_NAMED_LOOKALIKE = re.compile(r"&[A-Za-z][A-Za-z0-9]*;")
+_TAG_NAME = re.compile(r"[^ \t\r\n\v\f>]*")
+_ATTRIBUTE_NAME = re.compile(r"[^ \t\r\n\v\f=>]+")
 _NAME_TOKEN = re.compile(r"[A-Za-z0-9.-]*")
-_END_TAG = re.compile(r"</([^\s>]*)\s*>")
+_END_TAG = re.compile(r"</([^ \t\r\n\v\f>]*)[ \t\r\n\v\f]*>")
 _LANGUAGE_OUTSIDE_PRE = (
     "a language is only allowed on <code> directly inside <pre>: "
     'write <pre><code class="language-python">…</code></pre>'
 )
-BAD_URL_CHAR = re.compile(r"[\s\x00-\x1f\x7f]")
-# What Telegram trims from both ends of a text: ASCII controls, spaces and invisible blanks.
-_BLANKS = "".join(map(chr, range(33))) + "\x7f\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
-_BLANKS += "\u2006\u2007\u2008\u2009\u200a\u200b\u2028\u2029\u202f\u205f\u3000\ufeff"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +55,9 @@ class CopyProblem:
     line: int  # from 1
     column: int  # from 1
     message: str
+    # Telegram would take the text all the same, showing it otherwise than written (formatting
+    # dropped, an entity or link shown as plain text); Disparo refuses it on purpose.
+    telegram_accepts: bool = False
 
     def __str__(self) -> str:
         return f"line {self.line}, column {self.column}: {self.message}"
@@ -57,7 +68,10 @@ class _Open:
     name: str
     position: int
     where: str
-    visible_at: int
+    visible_at: int  # in the cleaned visible text
+    parsed_at: int  # in the text as parsed, before Telegram cleans it
+    keeps_leading: bool  # a <pre> or a kept link: its leading whitespace survives the trim
+    emoji_id: str = ""
 
 
 class _Scan:
@@ -67,21 +81,29 @@ class _Scan:
         self.text = text
         self.out: list[str] = []
         self.visible = 0
+        self.parsed = 0
+        self.last_not_newline = -1  # index in the visible text of its last character but '\n'
+        self.kept_from: int | None = None
         self.stack: list[_Open] = []
         self.problems: list[CopyProblem] = []
 
     def where(self, position: int) -> str:
         return "line {}, column {}".format(*_line_column(self.text, position))
 
-    def problem(self, position: int, message: str) -> None:
+    def problem(self, position: int, message: str, *, telegram_accepts: bool = False) -> None:
         line, column = _line_column(self.text, position)
-        self.problems.append(CopyProblem(position, line, column, message))
+        self.problems.append(CopyProblem(position, line, column, message, telegram_accepts))
 
     def emit(self, chunk: str) -> None:
+        self.parsed += len(chunk)
+        chunk = cleaned(chunk)
+        shown = chunk.rstrip("\n")
+        if shown:
+            self.last_not_newline = self.visible + len(shown) - 1
         self.out.append(chunk)
         self.visible += len(chunk)
 
-    def run(self) -> tuple[str, list[CopyProblem]]:
+    def run(self) -> tuple[int, list[CopyProblem]]:
         text, i = self.text, 0
         while i < len(text):
             found = _SPECIAL.search(text, i)
@@ -103,28 +125,48 @@ class _Scan:
                 f"<{unclosed.name}> is never closed: add </{unclosed.name}> where it should end",
             )
         self.problems.sort(key=lambda problem: problem.position)
-        return "".join(self.out), self.problems
+        return counted_length("".join(self.out), self.kept_from), self.problems
 
     def entity(self, j: int) -> int:
-        match = _ENTITY.match(self.text, j)
-        if match is None:
-            if _ENTITY_NO_SEMICOLON.match(self.text, j):
-                self.problem(j, "an entity lacks its closing ';': write it like &amp; or &lt;")
-            else:
-                self.problem(j, "a bare '&': write &amp; to show an ampersand")
+        char, end = decode_entity(self.text, j)
+        if char is None:
+            self.undecoded_entity(j)
             self.emit("&")
             return j + 1
-        decoded = _decoded(match)
-        if decoded is None and match.group(3):
+        if 0xD800 <= ord(char) <= 0xDFFF:
             self.problem(
                 j,
-                f"Telegram does not know the entity {match.group()} and would show it as is: "
-                "use &lt; &gt; &amp; &quot;, a numeric entity such as &#160;, or the character",
+                f"{self.text[j:end]} is half of a UTF-16 surrogate pair, which Telegram refuses: "
+                "write the character itself, or its code point as in &#128512;",
             )
-        elif decoded is None:
-            self.problem(j, f"{match.group()} is not a valid character: remove it")
-        self.emit(match.group() if decoded is None else decoded)
-        return match.end()
+        elif self.text[end - 1] != ";":
+            self.problem(
+                j,
+                f"the entity {self.text[j:end]} lacks its closing ';': write it like &amp; or &lt;",
+                telegram_accepts=True,
+            )
+        self.emit(char)
+        return end
+
+    def undecoded_entity(self, j: int) -> None:
+        """Report an '&' Telegram would show as is (it takes the text all the same)."""
+        numeric = _NUMERIC_LOOKALIKE.match(self.text, j)
+        named = _NAMED_LOOKALIKE.match(self.text, j)
+        if numeric and self.text.startswith("&#X", j):
+            message = f"Telegram reads {numeric.group()} as text: write the x in lower case, &#x"
+        elif numeric:
+            message = (
+                f"{numeric.group()} is not a character Telegram decodes (it would show it as is): "
+                "remove it, or write the character itself"
+            )
+        elif named:
+            message = (
+                f"Telegram does not know the entity {named.group()} and would show it as is: "
+                "use &lt; &gt; &amp; &quot;, a numeric entity such as &#160;, or the character"
+            )
+        else:
+            message = "a bare '&': write &amp; to show an ampersand"
+        self.problem(j, message, telegram_accepts=True)
 
     def start_tag(self, j: int) -> int:
         text = self.text
@@ -142,7 +184,7 @@ class _Scan:
         if name not in _TAGS:
             self.emit("<")
             return j + 1
-        attributes: dict[str, str | None] = {}
+        attributes: list[tuple[str, str | None]] = []
         k = raw.end()
         while True:
             k = _skip_spaces(text, k)
@@ -151,20 +193,19 @@ class _Scan:
                 return k
             if text[k] == ">":
                 break
-            parsed = self.attribute(j, name, k)
+            parsed = self.attribute(name, k)
             if parsed is None:
                 end = text.find(">", k)
                 return len(text) if end < 0 else end + 1
             attribute, value, k = parsed
-            if attribute in attributes:
-                self.problem(j, f"<{name}> has the attribute {attribute} twice: keep one")
-            attributes[attribute] = value
+            attributes.append((attribute, value))
+        element = self.opened(j, name, dict(attributes))
         self.check_attributes(j, name, attributes)
         self.check_nesting(j, name)
-        self.stack.append(_Open(name, j, self.where(j), self.visible))
+        self.stack.append(element)
         return k + 1
 
-    def attribute(self, j: int, name: str, k: int) -> tuple[str, str | None, int] | None:
+    def attribute(self, name: str, k: int) -> tuple[str, str | None, int] | None:
         """Parse ``name[=value]`` at ``k``; None (after reporting) when the tag is malformed."""
         text = self.text
         found = _ATTRIBUTE_NAME.match(text, k)
@@ -181,40 +222,72 @@ class _Scan:
             if end < 0:
                 self.problem(k, f"the value of {attribute} in <{name}> lacks its closing {quote}")
                 return None
-            return attribute, _decode_attribute(text[k + 1 : end]), end + 1
+            return attribute, decode_attribute(text[k + 1 : end]), end + 1
         token = _NAME_TOKEN.match(text, k)
         assert token is not None  # the pattern matches the empty string
         after = text[token.end() : token.end() + 1]
-        if after and not (after.isspace() or after == ">"):
+        if after not in _SPACES and after != ">":
             self.problem(k, f'put the value of {attribute} in <{name}> in double quotes: ="…"')
             return None
-        return attribute, token.group(), token.end()
+        # Telegram reads an unquoted value as a name token, in lower case.
+        return attribute, token.group().lower(), token.end()
 
-    def check_attributes(self, j: int, name: str, attributes: dict[str, str | None]) -> None:
+    def opened(self, j: int, name: str, attributes: dict[str, str | None]) -> _Open:
+        inside_whole = any(outer.name in _CONTINUOUS for outer in self.stack)
+        href = attributes.get("href") if name == "a" else None
+        keeps_leading = not inside_whole and (
+            name == "pre" or (href is not None and link_problem(href) is None)
+        )
+        element = _Open(name, j, self.where(j), self.visible, self.parsed, keeps_leading)
+        element.emoji_id = attributes.get("emoji-id") or ""
+        return element
+
+    def check_attributes(self, j: int, name: str, attributes: list[tuple[str, str | None]]) -> None:
         allowed = _ATTRIBUTE.get(name)
-        for attribute in attributes.keys() - {allowed}:
-            accepted = f" (it accepts only {allowed})" if allowed else ""
-            self.problem(
-                j, f"<{name}> does not take the attribute {attribute}{accepted}: remove it"
-            )
-        value = attributes.get(allowed) if allowed else None
+        seen: set[str] = set()
+        for attribute, value in attributes:
+            if value is None and not (name == "blockquote" and attribute == "expandable"):
+                self.problem(
+                    j,
+                    f'<{name}> has {attribute} without a value: write {attribute}="…" or remove it',
+                )
+            elif attribute != allowed:
+                accepted = f" (it accepts only {allowed})" if allowed else ""
+                self.problem(
+                    j,
+                    f"<{name}> does not take the attribute {attribute}{accepted}: remove it",
+                    telegram_accepts=True,
+                )
+            elif attribute in seen:
+                self.problem(
+                    j,
+                    f"<{name}> has the attribute {attribute} twice: keep one",
+                    telegram_accepts=True,
+                )
+            seen.add(attribute)
+        values = [
+            value for attribute, value in attributes if attribute == allowed and value is not None
+        ]
         if name == "a":
-            if not value or not value.strip():
-                self.problem(j, '<a> needs a link: write <a href="https://example.com">…</a>')
-            elif BAD_URL_CHAR.search(value):
-                self.problem(j, "the href of <a> contains a space or control character: use %20")
-        elif name == "span" and value != "tg-spoiler":
-            self.problem(j, '<span> must be <span class="tg-spoiler">; or write <tg-spoiler>')
-        elif name == "code" and "class" in attributes:
+            problem = link_problem(values[-1] if values else "")
+            if problem is not None:
+                self.problem(j, problem, telegram_accepts=True)
+        elif name == "span":
+            # Telegram takes the last class that starts with "tg-", and it must be tg-spoiler.
+            spoiler = [value for value in values if value.startswith("tg-")]
+            if not spoiler or spoiler[-1] != "tg-spoiler":
+                self.problem(j, '<span> must be <span class="tg-spoiler">; or write <tg-spoiler>')
+        elif name == "code" and values:
+            languages = [value for value in values if value.startswith("language-")]
             parent = self.stack[-1].name if self.stack else None
-            if not value or not value.startswith("language-") or value == "language-":
-                self.problem(j, 'the class of <code> must name a language: class="language-python"')
+            if not languages or languages[-1] == "language-":
+                self.problem(
+                    j,
+                    'the class of <code> must name a language: class="language-python"',
+                    telegram_accepts=True,
+                )
             elif parent != "pre":
-                self.problem(j, _LANGUAGE_OUTSIDE_PRE)
-        elif name == "tg-emoji" and not (value and value.strip().isdigit()):
-            self.problem(
-                j, '<tg-emoji> needs a numeric emoji-id, as in emoji-id="5368324170671202286"'
-            )
+                self.problem(j, _LANGUAGE_OUTSIDE_PRE, telegram_accepts=True)
 
     def check_nesting(self, j: int, name: str) -> None:
         for depth, outer in enumerate(self.stack):
@@ -232,6 +305,7 @@ class _Scan:
                 j,
                 f"<{name}> cannot go inside <{outer.name}> (opened at {outer.where}): "
                 f"{reason}; close </{outer.name}> first",
+                telegram_accepts=True,
             )
             return
 
@@ -243,12 +317,15 @@ class _Scan:
             return len(self.text) if end < 0 else end + 1
         raw = found.group(1)
         name = raw.lower()
-        if not raw:
-            self.problem(j, "</> does not name the tag it closes: write it in full, as in </b>")
-            if self.stack:
-                self.stack.pop()
-        elif not self.stack:
+        if not self.stack:
             self.problem(j, f"</{raw}> closes nothing: remove it, or add <{name}> before it")
+        elif not raw:
+            self.problem(
+                j,
+                "</> does not name the tag it closes: write it in full, as in </b>",
+                telegram_accepts=True,
+            )
+            self.close(self.stack.pop(), j)
         elif self.stack[-1].name == name:
             if raw != name:
                 self.problem(j, f"Telegram matches end tags in lower case only: write </{name}>")
@@ -272,12 +349,27 @@ class _Scan:
         return found.end()
 
     def close(self, element: _Open, j: int) -> None:
-        if element.name == "tg-emoji" and self.visible == element.visible_at:
-            self.problem(j, "<tg-emoji> must contain the emoji shown where custom ones are not")
+        if element.name == "tg-emoji":
+            if self.parsed == element.parsed_at:
+                self.problem(
+                    j,
+                    "<tg-emoji> must contain the emoji shown where custom ones are not",
+                    telegram_accepts=True,
+                )
+            elif not is_custom_emoji_id(element.emoji_id):
+                self.problem(
+                    element.position,
+                    '<tg-emoji> needs a numeric emoji-id, as in emoji-id="5368324170671202286"',
+                )
+        # Telegram keeps such an element if it holds more than line breaks. They never nest,
+        # so the first one closed is the first one opened.
+        holds_text = self.last_not_newline >= element.visible_at
+        if element.keeps_leading and holds_text and self.kept_from is None:
+            self.kept_from = element.visible_at
 
 
 def _skip_spaces(text: str, k: int) -> int:
-    while k < len(text) and text[k].isspace():
+    while k < len(text) and text[k] in _SPACES:
         k += 1
     return k
 
@@ -286,40 +378,19 @@ def _line_column(text: str, position: int) -> tuple[int, int]:
     return text.count("\n", 0, position) + 1, position - text.rfind("\n", 0, position)
 
 
-def _decoded(match: re.Match[str]) -> str | None:
-    """The character an entity stands for; None when Telegram would keep the entity as is."""
-    decimal, hexadecimal, name = match.groups()
-    if name is not None:
-        return _NAMED_ENTITIES.get(name)
-    code = int(decimal) if decimal is not None else int(hexadecimal, 16)
-    # Telegram's parser gives up on 0, on U+10FFFF and beyond, and on entities of 11+ characters.
-    if not 0 < code < 0x10FFFF or 0xD800 <= code <= 0xDFFF or len(match.group()) > 10:
-        return None
-    return chr(code)
-
-
-def _decode_attribute(value: str) -> str:
-    # Inside quoted attribute values Telegram decodes entities and keeps a bare '&' as is
-    # (links with query strings need it), so no problem is reported here.
-    return _ENTITY.sub(lambda match: _decoded(match) or match.group(), value)
-
-
-def _utf16_length(text: str) -> int:
-    return len(text.encode("utf-16-le", "surrogatepass")) // 2
-
-
 def validate_html(text: str) -> list[CopyProblem]:
     """Every problem Telegram's HTML parser would refuse (or silently drop) in ``text``."""
     return _Scan(text).run()[1]
 
 
 def visible_length(html_text: str) -> int:
-    """The length Telegram counts: tags removed, entities decoded, ends trimmed, UTF-16 units."""
-    visible = _Scan(html_text).run()[0]
-    return _utf16_length(visible.strip(_BLANKS))
+    """The length Telegram counts: tags removed, entities decoded, ends trimmed, UTF-16 units.
+
+    0 when Telegram would find the text empty (it holds blank characters only).
+    """
+    return _Scan(html_text).run()[0]
 
 
 def measure_html(text: str) -> tuple[int, list[CopyProblem]]:
     """The visible length of ``text`` (as `visible_length`) and its problems, in one scan."""
-    visible, problems = _Scan(text).run()
-    return _utf16_length(visible.strip(_BLANKS)), problems
+    return _Scan(text).run()

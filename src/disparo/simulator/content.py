@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from disparo.simulator.bodies import Params, UploadedFile, get_json, get_str
 from disparo.simulator.errors import bad_request
+from disparo.simulator.formatted import fix_text, is_blank
 from disparo.simulator.html import HtmlError, parse_html, utf16_len
 
 TEXT_LIMIT = 4096
@@ -25,13 +26,13 @@ _BUTTON_ACTIONS = (
     "callback_game", "pay",
 )  # fmt: skip
 _BUTTON_SCHEMES = frozenset({"http", "https", "tg"})
-_WHITESPACE = " \t\r\n\u00a0"
 
 
 def formatted_text(
     params: Params, field: str, entities_field: str
 ) -> tuple[str | None, list[dict[str, Any]]]:
-    """`field` after `parse_mode` (HTML validated like Telegram), trimmed, with its entities."""
+    """`field` after `parse_mode` (HTML validated like Telegram), cleaned and trimmed like
+    Telegram does (`fix_text`), with its entities."""
     raw = get_str(params, field)
     if raw is None:
         return None, []
@@ -48,30 +49,12 @@ def formatted_text(
             entities = [e for e in given if isinstance(e, dict)]
     elif mode not in ("markdown", "markdownv2"):
         raise bad_request("unsupported parse_mode")
-    return _trim(raw, entities)
-
-
-def _trim(text: str, entities: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
-    """Telegram drops leading and trailing whitespace; entities keep pointing at their text."""
-    stripped = text.strip(_WHITESPACE)
-    if len(stripped) == len(text):
-        return text, entities
-    if not entities:
-        return stripped, entities
-    shift = utf16_len(text[: len(text) - len(text.lstrip(_WHITESPACE))])
-    end = utf16_len(stripped)
-    kept = []
-    for entity in entities:
-        start = max(0, int(entity.get("offset", 0)) - shift)
-        stop = min(end, int(entity.get("offset", 0)) + int(entity.get("length", 0)) - shift)
-        if stop > start:
-            kept.append({**entity, "offset": start, "length": stop - start})
-    return stripped, kept
+    return fix_text(raw, entities)
 
 
 def check_text(text: str | None) -> str:
-    """A message text: present, not empty, at most 4096 UTF-16 units."""
-    if not text:
+    """A message text: present, not blank, at most 4096 UTF-16 units."""
+    if text is None or is_blank(text):
         raise bad_request("message text is empty")
     if len(text) > TEXT_LIMIT // 2 and utf16_len(text) > TEXT_LIMIT:
         raise bad_request("message is too long")

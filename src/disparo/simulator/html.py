@@ -38,6 +38,8 @@ _SPACES = frozenset(" \t\r\n\v\f")
 _TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):(//)?")
 _TG_USER = re.compile(r"tg://user\?id=(\d{1,15})$", re.IGNORECASE)
+_ASCII_DIGITS = frozenset("0123456789")
+_CUSTOM_EMOJI_ID = re.compile(r"-?[1-9][0-9]{0,18}")
 
 
 class HtmlError(ValueError):
@@ -100,7 +102,12 @@ class _Parser:
         if self.stack:
             tag = self.stack[-1].tag
             raise HtmlError(f'Can\'t find end tag corresponding to start tag "{tag}"')
-        text = _join_surrogates("".join(self.pieces))
+        text = "".join(self.pieces)
+        if not _is_utf8(text):
+            raise HtmlError(
+                "Text contains invalid Unicode characters after decoding HTML entities, check "
+                "for unmatched surrogate code units"
+            )
         self.entities.sort(key=lambda e: (e["offset"], -e["length"]))
         return text, self.entities
 
@@ -211,7 +218,7 @@ class _Parser:
         i = begin + 2
         while i < size and source[i] not in _SPACES and source[i] != ">":
             i += 1
-        name = source[begin + 2 : i].lower()
+        name = source[begin + 2 : i]  # compared as written: </B> does not close <b>
         while i < size and source[i] in _SPACES:
             i += 1
         if i >= size or source[i] != ">":
@@ -234,7 +241,7 @@ class _Parser:
         if kind is not None:
             entity["type"] = kind
         elif top.tag == "tg-emoji":
-            if not top.argument.isdigit() or int(top.argument) == 0:
+            if not _is_custom_emoji_id(top.argument):
                 raise HtmlError("Invalid custom emoji identifier specified")
             entity["type"] = "custom_emoji"
             entity["custom_emoji_id"] = top.argument
@@ -313,7 +320,7 @@ def checked_link(url: str) -> str | None:
         return None
     match = _SCHEME.match(url)
     rest = url[match.end() :] if match else ""
-    if match is None or (match.group(2) is None and rest[:1].isdigit()):  # host:port
+    if match is None or (match.group(2) is None and rest[:1] in _ASCII_DIGITS):  # host:port
         return "http://" + url + ("" if "/" in url else "/")
     if match.group(1).lower() not in _LINK_SCHEMES or not rest:
         return None
@@ -324,19 +331,20 @@ def _same_span(entity: dict[str, Any], offset: int, length: int) -> bool:
     return bool(entity["offset"] == offset and entity["length"] == length)
 
 
-def _join_surrogates(text: str) -> str:
-    """Pair up surrogates that came from numeric entities; refuse unmatched ones."""
+def _is_utf8(text: str) -> bool:
+    """Whether `text` has no surrogate: Telegram refuses any, even two that would pair up."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        try:
-            return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le")
-        except UnicodeDecodeError:
-            raise HtmlError(
-                "Text contains invalid Unicode characters after decoding HTML entities, check "
-                "for unmatched surrogate code units"
-            ) from None
-    return text
+        return False
+    return True
+
+
+def _is_custom_emoji_id(argument: str) -> bool:
+    """Telegram reads the id as a 64-bit integer written plainly ("05" is not one), never 0."""
+    if _CUSTOM_EMOJI_ID.fullmatch(argument) is None:
+        return False
+    return -(2**63) <= int(argument) < 2**63
 
 
 def parse_html(source: str) -> tuple[str, list[dict[str, Any]]]:
