@@ -46,6 +46,7 @@ from baselines.spec_worker import run_spec_worker
 from disparo.db import migrate
 from disparo.db.engine import Database
 from disparo.db.secrets import TokenCipher
+from disparo.db.store import SqlShotStore
 from disparo.db.tables import bots, shots_queue, shots_sent, telegram_contacts
 from disparo.engine.worker import Worker, WorkerSettings
 from disparo.services import freeze_startup_heap, run_on_fast_loop
@@ -257,7 +258,8 @@ async def run_one(backend: str, name: str, url: URL, sim: str, cap_s: float) -> 
     stop = asyncio.Event()
     async with BotAPI(sim) as api:
         if spec["engine"] == "disparo":
-            worker = Worker(db, api, TokenCipher(None), settings=WorkerSettings())
+            store = SqlShotStore(db, TokenCipher(None))
+            worker = Worker(store, api, settings=WorkerSettings())
             freeze_startup_heap()  # as `disparo worker` does
             task = asyncio.create_task(worker.run(stop))
         else:

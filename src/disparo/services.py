@@ -21,6 +21,7 @@ from disparo.db.bots import Resealed, reseal_secrets, unopenable_secret_slugs
 from disparo.db.engine import Database
 from disparo.db.schema import schema_is_current
 from disparo.db.secrets import SecretKeyError, TokenCipher
+from disparo.db.store import SqlShotStore
 from disparo.db.urls import parse_database_url
 from disparo.engine.worker import Worker, WorkerSettings
 from disparo.telegram import BotAPI
@@ -173,7 +174,8 @@ def worker_settings(settings: Settings) -> WorkerSettings:
 
 def build_worker(settings: Settings, db: Database, api: BotAPI) -> Worker:
     """The broadcast engine of this process, on a database and a (started) Bot API client."""
-    return Worker(db, api, token_cipher(settings), settings=worker_settings(settings))
+    store = SqlShotStore(db, token_cipher(settings))
+    return Worker(store, api, settings=worker_settings(settings))
 
 
 def engine_background(settings: Settings, db: Database) -> Background:

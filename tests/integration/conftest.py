@@ -16,6 +16,7 @@ from worker_support import Sim, StartWorker, worker_settings
 
 from disparo.db.engine import Database
 from disparo.db.secrets import TokenCipher
+from disparo.db.store import SqlShotStore
 from disparo.engine.worker import Worker
 from disparo.simulator import SimulatorConfig, SimulatorServer
 from disparo.telegram import BotAPI
@@ -41,9 +42,8 @@ async def start_worker(db: Database, sim: Sim) -> AsyncIterator[StartWorker]:
         ) -> Worker:
             api = await stack.enter_async_context(BotAPI(sim.base_url, timeout_s=5.0))
             config = worker_settings(**settings)
-            worker = Worker(
-                database or db, api, TokenCipher(None), settings=config, worker_id=worker_id
-            )
+            store = SqlShotStore(database or db, TokenCipher(None))
+            worker = Worker(store, api, settings=config, worker_id=worker_id)
             await stack.enter_async_context(worker.running())
             return worker
 

@@ -175,4 +175,4 @@ async def test_reservation_rechecks_eligibility(db: Database, bot: str) -> None:
     assert (other.state, other.rows) == ("lost", [])
     await set_shot(db, shot_id, status="paused")
     paused = await dq.reserve_batch(db, shot_id, worker_id="w1", now=NOW, limit=3)
-    assert (paused.state, paused.rows) == ("paused", [])
+    assert (paused.state, paused.shot_status, paused.rows) == ("stopped", "paused", [])

@@ -22,6 +22,7 @@ from worker_support import (
 
 from disparo.db.engine import Database
 from disparo.db.secrets import TokenCipher
+from disparo.db.store import SqlShotStore
 from disparo.engine.worker import Worker
 from disparo.telegram import BotAPI
 
@@ -105,7 +106,9 @@ async def test_clean_stop_hands_the_shot_to_the_next_worker(
     await add_contacts(db, "loja", range(1, 301))
     shot_id = await add_shot(db, "loja", wake=True)
     async with BotAPI(sim.base_url) as api:
-        first = Worker(db, api, TokenCipher(None), settings=worker_settings(), worker_id="first")
+        first = Worker(
+            SqlShotStore(db, TokenCipher(None)), api, settings=worker_settings(), worker_id="first"
+        )
         async with first.running():
             await wait_until(lambda: _at_least(sim, token, 40), what="40 deliveries")
         # leaving running() is what SIGTERM does in `disparo worker` and `disparo serve`

@@ -21,6 +21,7 @@ from worker_support import (
 
 from disparo.db.engine import Database
 from disparo.db.secrets import TokenCipher
+from disparo.db.store import SqlShotStore
 from disparo.engine.worker import Worker
 from disparo.telegram import Bot, BotAPI, MaybeDeliveredError, NotDeliveredError, TelegramAPIError
 
@@ -87,7 +88,7 @@ async def test_the_last_delivery_failing_once_is_retried_not_left_unknown(
     await add_contacts(db, "loja", range(1, 31))
     shot_id = await add_shot(db, "loja", wake=True)
     api = await stack.enter_async_context(FlakyAPI(sim.base_url, {30: failure}))
-    worker = Worker(db, api, TokenCipher(None), settings=worker_settings())
+    worker = Worker(SqlShotStore(db, TokenCipher(None)), api, settings=worker_settings())
     await stack.enter_async_context(worker.running())
     row = await wait_for_status(db, shot_id)
     assert row["status"] == "sent"
@@ -187,7 +188,7 @@ async def test_a_probe_that_tells_nothing_keeps_the_bot_probing(
     await add_contacts(db, "loja", range(1, 81))
     shot_id = await add_shot(db, "loja", wake=True)
     api = await stack.enter_async_context(StormAPI(sim.base_url, failure))
-    worker = Worker(db, api, TokenCipher(None), settings=worker_settings())
+    worker = Worker(SqlShotStore(db, TokenCipher(None)), api, settings=worker_settings())
     await stack.enter_async_context(worker.running())
     row = await wait_for_status(db, shot_id, timeout_s=30)
     assert row["status"] == "sent"

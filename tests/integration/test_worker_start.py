@@ -21,6 +21,7 @@ from worker_support import (
 from disparo.db import leases
 from disparo.db.engine import Database
 from disparo.db.secrets import TokenCipher, generate_key
+from disparo.db.store import SqlShotStore
 from disparo.db.tables import bots
 from disparo.engine.worker import Worker
 from disparo.telegram import BotAPI
@@ -73,11 +74,13 @@ async def test_a_bot_gone_before_the_start_fails_its_shot_as_not_registered(
     shot_id = await add_shot(db, "loja")
     now = datetime.now(UTC)
     async with BotAPI(sim.base_url, timeout_s=5.0) as api:
-        worker = Worker(db, api, TokenCipher(None), settings=worker_settings(), worker_id="w1")
+        worker = Worker(
+            SqlShotStore(db, TokenCipher(None)), api, settings=worker_settings(), worker_id="w1"
+        )
         (claimed,) = await leases.claim_due_shots(
             db, worker_id="w1", now=now, lease_expires_at=now + timedelta(seconds=30), limit=1
         )
-        await worker._start(claimed, rows={})
+        await worker._start(claimed, found={})
     row = await shot(db, shot_id)
     assert row["status"] == "error"
     assert row["last_error"] == (

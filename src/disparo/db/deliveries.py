@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -33,6 +34,7 @@ from disparo.db.engine import Database
 from disparo.db.raw import driver_sql
 from disparo.db.tables import shots_queue, shots_sent
 from disparo.db.types import UTCDateTime
+from disparo.domain.outcomes import Reason
 from disparo.domain.statuses import DeliveryStatus, ShotStatus
 
 s = shots_sent.c
@@ -40,6 +42,7 @@ q = shots_queue.c
 SENDING = DeliveryStatus.SENDING.value
 PENDING = DeliveryStatus.PENDING.value
 SKIPPED = DeliveryStatus.SKIPPED.value
+INELIGIBLE = Reason.INELIGIBLE.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,17 +53,26 @@ class Reserved:
     seq: int
 
 
+class ReservationState(StrEnum):
+    """Whether a reservation could run."""
+
+    OK = "ok"  # the shot runs under this worker's lease: its rows are reserved (maybe none left)
+    LOST = "lost"  # the lease is not this worker's any more (or expired): nothing moved
+    STOPPED = "stopped"  # still this worker's, but no longer running: nothing moved
+
+
 @dataclass(frozen=True, slots=True)
 class Reservation:
-    """The result of one reservation.
+    """The result of one reservation: its state, the rows reserved and the rows skipped.
 
-    `state` is "ok" when the shot is still this worker's and running; "lost" when the lease is
-    gone; otherwise the shot's new status (paused, cancelled, ...) and nothing was reserved.
+    `shot_status` is the shot's status when the lease was still this worker's (running when
+    OK; paused, cancelled, or pending again after a quick resume when STOPPED), None when LOST.
     """
 
-    state: str
+    state: ReservationState
     rows: list[Reserved]
     skipped: dict[str, int]  # deliveries found ineligible at reservation, by reason
+    shot_status: ShotStatus | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +186,7 @@ _REACHABLE_SQL = ", ".join(f"'{state}'" for state in REACHABLE_CHAT_STATES)
 _RESERVE_SET = f"""
     status = CASE WHEN p.chat_state IN ({_REACHABLE_SQL}) THEN '{SENDING}' ELSE '{SKIPPED}' END,
     reason = CASE WHEN p.chat_state IN ({_REACHABLE_SQL}) THEN NULL
-                  WHEN p.chat_state IS NULL THEN 'ineligible' ELSE p.chat_state END,
+                  WHEN p.chat_state IS NULL THEN '{INELIGIBLE}' ELSE p.chat_state END,
     updated_at = :now
 """
 _PICK = f"""
@@ -271,12 +283,13 @@ async def reserve_batch(
         fence = result[0] if result else None
         result = [r for r in result if r.telegram_id is not None]
     if fence is None or not fence.owned:
-        return Reservation("lost", [], {})
-    if fence.shot_status != ShotStatus.RUNNING.value:
-        return Reservation(str(fence.shot_status), [], {})
+        return Reservation(ReservationState.LOST, [], {})
+    status = ShotStatus(fence.shot_status)
+    if status is not ShotStatus.RUNNING:
+        return Reservation(ReservationState.STOPPED, [], {}, status)
     rows = sorted(
         (Reserved(r.telegram_id, r.seq) for r in result if r.status == SENDING),
         key=lambda r: r.seq,
     )
     skipped = Counter(str(r.reason) for r in result if r.status != SENDING)
-    return Reservation("ok", rows, dict(skipped))
+    return Reservation(ReservationState.OK, rows, dict(skipped), status)

@@ -15,6 +15,7 @@ from disparo.db.deliveries import owned_shot
 from disparo.db.engine import Database
 from disparo.db.outcomes import mark_sending_unknown, return_unsent
 from disparo.db.tables import shots_queue, shots_sent
+from disparo.domain.outcomes import Reason
 from disparo.domain.statuses import DeliveryStatus, ShotStatus
 
 s = shots_sent.c
@@ -22,6 +23,7 @@ q = shots_queue.c
 SENDING = DeliveryStatus.SENDING.value
 PENDING = DeliveryStatus.PENDING.value
 SKIPPED = DeliveryStatus.SKIPPED.value
+CANCELLED = Reason.CANCELLED.value
 
 
 async def _counts(conn: AsyncConnection, shot_id: int) -> dict[str, int]:
@@ -63,7 +65,7 @@ async def finish_shot(
         if row is None:
             return None
         await return_unsent(conn, shot_id, unsent, now=now)
-        await mark_sending_unknown(conn, shot_id, now=now, reason="unaccounted")
+        await mark_sending_unknown(conn, shot_id, now=now, reason=Reason.UNACCOUNTED)
         counts = await _counts(conn, shot_id)
         errors = counts.get(DeliveryStatus.ERROR.value, 0)
         if last_error is None and errors:
@@ -102,9 +104,9 @@ async def finish_cancelled(
         await conn.execute(
             update(shots_sent)
             .where(s.shot_id == shot_id, never_sent)
-            .values(status=SKIPPED, reason="cancelled", updated_at=now)
+            .values(status=SKIPPED, reason=CANCELLED, updated_at=now)
         )
-        await mark_sending_unknown(conn, shot_id, now=now, reason="unaccounted")
+        await mark_sending_unknown(conn, shot_id, now=now, reason=Reason.UNACCOUNTED)
         await conn.execute(
             update(shots_queue)
             .where(q.id == shot_id)
@@ -124,6 +126,6 @@ async def settle_cancelled(db: Database, *, now: datetime) -> int:
         query = (
             update(shots_sent)
             .where(s.shot_id.in_(cancelled), s.status == PENDING)
-            .values(status=SKIPPED, reason="cancelled", updated_at=now)
+            .values(status=SKIPPED, reason=CANCELLED, updated_at=now)
         )
         return int((await conn.execute(query)).rowcount or 0)

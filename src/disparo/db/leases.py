@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from disparo.db.engine import Database
 from disparo.db.outcomes import return_unsent
 from disparo.db.tables import shots_queue
+from disparo.db.types import JSONValue
 from disparo.domain.statuses import ShotStatus
 
 q = shots_queue.c
@@ -39,7 +40,7 @@ class ClaimedShot:
     copy: str
     media_url: str | None
     media_type: str
-    buttons: Any
+    buttons: JSONValue  # rows of {"text", "url"} as the API stored them; checked when sent
     scheduled_at: datetime
     attempt_count: int
     audience_total: int | None  # None until the audience is snapshotted
@@ -174,7 +175,7 @@ async def renew_leases(
     worker_id: str,
     shot_ids: Collection[int],
     lease_expires_at: datetime,
-) -> dict[int, str]:
+) -> dict[int, ShotStatus]:
     """Extend the leases this worker still holds; the held shots' ids and current statuses."""
     if not shot_ids:
         return {}
@@ -185,16 +186,20 @@ async def renew_leases(
         .returning(q.id, q.status)
     )
     async with db.write() as conn:
-        return {row.id: row.status for row in await conn.execute(query)}
+        return {row.id: ShotStatus(row.status) for row in await conn.execute(query)}
 
 
-async def shot_states(db: Database, shot_ids: Collection[int]) -> dict[int, tuple[str, str | None]]:
+async def shot_states(
+    db: Database, shot_ids: Collection[int]
+) -> dict[int, tuple[ShotStatus, str | None]]:
     """`(status, locked_by)` of each shot (a cheap read the worker polls for pause and cancel)."""
     if not shot_ids:
         return {}
     query = select(q.id, q.status, q.locked_by).where(q.id.in_(list(shot_ids)))
     async with db.read() as conn:
-        return {row.id: (row.status, row.locked_by) for row in await conn.execute(query)}
+        return {
+            row.id: (ShotStatus(row.status), row.locked_by) for row in await conn.execute(query)
+        }
 
 
 async def release_shot(

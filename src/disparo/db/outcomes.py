@@ -18,6 +18,7 @@ from disparo.db.deliveries import ContactChange, DeliveryOutcome
 from disparo.db.engine import Database
 from disparo.db.tables import shots_sent, telegram_contacts
 from disparo.db.types import UTCDateTime
+from disparo.domain.outcomes import Reason
 from disparo.domain.statuses import DeliveryStatus
 
 s = shots_sent.c
@@ -176,12 +177,12 @@ async def return_unsent(
 
 
 async def mark_sending_unknown(
-    conn: AsyncConnection, shot_id: int, *, now: datetime, reason: str = "worker_lost"
+    conn: AsyncConnection, shot_id: int, *, now: datetime, reason: Reason = Reason.WORKER_LOST
 ) -> int:
     """Deliveries left `sending` become `unknown`: a request may have gone; never resent."""
     query = (
         update(shots_sent)
         .where(s.shot_id == shot_id, s.status == SENDING)
-        .values(status=UNKNOWN, reason=reason, error=LOST_ERROR, updated_at=now)
+        .values(status=UNKNOWN, reason=reason.value, error=LOST_ERROR, updated_at=now)
     )
     return int((await conn.execute(query)).rowcount or 0)

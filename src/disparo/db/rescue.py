@@ -30,7 +30,7 @@ class RescuedShot:
 
     id: int
     bot_slug: str
-    status: str  # the status it was left in: pending (to retry), error, paused or cancelled
+    status: ShotStatus  # the status it was left in: pending (to retry), error, paused, cancelled
     unknown: int  # deliveries that were in flight and are now `unknown`
 
 
@@ -135,5 +135,5 @@ async def rescue_expired(
             if freed.rowcount == 0:
                 continue
             unknown = await mark_sending_unknown(conn, row.id, now=now)
-            rescued.append(RescuedShot(row.id, row.bot_slug, status, unknown))
+            rescued.append(RescuedShot(row.id, row.bot_slug, ShotStatus(status), unknown))
     return rescued

@@ -43,7 +43,8 @@ class Reason(StrEnum):
     INELIGIBLE = "ineligible"
     CANCELLED = "cancelled"
     FORBIDDEN = "forbidden"
-    WORKER_LOST = "worker_lost"
+    WORKER_LOST = "worker_lost"  # reserved by a worker that died; the rescue marked it unknown
+    UNACCOUNTED = "unaccounted"  # still reserved when its own worker settled the shot: unknown
     TIMEOUT = "timeout"
     CONTENT = "content"
     TOKEN_REVOKED = "token_revoked"  # noqa: S105 - a reason, not a secret

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum
-from typing import Protocol
+from types import MappingProxyType
+from typing import Any, Final, Protocol
 
 from disparo.db.deliveries import ContactChange, DeliveryOutcome
 from disparo.db.leases import ClaimedShot
 from disparo.domain.outcomes import Failure, FailureKind, Verdict
-from disparo.domain.statuses import DeliveryStatus
+from disparo.domain.statuses import DeliveryStatus, ShotStatus
 from disparo.telegram import MaybeDeliveredError, NotDeliveredError, TelegramAPIError
 
 
@@ -25,6 +27,42 @@ class Stop(IntEnum):
     SHOT_ERROR = 4
     BOT_REVOKED = 5
     LOST = 6
+
+
+# Why a sender stops when its shot, still leased to its worker, is no longer running.
+STOP_FOR_STATUS: Final[Mapping[ShotStatus, Stop]] = MappingProxyType(
+    {
+        ShotStatus.PAUSED: Stop.PAUSED,
+        ShotStatus.PENDING: Stop.PAUSED,  # paused, then resumed before this worker noticed
+        ShotStatus.CANCELLED: Stop.CANCELLED,
+    }
+)
+
+
+def stop_for(status: ShotStatus | None) -> Stop:
+    """Why to stop sending a shot found in `status` (None: its lease is not ours any more).
+
+    A status the operator cannot set on a running shot (sent, error, ...) means someone else
+    ended it: the lease is as good as lost.
+    """
+    if status is None:
+        return Stop.LOST
+    return STOP_FOR_STATUS.get(status, Stop.LOST)
+
+
+class BotCaller(Protocol):
+    """The Bot API as a sender uses it (`disparo.telegram.Bot` is one)."""
+
+    async def call(
+        self,
+        method: str,
+        params: Mapping[str, Any],
+        *,
+        on_write: Callable[[], object] | None = None,
+    ) -> Any:
+        """Call `method`; Telegram's `result`, or a `disparo.telegram` error. `on_write` runs
+        right before the request is written (never if it is not)."""
+        ...
 
 
 class LeaseView(Protocol):

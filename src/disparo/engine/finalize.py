@@ -9,32 +9,62 @@
 | paused | stays paused, lease released, attempt not counted | back to pending |
 | SIGTERM | pending again at once, attempt not counted | back to pending |
 | lease lost | left to the rescue (fenced: changed only if still ours) | back to pending if ours |
+
+It knows nothing of the sender: it is given the values of the end (`Ending`) and the worker's
+parts it writes through (`Settler`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from disparo.db import leases
-from disparo.db.finish import finish_cancelled, finish_shot
-from disparo.db.shots import delivery_counts
+from disparo.db.leases import ClaimedShot
 from disparo.domain.statuses import ShotStatus
-from disparo.engine.delivery import Item, Stop
-
-if TYPE_CHECKING:
-    from disparo.engine.sender import ShotSender
+from disparo.engine.clock import Clock
+from disparo.engine.delivery import Stop
+from disparo.engine.metrics import EngineMetrics
+from disparo.engine.recorder import OutcomeRecorder
+from disparo.engine.store import ShotStore
 
 log = logging.getLogger("disparo.engine")
 
 SETTLE_TRIES = 5
+FIRST_RETRY_S = 0.25
+
+T = TypeVar("T")
 
 
-async def _retrying(what: str, sender: ShotSender, action: Callable[[], Awaitable[Any]]) -> Any:
-    """Run a database step, retrying a few times while the database is away."""
-    delay_s = 0.25
+@dataclass(frozen=True, slots=True)
+class Ending:
+    """How a sender's loop ended: why, what it held unsent, and what it counted."""
+
+    shot: ClaimedShot
+    reason: Stop
+    message: str | None  # the shot's last_error when it stops in error
+    unsent: Collection[int]  # reserved deliveries never sent: back to pending (or cancelled)
+    total: int  # the audience size
+    counts: Mapping[str, int]  # this worker's outcomes by status (logged if the store is away)
+    paused_s: float  # time the bot spent paused by 429s
+
+
+@dataclass(frozen=True, slots=True)
+class Settler:
+    """What settling writes through: the worker's store, outcome buffer, clock and metrics."""
+
+    store: ShotStore
+    recorder: OutcomeRecorder
+    clock: Clock
+    worker_id: str
+    metrics: EngineMetrics
+
+
+async def _retrying(what: str, shot_id: int, action: Callable[[], Awaitable[T]]) -> T | None:
+    """Run a store step, retrying a few times while the database is away; None if it stays."""
+    delay_s = FIRST_RETRY_S
     for attempt in range(1, SETTLE_TRIES + 1):
         try:
             return await action()
@@ -42,7 +72,7 @@ async def _retrying(what: str, sender: ShotSender, action: Callable[[], Awaitabl
             if attempt == SETTLE_TRIES:
                 log.error(
                     "[SHOTS][WORKER] could not settle the shot; a rescue will",
-                    extra={"shot_id": sender.shot.id, "step": what, "error": type(exc).__name__},
+                    extra={"shot_id": shot_id, "step": what, "error": type(exc).__name__},
                 )
                 return None
             await asyncio.sleep(delay_s)
@@ -50,121 +80,107 @@ async def _retrying(what: str, sender: ShotSender, action: Callable[[], Awaitabl
     return None  # pragma: no cover - the loop returns
 
 
-def _flushed(sender: ShotSender) -> Callable[[], Awaitable[bool]]:
+async def finalize(settler: Settler, end: Ending) -> Stop:
+    """Record what is buffered, then settle the shot for `end.reason`; the reason."""
+    shot, reason = end.shot, end.reason
+    store, worker_id = settler.store, settler.worker_id
+
     async def flush() -> bool:
-        await sender.recorder.flush()
+        await settler.recorder.flush()
         return True
 
-    return flush
-
-
-async def finalize(sender: ShotSender, unsent: list[Item]) -> Stop:
-    """Record what is buffered, then settle the shot for `sender.stop_reason`."""
-    reason = sender.stop_reason
-    for item in unsent:
-        if item.step > 0:  # the audio went, the copy did not: never resend the audio
-            sender.record_unsendable(
-                item, f"the shot stopped ({reason.name.lower()}) before the copy was sent"
-            )
-    fresh = [item.telegram_id for item in unsent if item.step == 0]
-    if not await _retrying("record", sender, _flushed(sender)):
+    if not await _retrying("record", shot.id, flush):
         # Settling now would turn the sent-but-unrecorded deliveries `unknown`. Leave the shot
         # to the rescue; the recorder keeps the outcomes and writes them if the database
         # comes back first.
-        sender.metrics.forget_shot(sender.shot.bot_slug, sender.shot.id)
+        settler.metrics.forget_shot(shot.bot_slug, shot.id)
         return reason
-    shot, db, worker_id = sender.shot, sender.db, sender.worker_id
-    now = sender.clock.now()
+    now = settler.clock.now()
     counts: dict[str, int] | None = None
     if reason is Stop.DONE:
         counts = await _retrying(
-            "finish",
-            sender,
-            lambda: finish_shot(db, shot.id, worker_id=worker_id, now=now),
+            "finish", shot.id, lambda: store.finish_shot(shot.id, worker_id=worker_id, now=now)
         )
     elif reason is Stop.SHOT_ERROR:
         counts = await _retrying(
             "finish",
-            sender,
-            lambda: finish_shot(
-                db,
+            shot.id,
+            lambda: store.finish_shot(
                 shot.id,
                 worker_id=worker_id,
                 now=now,
                 status=ShotStatus.ERROR,
-                last_error=sender.stop_message,
-                unsent=fresh,
+                last_error=end.message,
+                unsent=end.unsent,
             ),
         )
     elif reason is Stop.BOT_REVOKED:
         await _retrying(
             "stop bot",
-            sender,
-            lambda: leases.stop_bot_shots(
-                db,
+            shot.id,
+            lambda: store.stop_bot_shots(
                 shot.bot_slug,
-                message=sender.stop_message or "",
+                message=end.message or "",
                 now=now,
                 worker_id=worker_id,
                 shot_id=shot.id,
-                unsent=fresh,
+                unsent=end.unsent,
             ),
         )
     elif reason is Stop.CANCELLED:
         counts = await _retrying(
             "cancel",
-            sender,
-            lambda: finish_cancelled(db, shot.id, worker_id=worker_id, now=now, unsent=fresh),
+            shot.id,
+            lambda: store.finish_cancelled(
+                shot.id, worker_id=worker_id, now=now, unsent=end.unsent
+            ),
         )
     else:  # paused, SIGTERM, lease lost: hand the shot back (fenced: only if still ours)
         await _retrying(
             "release",
-            sender,
-            lambda: leases.release_shot(
-                db,
+            shot.id,
+            lambda: store.release_shot(
                 shot.id,
                 worker_id=worker_id,
                 now=now,
-                unsent=fresh,
+                unsent=end.unsent,
                 count_attempt=reason is Stop.LOST,
             ),
         )
     if counts is None:  # stopped with its bot, or handed back: what is stored now
-        counts = await _stored_counts(sender)
-    _log_end(sender, reason, counts)
-    sender.metrics.forget_shot(shot.bot_slug, shot.id)
+        counts = await _stored_counts(store, shot.id)
+    _log_end(end, counts)
+    settler.metrics.forget_shot(shot.bot_slug, shot.id)
     return reason
 
 
-async def _stored_counts(sender: ShotSender) -> dict[str, int] | None:
+async def _stored_counts(store: ShotStore, shot_id: int) -> dict[str, int] | None:
     """The shot's deliveries by status, as the API counts them; None if the database is away."""
     try:
-        async with sender.db.read() as conn:
-            counts = await delivery_counts(conn, [sender.shot.id])
+        return await store.delivery_counts(shot_id)
     except Exception:
         return None
-    return counts.get(sender.shot.id, {})
 
 
-def _log_end(sender: ShotSender, reason: Stop, counts: dict[str, int] | None) -> None:
+def _log_end(end: Ending, counts: Mapping[str, int] | None) -> None:
     """The end's log line; its counts are the stored ones (the API's), or when the database
     could not be read, this worker's own with `pending` unknown (null)."""
-    final = counts if counts is not None else dict(sender.progress.counts)
+    final = counts if counts is not None else end.counts
     extra: dict[str, Any] = {
-        "shot_id": sender.shot.id,
-        "bot_slug": sender.shot.bot_slug,
-        "outcome": reason.name.lower(),
-        "total": sender.progress.total,
+        "shot_id": end.shot.id,
+        "bot_slug": end.shot.bot_slug,
+        "outcome": end.reason.name.lower(),
+        "total": end.total,
         "sent": final.get("sent", 0),
         "skipped": final.get("skipped", 0),
         "errors": final.get("error", 0),
         "unknown": final.get("unknown", 0),
         "pending": final.get("pending", 0) if counts is not None else None,
-        "rate_limited_pause_s": round(sender.limiter.paused_total_s, 3),
+        "rate_limited_pause_s": round(end.paused_s, 3),
     }
-    if sender.stop_message:
-        extra["last_error"] = sender.stop_message
-    if reason in (Stop.DONE, Stop.SHOT_ERROR, Stop.BOT_REVOKED, Stop.CANCELLED):
+    if end.message:
+        extra["last_error"] = end.message
+    if end.reason in (Stop.DONE, Stop.SHOT_ERROR, Stop.BOT_REVOKED, Stop.CANCELLED):
         log.info("[SHOTS][WORKER] job completed", extra=extra)
     else:
         log.info("[SHOTS][WORKER] job handed back", extra=extra)

@@ -13,19 +13,18 @@ import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 
-from disparo.db import leases
-from disparo.db.engine import Database
 from disparo.domain import pacing
 from disparo.domain.statuses import ShotStatus
 from disparo.engine.clock import Clock
+from disparo.engine.delivery import Stop, stop_for
 from disparo.engine.limiter import wait_any
 from disparo.engine.outage import Outage
+from disparo.engine.store import ShotStore
 
 CONTROL_INTERVAL_S = 0.5
 
-# Called with (shot_id, status) when an owned shot is no longer running; status "lost" when
-# the lease itself is gone.
-OnChange = Callable[[int, str], None]
+# Called with (shot_id, why) when an owned shot must stop: paused, cancelled, or lease lost.
+OnChange = Callable[[int, Stop], None]
 
 
 class LeaseKeeper:
@@ -33,7 +32,7 @@ class LeaseKeeper:
 
     def __init__(
         self,
-        db: Database,
+        store: ShotStore,
         clock: Clock,
         *,
         worker_id: str,
@@ -41,7 +40,7 @@ class LeaseKeeper:
         on_change: OnChange,
         control_interval_s: float = CONTROL_INTERVAL_S,
     ) -> None:
-        self._db = db
+        self._store = store
         self._clock = clock
         self._worker_id = worker_id
         self.lease_s = lease_s
@@ -98,8 +97,7 @@ class LeaseKeeper:
         """Extend every held lease; report the ones this worker no longer holds."""
         started, length = self.expires_at()
         held = list(self._deadlines)
-        statuses = await leases.renew_leases(
-            self._db,
+        statuses = await self._store.renew_leases(
             worker_id=self._worker_id,
             shot_ids=held,
             lease_expires_at=self._clock.now() + length,
@@ -109,15 +107,15 @@ class LeaseKeeper:
                 if shot_id in self._deadlines:
                     self.hold(shot_id, started)
             else:
-                self._on_change(shot_id, "lost")
+                self._on_change(shot_id, Stop.LOST)
 
     async def check(self) -> None:
         """Report owned shots that were paused, cancelled or taken away."""
         held = list(self._deadlines)
-        states = await leases.shot_states(self._db, held)
+        states = await self._store.shot_states(held)
         for shot_id in held:
-            status, locked_by = states.get(shot_id, ("lost", None))
+            status, locked_by = states.get(shot_id, (None, None))
             if locked_by != self._worker_id:
-                self._on_change(shot_id, "lost")
-            elif status != ShotStatus.RUNNING.value:
-                self._on_change(shot_id, status)
+                self._on_change(shot_id, Stop.LOST)
+            elif status is not ShotStatus.RUNNING:
+                self._on_change(shot_id, stop_for(status))

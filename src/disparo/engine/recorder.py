@@ -9,11 +9,10 @@ from __future__ import annotations
 import asyncio
 
 from disparo.db.deliveries import ContactChange, DeliveryOutcome
-from disparo.db.engine import Database
-from disparo.db.outcomes import record_outcomes
 from disparo.engine.clock import Clock
 from disparo.engine.limiter import wait_any
 from disparo.engine.outage import Outage
+from disparo.engine.store import ShotStore
 
 FLUSH_INTERVAL_S = 0.2
 FLUSH_SIZE = 2000  # flush at once past this many buffered outcomes
@@ -24,13 +23,13 @@ class OutcomeRecorder:
 
     def __init__(
         self,
-        db: Database,
+        store: ShotStore,
         clock: Clock,
         *,
         flush_interval_s: float = FLUSH_INTERVAL_S,
         flush_size: int = FLUSH_SIZE,
     ) -> None:
-        self._db = db
+        self._store = store
         self._clock = clock
         self._interval_s = flush_interval_s
         self._flush_size = flush_size
@@ -63,7 +62,7 @@ class OutcomeRecorder:
             if not outcomes and not changes:
                 return
             try:
-                await record_outcomes(self._db, outcomes, changes, now=self._clock.now())
+                await self._store.record_outcomes(outcomes, changes, now=self._clock.now())
             except BaseException:
                 self._outcomes[:0] = outcomes
                 self._changes[:0] = changes

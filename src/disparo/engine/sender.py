@@ -17,23 +17,25 @@ import random
 from collections import deque
 from typing import Any
 
-from disparo.db import deliveries
-from disparo.db.deliveries import Reserved, Snapshot
-from disparo.db.engine import Database
+from disparo.db.deliveries import ReservationState, Reserved, Snapshot
 from disparo.db.leases import ClaimedShot
 from disparo.domain import outcomes, pacing
 from disparo.domain.outcomes import Action, ErrorStreak, Failure, FailureKind, Verdict
 from disparo.domain.sending import ShotContentError, Step, delivery_steps
-from disparo.domain.statuses import DeliveryStatus, ShotStatus
-from disparo.engine.clock import Clock
-from disparo.engine.delivery import Item, LeaseView, Stop, failure_of, outcome_of
-from disparo.engine.finalize import finalize
+from disparo.domain.statuses import DeliveryStatus
+from disparo.engine.delivery import (
+    BotCaller,
+    Item,
+    LeaseView,
+    Stop,
+    failure_of,
+    outcome_of,
+    stop_for,
+)
+from disparo.engine.finalize import Ending, Settler, finalize
 from disparo.engine.limiter import BotLimiter, wait_any
-from disparo.engine.metrics import EngineMetrics
 from disparo.engine.outage import Outage
 from disparo.engine.progress import Progress
-from disparo.engine.recorder import OutcomeRecorder
-from disparo.telegram import Bot
 
 log = logging.getLogger("disparo.engine")
 
@@ -46,29 +48,25 @@ class ShotSender:
 
     def __init__(
         self,
-        db: Database,
-        bot: Bot,
+        settler: Settler,
+        bot: BotCaller,
         shot: ClaimedShot,
         *,
         rate_per_s: float,
         paid_broadcast: bool,
-        recorder: OutcomeRecorder,
-        clock: Clock,
         lease: LeaseView,
-        worker_id: str,
-        metrics: EngineMetrics,
         batch_s: float = pacing.BATCH_S,
         guard: pacing.JitterGuard | None = None,
     ) -> None:
-        self.db, self.bot, self.shot = db, bot, shot
-        self.paid_broadcast = paid_broadcast
-        self.recorder, self.clock, self.lease = recorder, clock, lease
-        self.worker_id, self.metrics = worker_id, metrics
-        self.limiter = BotLimiter(rate_per_s, clock, guard=guard)
+        self.settler, self.bot, self.shot = settler, bot, shot
+        self.store, self.recorder = settler.store, settler.recorder
+        self.clock, self.worker_id, self.metrics = settler.clock, settler.worker_id, settler.metrics
+        self.paid_broadcast, self.lease = paid_broadcast, lease
+        self.limiter = BotLimiter(rate_per_s, self.clock, guard=guard)
         self.batch_size = pacing.batch_size(rate_per_s, batch_s)
         self.stop_reason = Stop.DONE
         self.stop_message: str | None = None
-        self.progress = Progress(shot, metrics)
+        self.progress = Progress(shot, self.metrics)
         self._stop = asyncio.Event()
         self._changed = asyncio.Event()
         self._queue: deque[Item] = deque()
@@ -80,10 +78,10 @@ class ShotSender:
         self._latency_s = INITIAL_LATENCY_S
         self._server_streak = 0
         self._streak = ErrorStreak()
-        self._outage = Outage("reserve a batch", clock)
+        self._outage = Outage("reserve a batch", self.clock)
         self._steps: tuple[Step, ...] = ()
-        self._requests = metrics.requests.labels(shot.bot_slug)
-        self._in_flight_gauge = metrics.in_flight.labels(shot.bot_slug)
+        self._requests = self.metrics.requests.labels(shot.bot_slug)
+        self._in_flight_gauge = self.metrics.in_flight.labels(shot.bot_slug)
 
     # control ---------------------------------------------------------------------------------
 
@@ -114,13 +112,13 @@ class ShotSender:
             )
         except ShotContentError as exc:
             self.request_stop(Stop.SHOT_ERROR, str(exc))
-            return await finalize(self, [])
+            return await self._settle([])
         total, reserved = shot.audience_total, []
         if total is None:
             snapshot = await self._snapshot()
             if snapshot is None:
                 self.request_stop(Stop.LOST)
-                return await finalize(self, [])
+                return await self._settle([])
             if snapshot.total == 0:
                 return Stop.DONE  # the snapshot ended the shot as `skipped`
             total, reserved = snapshot.total, snapshot.reserved
@@ -128,13 +126,31 @@ class ShotSender:
         if reserved:
             self._accept(reserved, {})
         await self._send_all()
-        return await finalize(self, self._unsent())
+        return await self._settle(self._unsent())
+
+    async def _settle(self, unsent: list[Item]) -> Stop:
+        """Record the half-sent deliveries, then let `finalize` settle the shot."""
+        reason = self.stop_reason
+        for item in unsent:
+            if item.step > 0:  # the audio went, the copy did not: never resend the audio
+                self._record_unsendable(
+                    item, f"the shot stopped ({reason.name.lower()}) before the copy was sent"
+                )
+        ending = Ending(
+            shot=self.shot,
+            reason=reason,
+            message=self.stop_message,
+            unsent=[item.telegram_id for item in unsent if item.step == 0],
+            total=self.progress.total,
+            counts=self.progress.counts,
+            paused_s=self.limiter.paused_total_s,
+        )
+        return await finalize(self.settler, ending)
 
     async def _snapshot(self) -> Snapshot | None:
         """Write the audience, reserving the first batch with it; None if the lease is lost."""
         shot = self.shot
-        snapshot = await deliveries.snapshot_audience(
-            self.db,
+        snapshot = await self.store.snapshot_audience(
             shot.id,
             bot_slug=shot.bot_slug,
             target=shot.target,
@@ -222,8 +238,7 @@ class ShotSender:
 
     async def _reserve(self) -> None:
         try:
-            reservation = await deliveries.reserve_batch(
-                self.db,
+            reservation = await self.store.reserve_batch(
                 self.shot.id,
                 worker_id=self.worker_id,
                 now=self.clock.now(),
@@ -238,8 +253,8 @@ class ShotSender:
         self._outage.succeeded()
         self._reserving = None
         self._changed.set()
-        if reservation.state != "ok":
-            self.request_stop(_STOP_FOR_STATE.get(reservation.state, Stop.LOST))
+        if reservation.state is not ReservationState.OK:
+            self.request_stop(stop_for(reservation.shot_status))
             return
         self._accept(reservation.rows, reservation.skipped)
 
@@ -384,15 +399,7 @@ class ShotSender:
                 "the same way",
             )
 
-    def record_unsendable(self, item: Item, error: str) -> None:
+    def _record_unsendable(self, item: Item, error: str) -> None:
         """A delivery half done when the shot stopped (the audio went, not the copy)."""
         verdict = Verdict(Action.RECORD, DeliveryStatus.ERROR, None, error)
         self._record(item, DeliveryStatus.ERROR, verdict=verdict)
-
-
-_STOP_FOR_STATE = {
-    ShotStatus.PAUSED.value: Stop.PAUSED,
-    ShotStatus.PENDING.value: Stop.PAUSED,  # paused, then resumed before we noticed
-    ShotStatus.CANCELLED.value: Stop.CANCELLED,
-    "lost": Stop.LOST,
-}

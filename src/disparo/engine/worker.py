@@ -15,34 +15,31 @@ import os
 import secrets
 import socket
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
-from disparo.db import bots, leases, rescue
-from disparo.db.engine import Database
-from disparo.db.finish import finish_shot, settle_cancelled
+from disparo.db.bots import BotRecord
 from disparo.db.leases import ClaimedShot
-from disparo.db.notify import ShotListener
-from disparo.db.secrets import SecretKeyError, TokenCipher
+from disparo.db.secrets import SecretKeyError
 from disparo.domain import pacing
 from disparo.domain.statuses import ShotStatus
 from disparo.engine.clock import Clock, SystemClock
-from disparo.engine.delivery import Stop
+from disparo.engine.delivery import BotCaller, Stop
 from disparo.engine.errors import BotNotRegisteredError
+from disparo.engine.finalize import Settler
 from disparo.engine.lease import LeaseKeeper
 from disparo.engine.limiter import wait_any
 from disparo.engine.metrics import EngineMetrics, engine_metrics
 from disparo.engine.outage import Outage
 from disparo.engine.recorder import OutcomeRecorder
 from disparo.engine.sender import ShotSender
-from disparo.telegram import BotAPI, MalformedTokenError
+from disparo.engine.store import ShotStore
+from disparo.telegram import MalformedTokenError
 
 log = logging.getLogger("disparo.engine")
 
 MIN_TICK_GAP_S = 0.05  # wake-ups closer together than this share one tick
-
-# An owned shot the operator paused, cancelled, or paused and already resumed (pending).
-_STOP_FOR_STATUS = {"paused": Stop.PAUSED, "cancelled": Stop.CANCELLED, "pending": Stop.PAUSED}
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,28 +61,36 @@ def new_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
+class BotFactory(Protocol):
+    """Hands out a bot's Bot API handle from its token (`disparo.telegram.BotAPI` does)."""
+
+    def bot(self, token: str) -> BotCaller:
+        """The handle; MalformedTokenError when `token` does not have a token's shape."""
+        ...
+
+
 class Worker:
     """One worker process's engine: `await worker.run(stop)` until `stop` is set."""
 
     def __init__(
         self,
-        db: Database,
-        api: BotAPI,
-        cipher: TokenCipher,
+        store: ShotStore,
+        api: BotFactory,
         *,
         settings: WorkerSettings | None = None,
         clock: Clock | None = None,
         worker_id: str | None = None,
         metrics: EngineMetrics | None = None,
     ) -> None:
-        self.db, self.api, self.cipher = db, api, cipher
+        self.store, self.api = store, api
         self.settings = settings or WorkerSettings()
         self.clock = clock or SystemClock()
         self.worker_id = worker_id or new_worker_id()
         self.metrics = metrics or engine_metrics()
-        self.recorder = OutcomeRecorder(db, self.clock)
+        self.recorder = OutcomeRecorder(store, self.clock)
+        self.settler = Settler(store, self.recorder, self.clock, self.worker_id, self.metrics)
         self.keeper = LeaseKeeper(
-            db,
+            store,
             self.clock,
             worker_id=self.worker_id,
             lease_s=self.settings.lease_s,
@@ -118,11 +123,8 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and send until `stop`; then stop every sender cleanly and return."""
-        self.db.on_wake(self.wake)
         helpers_stop = asyncio.Event()
-        async with AsyncExitStack() as stack:
-            if self.settings.listen and not self.db.is_sqlite:
-                await stack.enter_async_context(ShotListener(self.db.url, self.wake))
+        async with self.store.wake_ups(self.wake, other_processes=self.settings.listen):
             helpers = [
                 asyncio.create_task(self.recorder.run(helpers_stop), name="disparo-recorder"),
                 asyncio.create_task(self.keeper.run(helpers_stop), name="disparo-leases"),
@@ -161,7 +163,7 @@ class Worker:
             self._next_rescue = clock.monotonic() + settings.rescue_interval_s
             await self._rescue()
         now = clock.now()
-        due, next_due = await leases.due_summary(self.db, now=now)
+        due, next_due = await self.store.due_summary(now=now)
         claimed = 0
         while due > claimed and len(self.senders) < settings.max_bots:
             if stop and stop.is_set():
@@ -169,16 +171,15 @@ class Worker:
             started, length = self.keeper.expires_at()
             now = clock.now()
             lease_expires_at = now + length
-            shots = await leases.claim_due_shots(
-                self.db,
+            shots = await self.store.claim_due_shots(
                 worker_id=self.worker_id,
                 now=now,
                 lease_expires_at=lease_expires_at,
                 limit=min(due - claimed, settings.max_bots - len(self.senders)),
             )
             if not shots:  # nothing claimable, or a bot contended: one at a time around it
-                shot = await leases.claim_due_shot(
-                    self.db, worker_id=self.worker_id, now=now, lease_expires_at=lease_expires_at
+                shot = await self.store.claim_due_shot(
+                    worker_id=self.worker_id, now=now, lease_expires_at=lease_expires_at
                 )
                 if shot is None:
                     break
@@ -203,8 +204,8 @@ class Worker:
 
     async def _rescue(self) -> None:
         now = self.clock.now()
-        rescued_shots = await rescue.rescue_expired(
-            self.db, now=now, worker_id=self.worker_id, keeping=self.keeper.held
+        rescued_shots = await self.store.rescue_expired(
+            now=now, worker_id=self.worker_id, keeping=self.keeper.held
         )
         for rescued in rescued_shots:
             log.warning(
@@ -216,7 +217,7 @@ class Worker:
                     "unknown": rescued.unknown,
                 },
             )
-        settled = await settle_cancelled(self.db, now=now)
+        settled = await self.store.settle_cancelled(now=now)
         if settled:
             log.info("[SHOTS][WORKER] cancelled deliveries settled", extra={"skipped": settled})
 
@@ -224,32 +225,30 @@ class Worker:
         for shot in shots:
             self.claims += 1
             self.keeper.hold(shot.id, started)
+        found: dict[str, BotRecord | SecretKeyError] | None
         try:  # every claimed shot's bot in one read
-            async with self.db.read() as conn:
-                rows: dict[str, bots.SealedBot] | None = await bots.sealed_bots(
-                    conn, {shot.bot_slug for shot in shots}
-                )
+            found = await self.store.bots({shot.bot_slug for shot in shots})
         except Exception:  # each start reads again (and hands its shot back if it must)
-            rows = None
+            found = None
         for shot in shots:
-            await self._start(shot, rows)
+            await self._start(shot, found)
 
-    async def _start(self, shot: ClaimedShot, rows: dict[str, bots.SealedBot] | None) -> None:
+    async def _start(
+        self, shot: ClaimedShot, found: dict[str, BotRecord | SecretKeyError] | None
+    ) -> None:
         now = self.clock.now()
         try:
-            if rows is None:
-                async with self.db.read() as conn:
-                    record = await bots.get_bot(conn, self.cipher, shot.bot_slug)
-            else:
-                row = rows.get(shot.bot_slug)
-                record = None if row is None else bots.open_bot(row, self.cipher)
+            if found is None:
+                found = await self.store.bots([shot.bot_slug])
+            record = found.get(shot.bot_slug)
             if record is None:
                 raise BotNotRegisteredError(shot.bot_slug)
+            if isinstance(record, SecretKeyError):
+                raise record
             bot = self.api.bot(record.token)
         except (SecretKeyError, BotNotRegisteredError) as exc:  # this shot cannot be sent
             self.keeper.drop(shot.id)
-            await finish_shot(
-                self.db,
+            await self.store.finish_shot(
                 shot.id,
                 worker_id=self.worker_id,
                 now=now,
@@ -259,8 +258,7 @@ class Worker:
             return
         except MalformedTokenError as exc:  # no shot of the bot can be sent
             self.keeper.drop(shot.id)
-            await leases.stop_bot_shots(
-                self.db,
+            await self.store.stop_bot_shots(
                 shot.bot_slug,
                 message=f"{exc}; fix the bot's token, then create the shot again",
                 now=now,
@@ -270,21 +268,17 @@ class Worker:
         except Exception:  # the database is away: hand the shot back, try again later
             self.keeper.drop(shot.id)
             log.exception("[SHOTS][WORKER] could not start a shot", extra={"shot_id": shot.id})
-            await leases.release_shot(
-                self.db, shot.id, worker_id=self.worker_id, now=now, count_attempt=True
+            await self.store.release_shot(
+                shot.id, worker_id=self.worker_id, now=now, count_attempt=True
             )
             return
         sender = ShotSender(
-            self.db,
+            self.settler,
             bot,
             shot,
             rate_per_s=pacing.effective_rate(record.rate_per_s, record.paid_broadcast),
             paid_broadcast=record.paid_broadcast,
-            recorder=self.recorder,
-            clock=self.clock,
             lease=self.keeper,
-            worker_id=self.worker_id,
-            metrics=self.metrics,
             batch_s=self.settings.batch_s,
             guard=self.guard,
         )
@@ -298,8 +292,7 @@ class Worker:
         except Exception:  # a bug: hand the shot back so a rescue or another worker goes on
             log.exception("[SHOTS][WORKER] sender failed", extra={"shot_id": shot_id})
             try:
-                await leases.release_shot(
-                    self.db,
+                await self.store.release_shot(
                     shot_id,
                     worker_id=self.worker_id,
                     now=self.clock.now(),
@@ -314,10 +307,10 @@ class Worker:
             self.metrics.running_shots.set(len(self.senders))
             self._wake.set()  # the bot is free: another of its shots may be due
 
-    def _shot_changed(self, shot_id: int, status: str) -> None:
+    def _shot_changed(self, shot_id: int, reason: Stop) -> None:
         sender = self.senders.get(shot_id)
         if sender is not None:
-            sender.request_stop(_STOP_FOR_STATUS.get(status, Stop.LOST))
+            sender.request_stop(reason)
 
     async def _stop_senders(self) -> None:
         for sender in list(self.senders.values()):
