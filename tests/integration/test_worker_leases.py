@@ -280,35 +280,6 @@ async def test_only_consecutive_deaths_while_sending_count_as_attempts(db: Datab
     assert "stopped 3 times without recording any outcome" in row["last_error"]
 
 
-async def test_a_worker_never_rescues_a_shot_it_still_keeps(
-    db: Database, sim: Sim, start_worker: StartWorker
-) -> None:
-    """After an outage longer than the lease the database says the lease ran out, but the
-    live worker that keeps it does not rescue it: its outcomes are recorded, none `unknown`."""
-    token = await add_bot(db, "loja", rate_per_s=50)
-    await add_contacts(db, "loja", range(1, 201))
-    shot_id = await add_shot(db, "loja", wake=True)
-    worker = await start_worker(lease_s=30.0, rescue_interval_s=0.05)
-
-    async def sending() -> bool:
-        return int((await sim.stats(token)).get("delivered", 0)) >= 20
-
-    await wait_until(sending, what="20 deliveries")
-    expired = datetime.now(UTC) - timedelta(seconds=1)
-    await set_shot(db, shot_id, lease_expires_at=expired, wake=False)
-    rounds = worker._next_rescue + 0.2  # four rescue rounds later
-
-    async def rescue_rounds_passed() -> bool:
-        return worker._next_rescue > rounds
-
-    await wait_until(rescue_rounds_passed, what="rescue rounds")
-    row = await wait_for_status(db, shot_id)
-    assert row["status"] == "sent"
-    assert statuses(await deliveries(db, shot_id)) == {"sent": 200}
-    stats = await sim.stats(token)
-    assert (stats["delivered"], stats["duplicates"]["count"]) == (200, 0)
-
-
 async def test_a_paused_shot_stays_paused_when_its_worker_dies(db: Database) -> None:
     """Rescue frees a paused shot's lease without resuming it."""
     await add_bot(db, "loja")
@@ -344,20 +315,3 @@ async def test_wake_up_starts_a_due_shot_without_waiting_for_the_poll(
 
 async def _ticked(worker: object) -> bool:
     return getattr(worker, "_next_rescue", 0.0) > 0
-
-
-async def test_after_claiming_a_due_shot_the_worker_wakes_for_the_next_scheduled_one(
-    db: Database, sim: Sim, start_worker: StartWorker
-) -> None:
-    """With two bots, one shot due now and one due 1.5 s later, the second starts on time
-    although the poll is 30 s: the tick that claims the first sleeps until the second."""
-    await add_bot(db, "a", rate_per_s=10)
-    await add_contacts(db, "a", range(1, 61))  # still sending when the second is due
-    await add_bot(db, "b")
-    await add_contacts(db, "b", range(1, 4))
-    now = datetime.now(UTC)
-    await add_shot(db, "a", scheduled_at=now)
-    later = await add_shot(db, "b", scheduled_at=now + timedelta(seconds=1.5))
-    await start_worker(poll_interval_s=30.0)
-    row = await wait_for_status(db, later, ("running", "sent"), timeout_s=5)
-    assert row["started_at"] - (now + timedelta(seconds=1.5)) < timedelta(seconds=1)

@@ -164,3 +164,32 @@ async def test_a_content_error_stops_the_shot_and_keeps_the_rest_pending(
     requests = len(bot.requests)
     assert requests <= pacing.in_flight_limit(30, 0.05) + 1
     assert store.counts(shot_id) == {"error": requests, "pending": 200 - requests}
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [no_connection, server_error, lambda: too_many_requests(1)],
+    ids=["no_connection", "5xx", "429"],
+)
+async def test_the_last_delivery_failing_once_is_retried_not_left_unknown(
+    clock: FakeClock, failure: Callable[[], Exception]
+) -> None:
+    """The shot's last request fails once (no connection, a 502, a 429) after every other
+    answer came back: it is retried and sent, never recorded `unknown` nor lost."""
+    store, shot_id = stocked_store(clock, contacts=30)
+    failed: list[int] = []
+
+    def rule(request: Request) -> Exception | None:
+        if request.chat_id == 30 and not failed:
+            failed.append(request.n)
+            return failure()
+        return None
+
+    bot = FakeBot(clock, rule=rule)
+    await send_shot(store, clock, bot, rate_per_s=20)
+    first, retry = bot.to(30)
+    assert first.n == 30  # the last of the shot
+    assert all(r.answered_at is not None and r.answered_at <= first.at for r in bot.requests[:28])
+    assert retry.failed is None
+    assert store.counts(shot_id) == {"sent": 30}
+    assert store.shots[shot_id].status is ShotStatus.SENT
