@@ -1,4 +1,4 @@
-"""Parsing and checking bulk-import input (JSON lines or CSV) row by row.
+"""Checking bulk-import rows (from JSON lines or CSV) one by one.
 
 Each kind of import has a column spec: the table's column names, each with a parser that
 turns the raw value (JSON value, or CSV text) into what is stored, or says what it accepts.
@@ -7,10 +7,8 @@ A bad row is rejected with its line number; the good ones go on.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -120,15 +118,56 @@ def currency(value: Any) -> str:
     return value.upper()
 
 
+MAX_PAYLOAD_DEPTH = 32  # objects and arrays inside one another, the payload itself counting 1
+MAX_PAYLOAD_BYTES = 16 * 1024  # as compact JSON
+_TOO_DEEP = f"nests objects and arrays more than {MAX_PAYLOAD_DEPTH} levels deep; flatten it"
+_NUL = "must not contain a NUL character (\\u0000)"
+
+
+def is_depth_error(exc: orjson.JSONDecodeError) -> bool:
+    """orjson refuses JSON nested more than 1024 levels deep with this message."""
+    return "depth limit" in str(exc)
+
+
+def _check_nesting(value: dict[str, Any]) -> None:
+    """ValueError if `value` nests deeper than MAX_PAYLOAD_DEPTH or holds a NUL character.
+
+    A walk with its own stack: a recursive one could itself run out of stack.
+    """
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_PAYLOAD_DEPTH:
+            raise ValueError(_TOO_DEEP)
+        if isinstance(item, dict):
+            if any("\x00" in key for key in item):
+                raise ValueError(_NUL)
+            item = item.values()
+        for child in item:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+            elif isinstance(child, str) and "\x00" in child:
+                raise ValueError(_NUL)
+
+
 def payload(value: Any) -> Any:
-    """A JSON object (a CSV cell holds it as JSON text)."""
+    """A JSON object (a CSV cell holds it as JSON text) of bounded depth and size."""
     if isinstance(value, str):
         try:
             value = orjson.loads(value)
-        except orjson.JSONDecodeError:
+        except orjson.JSONDecodeError as exc:
+            if is_depth_error(exc):
+                raise ValueError(_TOO_DEEP) from None
             raise ValueError("must be a JSON object") from None
     if not isinstance(value, dict):
         raise ValueError("must be a JSON object")
+    _check_nesting(value)
+    size = len(orjson.dumps(value))
+    if size > MAX_PAYLOAD_BYTES:
+        raise ValueError(
+            f"is {size} bytes as JSON, above the {MAX_PAYLOAD_BYTES // 1024} KiB accepted; "
+            "keep only the fields you need"
+        )
     return value
 
 
@@ -202,53 +241,3 @@ def check_row(spec: Spec, raw: dict[str, Any]) -> dict[str, Any]:
         except ValueError as exc:
             raise RowError(name, f"{name} {exc}") from None
     return row
-
-
-def ndjson_rows(data: str) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
-    """(line number, object or why it is not one) for each non-blank line."""
-    for number, line in enumerate(data.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            value = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            yield number, RowError(None, "the line is not valid JSON")
-            continue
-        if not isinstance(value, dict):
-            yield number, RowError(None, "each line must be a JSON object")
-            continue
-        yield number, value
-
-
-def csv_rows(data: str, spec: Spec) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
-    """(line number, row as a dict) of a CSV whose header names the columns."""
-    reader = csv.reader(io.StringIO(data, newline=""))
-    header = next(reader, None)
-    if header is None:
-        return
-    header = [name.strip() for name in header]
-    unknown = [name for name in header if name not in spec.columns]
-    if unknown:
-        raise RowError(
-            unknown[0],
-            f"the CSV header names {unknown[0]!r}, which is not a column; "
-            f"use: {', '.join(spec.columns)}",
-        )
-    missing = [name for name in spec.required if name not in header]
-    if missing:
-        raise RowError(missing[0], f"the CSV header lacks the required column {missing[0]!r}")
-    start = reader.line_num + 1
-    for values in reader:
-        if not any(v.strip() for v in values):
-            start = reader.line_num + 1
-            continue
-        if len(values) != len(header):
-            yield (
-                start,
-                RowError(
-                    None, f"the row has {len(values)} values but the header names {len(header)}"
-                ),
-            )
-        else:
-            yield start, dict(zip(header, values, strict=True))
-        start = reader.line_num + 1

@@ -2,17 +2,35 @@
 
 Each function takes one chunk of validated rows with distinct keys (None where the source gave
 nothing) and returns how many of them existed before. A None never overwrites a stored value.
-Call each chunk in its own short write transaction.
+An import calls them chunk after chunk inside one write transaction, so it commits whole or not
+at all; a chunk sees the rows of the chunks before it (a key given again counts as existing).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, case, or_, select
+import orjson
+from sqlalchemy import (
+    JSON,
+    Dialect,
+    Select,
+    Table,
+    Text,
+    bindparam,
+    case,
+    cast,
+    column,
+    func,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from disparo.db.tables import funnel_events, payment_transactions, telegram_contacts
@@ -42,13 +60,58 @@ TRANSACTION_COLUMNS = (
 _UNREACHABLE = tuple(s.value for s in UNREACHABLE_CHAT_STATES)
 
 
-def _groups(rows: Sequence[dict[str, Any]]) -> dict[frozenset[str], list[dict[str, Any]]]:
-    """Rows grouped by the columns they give (not None): one executemany per group."""
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """Rows that give the same columns, as one JSON array: one statement writes them all."""
+
+    given: frozenset[str]  # the columns the rows give (not None)
+    names: list[str]  # the columns written: the given ones and the defaults
+    document: str
+
+
+def _documents(
+    dialect: Dialect, table: Table, rows: Sequence[dict[str, Any]], defaults: dict[str, Any]
+) -> list[_Group]:
+    """`rows` grouped by the columns they give, each group as one JSON array.
+
+    On SQLite the values go through their columns' bind processors first (times become the
+    text SQLAlchemy stores, a payload its JSON text), so json_extract hands over exactly what an
+    executemany would have bound.
+    """
     groups: dict[frozenset[str], list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
-        given = {k: v for k, v in row.items() if v is not None}
-        groups[frozenset(given)].append(given)
-    return groups
+        values = {k: v for k, v in row.items() if v is not None}
+        groups[frozenset(values)].append({**defaults, **values})
+    documents = []
+    for given, group in groups.items():
+        names = list(group[0])
+        if dialect.name == "sqlite":
+            processors = [
+                (name, processor)
+                for name in names
+                if (processor := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+            ]
+            for row in group:
+                for name, processor in processors:
+                    row[name] = processor(row[name])
+        documents.append(_Group(given, names, orjson.dumps(group).decode()))
+    return documents
+
+
+def _from_document(dialect: Dialect, table: Table, names: Sequence[str]) -> Select[Any]:
+    """The rows of the JSON array bound as `rows`, as the columns `names` of `table`."""
+    document = bindparam("rows", type_=Text())
+    if dialect.name == "sqlite":
+        each = func.json_each(document).table_valued("value")
+        # WHERE: SQLite's grammar needs one before an upsert's ON CONFLICT.
+        return select(*(func.json_extract(each.c.value, f"$.{name}") for name in names)).where(
+            true()
+        )
+    records = func.json_to_recordset(cast(document, JSON)).table_valued(
+        *(column(name, table.c[name].type) for name in names)
+    )
+    source = records.render_derived(with_types=True)
+    return select(*(source.c[name] for name in names))
 
 
 async def _upsert(
@@ -61,18 +124,26 @@ async def _upsert(
     extra_set: Callable[[frozenset[str], Any], dict[str, Any]] = lambda _given, _new: {},
 ) -> None:
     """Insert `rows` (`defaults` filling what a row leaves out); on a key conflict update only
-    the columns the row gives, so nothing given as None overwrites a stored value."""
-    for given, group in _groups(rows).items():
-        stmt = upsert_into(conn, table)
-        set_ = {name: stmt.excluded[name] for name in given if name not in key}
-        set_.update(extra_set(given, stmt.excluded))
-        params = [{**defaults, **row} for row in group]
+    the columns the row gives, so nothing given as None overwrites a stored value.
+
+    Each group of rows travels as one JSON document, built in a thread, and is written by one
+    statement. An executemany would prepare every row's values on the event loop (~25 µs a
+    row), and psycopg would send it row by row, running the has_pix statement triggers once
+    per row (3,000 rows/s on PostgreSQL).
+    """
+    dialect = conn.dialect
+    for group in await asyncio.to_thread(_documents, dialect, table, rows, defaults):
+        stmt = upsert_into(conn, table).from_select(
+            group.names, _from_document(dialect, table, group.names)
+        )
+        set_ = {name: stmt.excluded[name] for name in group.given if name not in key}
+        set_.update(extra_set(group.given, stmt.excluded))
         index = [table.c[name] for name in key]
         if set_:
             stmt = stmt.on_conflict_do_update(index_elements=index, set_=set_)
         else:
             stmt = stmt.on_conflict_do_nothing(index_elements=index)
-        await conn.execute(stmt, params)
+        await conn.execute(stmt, {"rows": group.document})
 
 
 async def upsert_contacts(
