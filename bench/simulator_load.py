@@ -4,9 +4,14 @@ Starts `python -m disparo.simulator` as a subprocess pinned to core 0 (`taskset 
 the bot's rate limits so no 429 happens, and drives it from this process (pinned to core 1)
 with a raw keep-alive HTTP/1.1 load generator: C connections, one request in flight on each.
 Runs once with latency 0 and once with latency 40 ms (jitter 10 ms) and prints the machine,
-the parameters and one JSON object with requests_per_s, p50/p99 latency and errors per run.
+the parameters and one JSON object with, per run, requests_per_s, p50/p99 latency, errors, the
+simulator's CPU per request over the measured seconds and the 1-minute load average.
 
-    .venv/bin/python bench/simulator_load.py [--seconds 10] [--connections 64,256]
+`--floor` adds a run against an aiohttp.web app whose handler only parses the JSON body and
+answers a Message, under the same load at latency 0: what the HTTP library alone costs, the
+part of the simulator's CPU per request that is not its own work.
+
+    .venv/bin/python bench/simulator_load.py [--seconds 10] [--connections 64,256] [--floor]
 """
 
 from __future__ import annotations
@@ -130,7 +135,9 @@ class LoadConnection(asyncio.Protocol):
             self.done.set_result(None)
 
 
-async def drive(port: int, connections: int, warmup_s: float, seconds: float) -> dict[str, Any]:
+async def drive(
+    port: int, connections: int, warmup_s: float, seconds: float, server_pid: int
+) -> dict[str, Any]:
     """Run the load for warmup + seconds; the figures of the measured part."""
     loop = asyncio.get_running_loop()
     tally, stop = Tally(), asyncio.Event()
@@ -143,10 +150,11 @@ async def drive(port: int, connections: int, warmup_s: float, seconds: float) ->
         )
     await asyncio.sleep(warmup_s)
     tally.measuring = True
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), _cpu_seconds(server_pid)
     await asyncio.sleep(seconds)
     tally.measuring = False
     elapsed = time.perf_counter() - started
+    cpu_s = _cpu_seconds(server_pid) - cpu_started
     stop.set()
     await asyncio.wait(finished, timeout=10)
     latencies = sorted(tally.latencies_s)
@@ -164,6 +172,9 @@ async def drive(port: int, connections: int, warmup_s: float, seconds: float) ->
         "max_ms": round(latencies[-1] * 1000, 2) if count else 0.0,
         "errors": errors + tally.disconnects,
         "statuses": {str(k): v for k, v in sorted(tally.statuses.items())},
+        "server_cpu_share": round(cpu_s / elapsed, 3),
+        "server_cpu_us_per_request": round(cpu_s / count * 1e6, 1) if count else None,
+        "load_1min": round(os.getloadavg()[0], 2),
     }
 
 
@@ -176,24 +187,73 @@ def _run_loop(coroutine: Any) -> Any:
         return runner.run(coroutine)
 
 
-def _start_simulator(port: int) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "disparo.simulator", "--port", str(port)]
-    command += ["--latency-ms", "0", "--latency-jitter-ms", "0"]
-    command += ["--per-second", "1000000", "--per-chat-burst", "1000000"]
+def _pinned(command: list[str]) -> subprocess.Popen[bytes]:
     if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
         command = ["taskset", "-c", "0", *command]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
+def _start_simulator(port: int) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "disparo.simulator", "--port", str(port)]
+    command += ["--latency-ms", "0", "--latency-jitter-ms", "0"]
+    command += ["--per-second", "1000000", "--per-chat-burst", "1000000"]
+    return _pinned(command)
+
+
+# The least a Bot API server does for sendMessage: parse the JSON body, answer a Message.
+FLOOR_APP = """
+import sys, time, orjson, uvloop
+from aiohttp import web
+
+async def send_message(request):
+    body = orjson.loads(await request.read())
+    message = {"message_id": 1, "date": int(time.time()), "chat": {"id": body["chat_id"],
+               "type": "private"}, "from": {"id": 424242, "is_bot": True, "first_name": "B"},
+               "text": body["text"]}
+    return web.Response(body=orjson.dumps({"ok": True, "result": message}),
+                        content_type="application/json")
+
+async def health(request):
+    return web.json_response({"ok": True})
+
+app = web.Application()
+app.router.add_post("/bot{token}/sendMessage", send_message)
+app.router.add_get("/sim/health", health)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None,
+            loop=uvloop.new_event_loop())
+"""
+
+
+def _floor(connections: int, warmup_s: float, seconds: float) -> dict[str, Any]:
+    """The empty aiohttp.web handler under the latency-0 load."""
+    port = free_port()
+    process = _pinned([sys.executable, "-c", FLOOR_APP, str(port)])
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}", process)
+        result = _run_loop(drive(port, connections, warmup_s, seconds, process.pid))
+    finally:
+        _stop(process)
+    return {**result, "connections": connections}
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def _wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
     for _ in range(100):
         if process.poll() is not None:
-            raise SystemExit(f"the simulator exited with {process.returncode}")
+            raise SystemExit(f"the server exited with {process.returncode}")
         with contextlib.suppress(OSError):
             _get(base, "/sim/health")
             return
         time.sleep(0.1)
-    raise SystemExit("the simulator did not answer within 10 s")
+    raise SystemExit("the server did not answer within 10 s")
 
 
 def main() -> int:
@@ -204,6 +264,9 @@ def main() -> int:
         "--connections",
         default="64,256",
         help="keep-alive connections for latency 0 and latency 40 ms runs",
+    )
+    parser.add_argument(
+        "--floor", action="store_true", help="also run an empty aiohttp.web handler (latency 0)"
     )
     args = parser.parse_args()
     conns_fast, conns_slow = (int(n) for n in args.connections.split(","))
@@ -239,22 +302,16 @@ def main() -> int:
             ("latency_40ms", 40, 10, conns_slow),
         ):
             _control(base, "/sim/faults", {"latency_ms": latency, "latency_jitter_ms": jitter})
-            cpu_before, wall_before = _cpu_seconds(process.pid), time.perf_counter()
-            result = _run_loop(drive(port, conns, args.warmup, args.seconds))
-            cpu = _cpu_seconds(process.pid) - cpu_before
-            result["simulator_cpu_share"] = round(cpu / (time.perf_counter() - wall_before), 3)
+            result = _run_loop(drive(port, conns, args.warmup, args.seconds, process.pid))
             result["connections"] = conns
             result["latency_ms"] = {"mean": latency, "jitter": jitter}
             runs[name] = result
         stats = _get(base, "/sim/stats")["result"]["totals"]
-        print(json.dumps({"runs": runs, "simulator_totals": stats}))
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _stop(process)
+    if args.floor:
+        runs["aiohttp_floor_latency_0ms"] = _floor(conns_fast, args.warmup, args.seconds)
+    print(json.dumps({"runs": runs, "simulator_totals": stats}))
     return 0
 
 

@@ -1,9 +1,14 @@
-"""The HTTP/1.1 layer: keep-alive, pipelining in order, Connection: close, malformed input."""
+"""The HTTP/1.1 layer: keep-alive, pipelining in order, Connection: close, malformed input,
+bodies over the size limit, the three body encodings' edge cases."""
 
 from __future__ import annotations
 
 import asyncio
 from urllib.parse import urlsplit
+
+import aiohttp
+
+from disparo.simulator.routes import MAX_BODY_BYTES
 
 TOKEN_PATH = "/bot123456789:TTHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1"
 
@@ -44,6 +49,7 @@ async def test_pipelined_requests_are_answered_in_order(sim):
             status, headers, body = await _read_response(reader)
             assert status == 200
             assert headers["connection"] == "keep-alive"
+            assert headers["server"] == "nginx/1.18.0"
             assert b'"text":"m%d"' % i in body
     finally:
         writer.close()
@@ -82,3 +88,54 @@ async def test_other_paths_are_404(sim):
     async with sim.session.get(f"{sim.base_url}/favicon.ico") as response:
         assert response.status == 404
         assert (await response.json())["description"] == "Not Found"
+
+
+async def test_a_body_over_the_limit_is_413_in_telegrams_envelope(sim):
+    """A body past the upload limit is refused 413 with Telegram's JSON, then closed."""
+    reader, writer = await _connect(sim.base_url)
+    try:
+        size = MAX_BODY_BYTES + 1024 * 1024
+        head = f"POST {TOKEN_PATH}/sendDocument HTTP/1.1\r\nHost: sim\r\n"
+        head += f"Content-Type: application/octet-stream\r\nContent-Length: {size}\r\n\r\n"
+        writer.write(head.encode())
+        chunk = b"x" * (1024 * 1024)
+        for _ in range(size // len(chunk)):
+            writer.write(chunk)
+            await writer.drain()
+        status, _, body = await _read_response(reader)
+        assert (status, body) == (
+            413,
+            b'{"ok":false,"error_code":413,"description":"Request Entity Too Large"}',
+        )
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
+async def test_query_values_are_decoded_once(sim):
+    """A percent-encoded `&` in a query value stays in the value."""
+    status, body = await sim.call(
+        "sendMessage", params={"chat_id": "1", "text": "a&b=c"}, http_method="GET"
+    )
+    assert (status, body["result"]["text"]) == (200, "a&b=c")
+
+
+async def test_multipart_upload_and_malformed_multipart(sim):
+    """A multipart upload is read with its file; a broken or boundless multipart body is 400."""
+    upload = aiohttp.FormData()
+    upload.add_field("chat_id", "2")
+    upload.add_field("caption", "ção")
+    upload.add_field("photo", b"\xff\xd8" * 1000, filename="promo.jpg", content_type="image/jpeg")
+    status, body = await sim.call("sendPhoto", data=upload)
+    assert (status, body["result"]["caption"]) == (200, "ção")
+    broken = b"--XYZ\r\nContent-Disposition: form-data\r\n\r\n1\r\n--XYZ--\r\n"
+    for content_type in ("multipart/form-data; boundary=XYZ", "multipart/form-data"):
+        async with sim.session.post(
+            f"{sim.base_url}{TOKEN_PATH}/sendMessage",
+            data=broken,
+            headers={"Content-Type": content_type},
+        ) as response:
+            assert response.status == 400
+            description = (await response.json())["description"]
+            assert description.startswith("Bad Request: ")
+            assert "multipart" in description

@@ -1,7 +1,7 @@
-"""Routing: `/bot<token>/<method>` to the Bot API methods, `/sim/...` to the control API.
+"""A Bot API call to the simulated Telegram: token, method, faults, parameters, the method.
 
-Bot API answers get the configured latency and injected faults; every one is counted in the
-bot's stats. Log lines name a bot by its id, never by its token.
+Answers get the configured latency and injected faults; every one is counted in the bot's
+stats. Log lines name a bot by its id, never by its token.
 """
 
 from __future__ import annotations
@@ -12,11 +12,10 @@ from collections.abc import Awaitable
 from typing import Any
 
 from disparo.simulator.bodies import parse_params
-from disparo.simulator.control import Control
 from disparo.simulator.errors import ApiError, error_body, not_found, ok_body, unauthorized
+from disparo.simulator.exchange import Request, Response
 from disparo.simulator.faults import Fault
 from disparo.simulator.methods import METHODS, Call, Described, get_updates
-from disparo.simulator.protocol import Request, Response
 from disparo.simulator.state import BotState
 from disparo.simulator.world import World
 
@@ -32,25 +31,14 @@ _BAD_GATEWAY = (
 
 
 class App:
-    """The request handler the HTTP protocol calls."""
+    """Answers `/bot<token>/<method>` requests, now or later."""
 
     def __init__(self, world: World) -> None:
         self.world = world
-        self.control = Control(world)
 
-    def handle(self, request: Request) -> Response | Awaitable[Response]:
-        """Answer one request, now or later."""
-        path = request.path
-        if path.startswith("/bot"):
-            return self.bot_api(request, path)
-        if path.startswith("/sim/"):
-            return self.control.handle(request)
-        return Response(404, _NOT_FOUND)
-
-    def bot_api(self, request: Request, path: str) -> Response | Awaitable[Response]:
+    def bot_api(self, request: Request, token: str, method: str) -> Response | Awaitable[Response]:
         """A Bot API call: token, method, faults, parameters, then the method itself."""
         world = self.world
-        token, _, method = path[4:].partition("/")
         bot = world.bot(token)
         delay_s = world.latency.sample_s(world.rng) if world.latency.mean_ms > 0 else 0.0
         if bot is None or bot.revoked:
@@ -68,7 +56,7 @@ class App:
         if fault is Fault.SERVER_ERROR:
             stats.server_errors += 1
             if world.rng.random() < 0.5:
-                return Response(502, _BAD_GATEWAY, b"text/html", delay_s=delay_s)
+                return Response(502, _BAD_GATEWAY, "text/html", delay_s=delay_s)
             return Response(500, error_body(500, "Internal Server Error"), delay_s=delay_s)
         if fault is Fault.DROP:
             stats.dropped += 1

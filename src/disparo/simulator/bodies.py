@@ -6,18 +6,19 @@ Form and multipart values arrive as strings; the accessors coerce them the way T
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
+from python_multipart import FormParser
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import Field, File, parse_options_header
 
 from disparo.simulator.errors import ApiError, bad_request
 
 Params = dict[str, Any]
 
-_DISPOSITION_PARAM = re.compile(r';\s*([\w*-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]*))')
 _TRUE = frozenset({"true", "1", "yes", "on"})
 
 
@@ -35,14 +36,13 @@ def parse_params(query: str, content_type: str, body: bytes) -> Params:
     params: Params = dict(parse_qsl(query, keep_blank_values=True)) if query else {}
     if not body:
         return params
-    mime, _, options = content_type.partition(";")
-    mime = mime.strip().lower()
-    if mime == "application/json":
+    mime, options = parse_options_header(content_type)
+    if mime == b"application/json":
         params.update(_json_object(body))
-    elif mime == "application/x-www-form-urlencoded":
+    elif mime == b"application/x-www-form-urlencoded":
         params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-    elif mime == "multipart/form-data":
-        params.update(parse_multipart(body, _boundary(options)))
+    elif mime == b"multipart/form-data":
+        params.update(parse_multipart(body, options.get(b"boundary", b"")))
     return params
 
 
@@ -56,43 +56,36 @@ def _json_object(body: bytes) -> Params:
     return data
 
 
-def _boundary(options: str) -> bytes:
-    for match in _DISPOSITION_PARAM.finditer(";" + options):
-        if match.group(1).lower() == "boundary":
-            return (match.group(2) or match.group(3) or "").encode("latin-1")
-    raise bad_request("multipart body without a boundary")
-
-
 def parse_multipart(body: bytes, boundary: bytes) -> Params:
     """Fields of a multipart/form-data body; file parts become `UploadedFile`."""
     if not boundary:
         raise bad_request("multipart body without a boundary")
     params: Params = {}
-    for part in body.split(b"--" + boundary)[1:]:
-        if part.startswith(b"--"):
-            break
-        part = part.removeprefix(b"\r\n").removesuffix(b"\r\n")
-        head, sep, content = part.partition(b"\r\n\r\n")
-        if not sep:
-            continue
-        headers: dict[str, str] = {}
-        for line in head.decode("utf-8", "replace").split("\r\n"):
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        disposition = {
-            m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
-            for m in _DISPOSITION_PARAM.finditer(headers.get("content-disposition", ""))
-        }
-        name = disposition.get("name") or ""
-        if not name:
-            continue
-        filename: str | None = disposition.get("filename")
-        if filename is not None:
-            content_type = headers.get("content-type", "application/octet-stream")
-            params[name] = UploadedFile(filename, content_type, len(content))
-        else:
-            params[name] = content.decode("utf-8", "replace")
+
+    def on_field(part: Field) -> None:
+        value = part.value or b""
+        params[_text(part.field_name)] = value.decode("utf-8", "replace")
+
+    def on_file(part: File) -> None:
+        content_type = part.content_type or "application/octet-stream"
+        params[_text(part.field_name)] = UploadedFile(
+            _text(part.file_name), content_type, part.size
+        )
+        part.close()
+
+    # the whole body is in memory already: no spilling of uploads to temporary files
+    config = {"MAX_MEMORY_FILE_SIZE": len(body)}
+    parser = FormParser("multipart/form-data", on_field, on_file, boundary=boundary, config=config)
+    try:
+        parser.write(body)
+        parser.finalize()
+    except FormParserError:
+        raise bad_request("can't parse multipart/form-data body") from None
     return params
+
+
+def _text(name: bytes | None) -> str:
+    return (name or b"").decode("utf-8", "replace")
 
 
 def get_str(params: Params, name: str) -> str | None:

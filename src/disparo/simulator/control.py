@@ -26,9 +26,9 @@ from urllib.parse import parse_qsl
 import orjson
 
 from disparo.simulator.errors import ApiError, ok_body
+from disparo.simulator.exchange import Request, Response
 from disparo.simulator.faults import Faults, Storm, share
 from disparo.simulator.limits import Limits
-from disparo.simulator.protocol import Request, Response
 from disparo.simulator.state import USER_STATES, BotState, bot_id_of
 from disparo.simulator.world import World
 

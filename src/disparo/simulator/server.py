@@ -16,12 +16,16 @@ import sys
 from collections.abc import Callable
 from types import TracebackType
 
-from disparo.simulator.app import App
+from aiohttp import web
+
 from disparo.simulator.config import SimulatorConfig
-from disparo.simulator.protocol import HttpProtocol
+from disparo.simulator.routes import Routes
 from disparo.simulator.world import World
 
 log = logging.getLogger("disparo.simulator")
+
+# how long answers in flight (latency, long polls) may finish when the server stops
+SHUTDOWN_GRACE_S = 0.05
 
 
 class SimulatorServer:
@@ -34,9 +38,7 @@ class SimulatorServer:
         self.host = host
         self.port = port
         self.world = World(self.config)
-        self._app = App(self.world)
-        self._connections: set[HttpProtocol] = set()
-        self._server: asyncio.Server | None = None
+        self._runner: web.AppRunner | None = None
 
     @property
     def base_url(self) -> str:
@@ -45,31 +47,25 @@ class SimulatorServer:
 
     async def start(self) -> None:
         """Bind and listen."""
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            lambda: HttpProtocol(self._app.handle, self._connections),
-            self.host,
-            self.port,
-            reuse_address=True,
-            backlog=2048,
+        runner = web.AppRunner(
+            Routes(self.world).application(),
+            access_log=None,
+            # a client that hangs up cancels its request (a long poll stops waiting)
+            handler_cancellation=True,
+            shutdown_timeout=SHUTDOWN_GRACE_S,
         )
-        self.port = self._server.sockets[0].getsockname()[1]
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port, reuse_address=True, backlog=2048)
+        await site.start()
+        self._runner = runner
+        self.port = runner.addresses[0][1]
 
     async def stop(self) -> None:
         """Stop listening, close every connection and the webhook client."""
-        if self._server is not None:
-            self._server.close()
-            pending = [task for c in self._connections for task in c.pending()]
-            for connection in list(self._connections):
-                connection.close()
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-            await self._server.wait_closed()
-            self._server = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
         await self.world.close()
-        # let transports run their close callbacks before the loop goes away
-        await asyncio.sleep(0)
 
     async def __aenter__(self) -> SimulatorServer:
         await self.start()
