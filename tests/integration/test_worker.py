@@ -18,6 +18,7 @@ from worker_support import (
     deliveries,
     statuses,
     wait_for_status,
+    wait_until,
 )
 
 from disparo.db.engine import Database
@@ -184,11 +185,19 @@ async def test_revoked_token_stops_every_shot_of_the_bot(
         assert "token" in row["last_error"]
     stored = statuses(await deliveries(db, first))
     assert stored.get("pending", 0) > 0  # the revoked bot sent nothing: the rest waits
-    (ended,) = [
-        r
-        for r in caplog.records
-        if r.getMessage() == "[SHOTS][WORKER] job completed" and r.shot_id == first  # type: ignore[attr-defined]
-    ]
+
+    def ends() -> list[logging.LogRecord]:
+        return [
+            r
+            for r in caplog.records
+            if r.getMessage() == "[SHOTS][WORKER] job completed" and r.shot_id == first  # type: ignore[attr-defined]
+        ]
+
+    async def logged_end() -> bool:  # the line follows the commit that ended the shot
+        return bool(ends())
+
+    await wait_until(logged_end, timeout_s=5, what="the shot's end log line")
+    (ended,) = ends()
     logged = {
         key: getattr(ended, key) for key in ("sent", "skipped", "errors", "unknown", "pending")
     }
