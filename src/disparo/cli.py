@@ -128,7 +128,7 @@ def cmd_simulator(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     """Run the demo: SQLite, the simulator, the API; prints where they listen."""
-    from disparo.demo import run_demo
+    from disparo.demo.run import run_demo
 
     return run_demo(args)
 

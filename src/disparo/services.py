@@ -19,7 +19,7 @@ from disparo.config import ConfigError, Settings
 from disparo.db import migrate
 from disparo.db.bots import Resealed, reseal_secrets, unopenable_secret_slugs
 from disparo.db.engine import Database
-from disparo.db.schema import schema_is_current
+from disparo.db.schema_version import schema_is_current
 from disparo.db.secrets import SecretKeyError, TokenCipher
 from disparo.db.store import SqlShotStore
 from disparo.db.urls import parse_database_url

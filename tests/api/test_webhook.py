@@ -8,10 +8,10 @@ import pytest
 from api_support import SECRET_KEY, Client
 from sqlalchemy import select
 
-from disparo.api.updates import ContactChange, contact_event, is_start_command
 from disparo.db.engine import Database
 from disparo.db.secrets import TokenCipher
 from disparo.db.tables import bots, processed_updates, telegram_contacts
+from disparo.ingest.updates import ContactChange, contact_event, is_start_command
 
 WEBHOOK = "/telegram/loja/webhook"
 ANA = {

@@ -21,7 +21,7 @@ import aiohttp
 import pytest
 from playwright.sync_api import Page, expect
 
-from disparo.demo_seed import DemoBot, PlannedUser, Seeder, SeedReport, demo_token, plan_users
+from disparo.demo.seed import DemoBot, PlannedUser, Seeder, SeedReport, demo_token, plan_users
 
 ADMIN_TOKEN = "browser-tests-Admin-Token-7c1e9b"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"

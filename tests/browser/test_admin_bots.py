@@ -13,7 +13,7 @@ import pytest
 from admin_page import SeededBot, Stack, open_admin, screenshot
 from playwright.sync_api import Page, expect
 
-from disparo.demo_seed import demo_token
+from disparo.demo.seed import demo_token
 
 pytestmark = pytest.mark.browser
 

@@ -12,24 +12,21 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from disparo import __version__
-from disparo.api import (
-    health,
-    metrics,
-    routes_bots,
-    routes_imports,
-    routes_reports,
-    routes_shots,
-    webhook,
-)
-from disparo.api.auth import AdminAuthMiddleware
+from disparo.api import routes_imports
 from disparo.api.deps import Clock, utc_now
 from disparo.api.errors import install_error_handlers
-from disparo.api.limits import BodyLimitMiddleware
-from disparo.api.polling import Poller, polling
+from disparo.api.middleware import metrics
+from disparo.api.middleware.auth import AdminAuthMiddleware
+from disparo.api.middleware.limits import BodyLimitMiddleware
+from disparo.api.routes import bots as routes_bots
+from disparo.api.routes import health, webhook
+from disparo.api.routes import reports as routes_reports
+from disparo.api.routes import shots as routes_shots
 from disparo.config import Settings
 from disparo.db.engine import Database
 from disparo.db.secrets import TokenCipher
 from disparo.db.updates import forget_updates_before
+from disparo.ingest.polling import Poller, polling
 from disparo.telegram import BotAPI
 from disparo.web import api_docs
 from disparo.web.routes import mount as mount_admin_page

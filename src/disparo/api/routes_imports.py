@@ -20,13 +20,13 @@ from typing import IO, Any
 
 from fastapi import APIRouter, Request
 
-from disparo.api.auth import ADMIN, ADMIN_PREFIX
 from disparo.api.bot_schemas import ImportResult, Rejection
 from disparo.api.deps import DB, BotSlug, Now
 from disparo.api.errors import ERROR_RESPONSES, ApiError, described, invalid, not_found
 from disparo.api.import_reader import Chunk, RowReader, UnreadableBodyError
 from disparo.api.import_rows import CONTACTS, EVENTS, TRANSACTIONS, RowError, Spec
-from disparo.api.limits import MAX_IMPORT_BYTES
+from disparo.api.middleware.auth import ADMIN, ADMIN_PREFIX
+from disparo.api.middleware.limits import MAX_IMPORT_BYTES
 from disparo.db import imports
 from disparo.db.bots import bot_exists
 from disparo.db.engine import Connection

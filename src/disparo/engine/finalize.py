@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from disparo.db.leases import ClaimedShot
 from disparo.domain.statuses import ShotStatus
 from disparo.engine.clock import Clock
-from disparo.engine.delivery import Stop
+from disparo.engine.items import Stop
 from disparo.engine.metrics import EngineMetrics
 from disparo.engine.recorder import OutcomeRecorder
 from disparo.engine.store import ShotStore

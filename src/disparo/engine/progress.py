@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any
 
 from disparo.db.leases import ClaimedShot
-from disparo.engine.delivery import Batch
+from disparo.engine.items import Batch
 from disparo.engine.metrics import EngineMetrics
 
 log = logging.getLogger("disparo.engine")

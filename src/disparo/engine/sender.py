@@ -23,7 +23,8 @@ from disparo.domain import outcomes, pacing
 from disparo.domain.outcomes import Action, ErrorStreak, Failure, FailureKind, Verdict
 from disparo.domain.sending import ShotContentError, Step, delivery_steps
 from disparo.domain.statuses import DeliveryStatus
-from disparo.engine.delivery import (
+from disparo.engine.finalize import Ending, Settler, finalize
+from disparo.engine.items import (
     BotCaller,
     Item,
     LeaseView,
@@ -32,7 +33,6 @@ from disparo.engine.delivery import (
     outcome_of,
     stop_for,
 )
-from disparo.engine.finalize import Ending, Settler, finalize
 from disparo.engine.limiter import BotLimiter, wait_any
 from disparo.engine.outage import Outage
 from disparo.engine.progress import Progress

@@ -25,10 +25,10 @@ from disparo.db.secrets import SecretKeyError
 from disparo.domain import pacing
 from disparo.domain.statuses import ShotStatus
 from disparo.engine.clock import Clock, SystemClock
-from disparo.engine.delivery import BotCaller, Stop
 from disparo.engine.errors import BotNotRegisteredError
 from disparo.engine.finalize import Settler
-from disparo.engine.lease import LeaseKeeper
+from disparo.engine.items import BotCaller, Stop
+from disparo.engine.lease_keeper import LeaseKeeper
 from disparo.engine.limiter import wait_any
 from disparo.engine.metrics import EngineMetrics, engine_metrics
 from disparo.engine.outage import Outage

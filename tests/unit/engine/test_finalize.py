@@ -30,8 +30,8 @@ from disparo.db.leases import ClaimedShot
 from disparo.domain.outcomes import Reason
 from disparo.domain.statuses import ChatState, DeliveryStatus, ShotStatus
 from disparo.engine.clock import FakeClock
-from disparo.engine.delivery import Stop
 from disparo.engine.finalize import FIRST_RETRY_S, SETTLE_TRIES, Ending, Settler, finalize
+from disparo.engine.items import Stop
 from disparo.engine.memory_store import MemoryShotStore
 from disparo.engine.metrics import engine_metrics
 from disparo.engine.recorder import OutcomeRecorder

@@ -12,8 +12,8 @@ from engine_fakes import TOKEN, WORKER, until
 from disparo.domain import pacing
 from disparo.domain.statuses import ShotStatus
 from disparo.engine.clock import FakeClock
-from disparo.engine.delivery import Stop
-from disparo.engine.lease import LeaseKeeper
+from disparo.engine.items import Stop
+from disparo.engine.lease_keeper import LeaseKeeper
 from disparo.engine.memory_store import MemoryShotStore
 
 LEASE_S = 6.0

@@ -12,7 +12,7 @@ from engine_fakes import TOKEN, FakeBot, FakeBots, Request, running_worker, stoc
 from disparo.domain import pacing
 from disparo.domain.statuses import DeliveryStatus, ShotStatus
 from disparo.engine.clock import FakeClock
-from disparo.engine.lease import CONTROL_INTERVAL_S
+from disparo.engine.lease_keeper import CONTROL_INTERVAL_S
 from disparo.engine.memory_store import MemoryShotStore
 
 EPS = 1e-9

@@ -20,7 +20,7 @@ from disparo.db.engine import Connection
 from disparo.db.updates import claim_update
 from disparo.domain.statuses import ChatState
 
-log = logging.getLogger("disparo.api.updates")
+log = logging.getLogger("disparo.ingest.updates")
 
 # What Disparo asks Telegram for, by webhook and getUpdates alike.
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "my_chat_member")

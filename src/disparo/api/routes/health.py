@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from disparo.db.engine import Database
-from disparo.db.schema import schema_is_current
+from disparo.db.schema_version import schema_is_current
 
 router = APIRouter(tags=["health"])
 

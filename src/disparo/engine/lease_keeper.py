@@ -16,7 +16,7 @@ from datetime import timedelta
 from disparo.domain import pacing
 from disparo.domain.statuses import ShotStatus
 from disparo.engine.clock import Clock
-from disparo.engine.delivery import Stop, stop_for
+from disparo.engine.items import Stop, stop_for
 from disparo.engine.limiter import wait_any
 from disparo.engine.outage import Outage
 from disparo.engine.store import ShotStore

@@ -14,8 +14,8 @@ from pydantic import BaseModel, Field
 
 from disparo.api.deps import DB, BotSlug, Cipher, Now
 from disparo.api.errors import ApiError, described
-from disparo.api.updates import apply_update, is_update_id
 from disparo.db.bots import webhook_secret_of
+from disparo.ingest.updates import apply_update, is_update_id
 
 router = APIRouter(tags=["telegram"])
 

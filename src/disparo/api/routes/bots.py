@@ -10,7 +10,6 @@ from zoneinfo import available_timezones
 
 from fastapi import APIRouter, Response
 
-from disparo.api.auth import ADMIN, ADMIN_PREFIX
 from disparo.api.bot_schemas import (
     BotCreate,
     BotList,
@@ -31,11 +30,12 @@ from disparo.api.errors import (
     invalid,
     not_found,
 )
-from disparo.api.updates import ALLOWED_UPDATES
+from disparo.api.middleware.auth import ADMIN, ADMIN_PREFIX
 from disparo.db import bots as bot_queries
 from disparo.db.bots import BotRecord
 from disparo.db.contacts import contact_metrics
 from disparo.domain.pacing import MAX_PAID_RATE_PER_S, MAX_RATE_PER_S
+from disparo.ingest.updates import ALLOWED_UPDATES
 from disparo.telegram import (
     BotAPI,
     MalformedTokenError,

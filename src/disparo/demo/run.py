@@ -22,7 +22,7 @@ import aiohttp
 from pydantic import SecretStr
 
 from disparo.config import Settings, load_settings
-from disparo.demo_seed import DEMO_BOTS, SeedError, SeedReport, seed_demo
+from disparo.demo.seed import DEMO_BOTS, SeedError, SeedReport, seed_demo
 from disparo.logs import configure_logging
 
 

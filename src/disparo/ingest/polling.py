@@ -11,17 +11,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 
-from disparo.api.deps import Clock
-from disparo.api.updates import ALLOWED_UPDATES, apply_updates
 from disparo.db.bots import BotRecord, list_bots, set_updates_offset
 from disparo.db.engine import Database
 from disparo.db.secrets import TokenCipher
+from disparo.ingest.updates import ALLOWED_UPDATES, apply_updates
 from disparo.telegram import BotAPI, Conflict, TelegramError, Unauthorized, mask_token
 
-log = logging.getLogger("disparo.api.polling")
+log = logging.getLogger("disparo.ingest.polling")
 
 MAX_BACKOFF_S = 30.0
 # An empty answer is followed by the next getUpdates no sooner than this after the last one
@@ -43,7 +43,7 @@ class Poller:
         db: Database,
         telegram: BotAPI,
         cipher: TokenCipher,
-        clock: Clock,
+        clock: Callable[[], datetime],
         *,
         every_bot: bool = False,
         long_poll_s: int = 25,

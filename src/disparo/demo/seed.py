@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-log = logging.getLogger("disparo.demo")
+log = logging.getLogger("disparo.demo.run")
 
 FIRST_NAMES = (
     "Ana", "Beatriz", "Bruno", "Camila", "Carlos", "Daniela", "Diego", "Eduarda", "Fábio",

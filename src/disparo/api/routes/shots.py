@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from disparo.api.auth import ADMIN, ADMIN_PREFIX
 from disparo.api.content import Content, check_content
 from disparo.api.deps import DB, Now, ShotId
 from disparo.api.errors import (
@@ -18,6 +17,7 @@ from disparo.api.errors import (
     invalid,
     not_found,
 )
+from disparo.api.middleware.auth import ADMIN, ADMIN_PREFIX
 from disparo.api.schemas import ButtonRows, ShotCreate, ShotOut, ShotPage, ShotPatch
 from disparo.api.views import CURSOR_DOC, page_cursor, shot_out
 from disparo.db import shots as shot_queries

@@ -12,7 +12,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from disparo.api.auth import ADMIN, ADMIN_PREFIX
 from disparo.api.content import Content, send_preview
 from disparo.api.deps import DB, Cipher, Now, ShotId, Telegram
 from disparo.api.errors import (
@@ -23,6 +22,7 @@ from disparo.api.errors import (
     invalid,
     not_found,
 )
+from disparo.api.middleware.auth import ADMIN, ADMIN_PREFIX
 from disparo.api.schemas import (
     AudienceEstimate,
     DeliveryOut,

@@ -1,0 +1,1 @@
+"""What every request passes through: the admin token check, body limits, HTTP metrics."""

@@ -1,0 +1,1 @@
+"""The HTTP routes: the admin API (bots, shots, reports, imports), Telegram's webhook, health."""
