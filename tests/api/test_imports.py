@@ -439,3 +439,28 @@ async def test_import_leaves_the_garbage_collector_on(build_app: BuildApp, serve
     assert (await importing).body["inserted"] == 20_000
     assert enabled
     assert all(enabled)
+
+
+async def test_import_keeps_the_pix_audience(api: Client, bot: dict[str, Any]) -> None:
+    """Imported events, contacts and transactions stamp has_pix in any order (and unstamp it)."""
+
+    async def pix_audience() -> int:
+        answer = await api.get("/admin/api/audience/estimate?bot_slug=loja&target=pix_created")
+        count: int = answer.body["count"]
+        return count
+
+    events = ndjson(
+        {"telegram_id": 1, "event": "pix_created", "occurred_at": 1764460800},
+        {"telegram_id": 2, "event": "checkout_pix_created", "occurred_at": 1764460800},
+        {"telegram_id": 3, "event": "visit", "occurred_at": 1764460800},
+    )
+    await api.request("POST", f"{BASE}/events:import", data=events, headers=NDJSON)
+    people = "telegram_id,first_name\n1,Ana\n2,Bia\n3,Caio\n4,Davi\n"
+    await api.request("POST", f"{BASE}/contacts:import", data=people, headers=CSV)
+    assert await pix_audience() == 2  # the events came first
+    created = "telegram_id,external_id,status,amount_cents\n4,pix-4,created,990\n"
+    await api.request("POST", f"{BASE}/transactions:import", data=created, headers=CSV)
+    assert await pix_audience() == 3
+    expired = "telegram_id,external_id,status,amount_cents\n4,pix-4,expired,990\n"
+    await api.request("POST", f"{BASE}/transactions:import", data=expired, headers=CSV)
+    assert await pix_audience() == 2

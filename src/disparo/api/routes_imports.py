@@ -2,8 +2,8 @@
 
 JSON lines (application/x-ndjson) or CSV (text/csv) whose fields are the table's column names.
 The body is streamed to a temporary file, then read in chunks of lines in a thread of its own
-while the event loop writes each chunk; every chunk of a request goes into one transaction, so
-an import commits whole or not at all. Bad rows are reported by line, never written.
+while the previous chunk is written; a request is stored whole or not at all (see
+`disparo.db.imports.importing`). Bad rows are reported by line, never written.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import asyncio
 import codecs
 import logging
 import tempfile
-from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,7 +28,6 @@ from disparo.api.middleware.auth import ADMIN, ADMIN_PREFIX
 from disparo.api.middleware.limits import MAX_IMPORT_BYTES
 from disparo.db import imports
 from disparo.db.bots import bot_exists
-from disparo.db.engine import Connection
 
 log = logging.getLogger("disparo.api.imports")
 
@@ -40,34 +38,13 @@ router = APIRouter(
     dependencies=ADMIN,
 )
 
-# Lines read (in the thread) and written (in one statement per group of columns) in one go. The
-# server holds two chunks' rows at most, one being written and one read ahead; the loop's share
-# of a chunk (the look-up of its keys) stays near 10 ms. 1000/2000/5000: see BENCHMARKS.md.
+# Lines read (in the thread) and written in one go. The server holds two chunks' rows at most,
+# one being written and one read ahead; the event loop's share of a chunk stays near 10 ms.
 CHUNK_LINES = 2000
 SPOOL_MEMORY_BYTES = 1024 * 1024  # a body above this waits in a temporary file on disk
 MAX_REJECTIONS_LISTED = 1000
 NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-lines")
 CSV_TYPES = ("text/csv",)
-
-Upsert = Callable[[Connection, str, Sequence[dict[str, Any]], datetime], Awaitable[int]]
-
-
-async def _contacts(
-    conn: Connection, slug: str, rows: Sequence[dict[str, Any]], now: datetime
-) -> int:
-    return await imports.upsert_contacts(conn, slug, rows, now=now)
-
-
-async def _events(
-    conn: Connection, slug: str, rows: Sequence[dict[str, Any]], now: datetime
-) -> int:
-    return await imports.upsert_events(conn, slug, rows)
-
-
-async def _transactions(
-    conn: Connection, slug: str, rows: Sequence[dict[str, Any]], now: datetime
-) -> int:
-    return await imports.upsert_transactions(conn, slug, rows, now=now)
 
 
 def _is_csv(request: Request) -> bool:
@@ -123,14 +100,12 @@ async def _spool(request: Request) -> IO[bytes]:
 class _Tally:
     """What the chunks of one import added up to."""
 
-    rows: int = 0  # rows written, one per key in each chunk
-    existed: int = 0  # of those, rows whose key was stored before (or in an earlier chunk)
     valid: int = 0
     rejected: int = 0
     rejections: list[Rejection] = field(default_factory=list)
+    new: int = 0  # valid rows whose key was not stored before
 
     def add(self, chunk: Chunk) -> None:
-        self.rows += len(chunk.rows)
         self.valid += chunk.valid
         self.rejected += len(chunk.rejections)
         room = MAX_REJECTIONS_LISTED - len(self.rejections)
@@ -148,9 +123,12 @@ def _forget(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
-async def _write_all(db: DB, reader: RowReader, slug: str, upsert: Upsert, now: datetime) -> _Tally:
-    """Every chunk of `reader` upserted in one write transaction; the next chunk is read in a
-    thread while the current one is written. The file is closed once the thread is done."""
+async def _write_all(
+    db: DB, reader: RowReader, kind: imports.ImportKind, slug: str, now: datetime
+) -> _Tally:
+    """Every chunk of `reader` into one import of the database (stored whole or not at all);
+    the next chunk is read in a thread while the current one is written. The file is closed
+    once the thread is done with it."""
     tally = _Tally()
     # One thread for this import: its calls run in order, the file's closing last.
     thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="disparo-import")
@@ -163,12 +141,13 @@ async def _write_all(db: DB, reader: RowReader, slug: str, upsert: Upsert, now: 
         chunk = await ahead  # a CSV header that does not fit is refused before any write
         if chunk is None:
             return tally
-        async with db.write() as conn:
+        async with imports.importing(db, kind, slug, now=now) as target:
             while chunk is not None:
                 ahead = read_ahead()
                 tally.add(chunk)
-                tally.existed += await upsert(conn, slug, chunk.rows, now)
+                await target.add(chunk.rows)
                 chunk = await ahead
+            tally.new = await target.finish()
         return tally
     finally:
         _forget(ahead)
@@ -177,7 +156,7 @@ async def _write_all(db: DB, reader: RowReader, slug: str, upsert: Upsert, now: 
 
 
 async def _import(
-    request: Request, db: DB, slug: str, spec: Spec, upsert: Upsert, now: datetime
+    request: Request, db: DB, slug: str, spec: Spec, kind: imports.ImportKind, now: datetime
 ) -> ImportResult:
     async with db.read() as conn:
         if not await bot_exists(conn, slug):
@@ -186,12 +165,12 @@ async def _import(
     body = await _spool(request)
     reader = RowReader(body, spec, is_csv=is_csv, chunk_lines=CHUNK_LINES)
     try:
-        tally = await _write_all(db, reader, slug, upsert, now)
+        tally = await _write_all(db, reader, kind, slug, now)
     except RowError as exc:  # the CSV header itself is wrong
         raise invalid(exc.field or "body", exc.reason) from None
     except UnreadableBodyError as exc:
         raise ApiError(400, "bad_request", str(exc)) from None
-    inserted = tally.rows - tally.existed
+    inserted = tally.new
     updated = tally.valid - inserted
     log.info(
         "import done",
@@ -245,7 +224,7 @@ _RESPONSES = (
 )
 async def import_contacts(slug: BotSlug, request: Request, db: DB, now: Now) -> ImportResult:
     """Upsert contacts by telegram_id; a contact becoming blocked/deactivated gets blocked_at."""
-    return await _import(request, db, slug, CONTACTS, _contacts, now)
+    return await _import(request, db, slug, CONTACTS, imports.CONTACT_ROWS, now)
 
 
 @router.post(
@@ -260,7 +239,7 @@ async def import_contacts(slug: BotSlug, request: Request, db: DB, now: Now) -> 
 )
 async def import_events(slug: BotSlug, request: Request, db: DB, now: Now) -> ImportResult:
     """Upsert funnel events by (telegram_id, event, occurred_at); pix_created feeds the audience."""
-    return await _import(request, db, slug, EVENTS, _events, now)
+    return await _import(request, db, slug, EVENTS, imports.EVENT_ROWS, now)
 
 
 @router.post(
@@ -275,4 +254,4 @@ async def import_events(slug: BotSlug, request: Request, db: DB, now: Now) -> Im
 )
 async def import_transactions(slug: BotSlug, request: Request, db: DB, now: Now) -> ImportResult:
     """Upsert PIX transactions by external_id; created or paid ones feed the audience."""
-    return await _import(request, db, slug, TRANSACTIONS, _transactions, now)
+    return await _import(request, db, slug, TRANSACTIONS, imports.TRANSACTION_ROWS, now)

@@ -1,24 +1,25 @@
 """Bulk upserts behind the import routes: contacts, funnel events and payment transactions.
 
-Each function takes one chunk of validated rows with distinct keys (None where the source gave
-nothing) and returns how many of them existed before. A None never overwrites a stored value.
-An import calls them chunk after chunk inside one write transaction, so it commits whole or not
-at all; a chunk sees the rows of the chunks before it (a key given again counts as existing).
+`importing` takes an import's chunks of validated rows (distinct keys within a chunk, None where
+the source gave nothing) and stores them whole or not at all. A None never overwrites a stored
+value; a key given again in a later chunk updates what the earlier one wrote. On PostgreSQL the
+chunks are upserted one after the other in one transaction (the `upsert_*` functions, each
+returning how many of its rows existed before); on SQLite they are staged in a scratch file
+and merged in one short transaction (`disparo.db.import_stage`).
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from sqlalchemy import (
     JSON,
-    Dialect,
     Select,
     Table,
     Text,
@@ -32,6 +33,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from disparo.db.engine import Database
+from disparo.db.import_stage import Merge, SqliteStage
 from disparo.db.tables import funnel_events, payment_transactions, telegram_contacts
 from disparo.db.upserts import upsert_into
 from disparo.domain.statuses import UNREACHABLE_CHAT_STATES, ChatState
@@ -59,54 +62,20 @@ TRANSACTION_COLUMNS = (
 _UNREACHABLE = tuple(s.value for s in UNREACHABLE_CHAT_STATES)
 
 
-@dataclass(frozen=True, slots=True)
-class _Group:
-    """Rows that give the same columns, as one JSON array: one statement writes them all."""
-
-    given: frozenset[str]  # the columns the rows give (not None)
-    names: list[str]  # the columns written: the given ones and the defaults
-    document: str
-
-
-def _documents(
-    dialect: Dialect, table: Table, rows: Sequence[dict[str, Any]], defaults: dict[str, Any]
-) -> list[_Group]:
-    """`rows` grouped by the columns they give, each group as one JSON array.
-
-    On SQLite the values go through their columns' bind processors first (times become the
-    text SQLAlchemy stores, a payload its JSON text), so json_extract hands over exactly what an
-    executemany would have bound.
-    """
+def _groups(
+    rows: Sequence[dict[str, Any]], defaults: dict[str, Any]
+) -> dict[frozenset[str], list[dict[str, Any]]]:
+    """`rows` grouped by the columns they give (not None), `defaults` filling the rest."""
     groups: dict[frozenset[str], list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         values = {k: v for k, v in row.items() if v is not None}
         groups[frozenset(values)].append({**defaults, **values})
-    documents = []
-    for given, group in groups.items():
-        names = list(group[0])
-        if dialect.name == "sqlite":
-            processors = [
-                (name, processor)
-                for name in names
-                if (processor := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
-            ]
-            for row in group:
-                for name, processor in processors:
-                    row[name] = processor(row[name])
-        documents.append(_Group(given, names, orjson.dumps(group).decode()))
-    return documents
+    return groups
 
 
-def _from_document(dialect: Dialect, table: Table, names: Sequence[str]) -> Select[Any]:
-    """The rows of the JSON array bound as `rows`, as the columns `names` of `table`."""
-    document = bindparam("rows", type_=Text())
-    if dialect.name == "sqlite":
-        each = func.json_each(document).table_valued("value")
-        # WHERE: SQLite's grammar needs one before an upsert's ON CONFLICT.
-        return select(*(func.json_extract(each.c.value, f"$.{name}") for name in names)).where(
-            true()
-        )
-    records = func.json_to_recordset(cast(document, JSON)).table_valued(
+def _recordset(table: Table, names: Sequence[str]) -> Select[Any]:
+    """PostgreSQL: the rows of the JSON array bound as `rows`, as the columns `names`."""
+    records = func.json_to_recordset(cast(bindparam("rows", type_=Text()), JSON)).table_valued(
         *(column(name, table.c[name].type) for name in names)
     )
     source = records.render_derived(with_types=True)
@@ -125,24 +94,28 @@ async def _upsert(
     """Insert `rows` (`defaults` filling what a row leaves out); on a key conflict update only
     the columns the row gives, so nothing given as None overwrites a stored value.
 
-    Each group of rows travels as one JSON document, built in a thread, and is written by one
-    statement. An executemany would prepare every row's values on the event loop (~25 µs a
-    row), and psycopg would send it row by row, running the has_pix statement triggers once
-    per row (3,000 rows/s on PostgreSQL).
+    On PostgreSQL each group of rows travels as one JSON document written by one statement:
+    psycopg sends an executemany row by row, and the has_pix statement triggers then ran once
+    per row (3,000 rows/s); a multi-row VALUES costs psycopg ~50 µs a row to parse on the
+    event loop. On SQLite an executemany is one call in the driver's thread.
     """
-    dialect = conn.dialect
-    for group in await asyncio.to_thread(_documents, dialect, table, rows, defaults):
-        stmt = upsert_into(conn, table).from_select(
-            group.names, _from_document(dialect, table, group.names)
-        )
-        set_ = {name: stmt.excluded[name] for name in group.given if name not in key}
-        set_.update(extra_set(group.given, stmt.excluded))
+    postgresql = conn.dialect.name == "postgresql"
+    for given, group in _groups(rows, defaults).items():
+        names = list(group[0])
+        stmt = upsert_into(conn, table)
+        if postgresql:
+            stmt = stmt.from_select(names, _recordset(table, names))
+        set_ = {name: stmt.excluded[name] for name in given if name not in key}
+        set_.update(extra_set(given, stmt.excluded))
         index = [table.c[name] for name in key]
         if set_:
             stmt = stmt.on_conflict_do_update(index_elements=index, set_=set_)
         else:
             stmt = stmt.on_conflict_do_nothing(index_elements=index)
-        await conn.execute(stmt, {"rows": group.document})
+        if postgresql:
+            await conn.execute(stmt, {"rows": orjson.dumps(group).decode()})
+        else:
+            await conn.execute(stmt, group)
 
 
 def _stored_pg(table: Table, key: Sequence[str]) -> Select[Any]:
@@ -251,3 +224,95 @@ async def upsert_transactions(
         defaults={"currency": "BRL", "created_at": now},
     )
     return existing
+
+
+class Importer(Protocol):
+    """Where an import's chunks go: `add` each, then `finish`."""
+
+    async def add(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Take one chunk of rows (distinct keys)."""
+
+    async def finish(self) -> int:
+        """Store what was added; how many rows were new (keys not stored before)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImportKind:
+    """One kind of import: its upsert of a chunk (PostgreSQL), its merge of staged rows (SQLite)."""
+
+    upsert: Callable[[AsyncConnection, str, Sequence[dict[str, Any]], datetime], Awaitable[int]]
+    merge: Merge
+
+
+def _unreachable_sql() -> str:
+    states = ", ".join(f"'{state}'" for state in _UNREACHABLE)
+    active = ChatState.ACTIVE.value
+    became = f"s.chat_state IN ({states}) AND t.chat_state = '{active}'"
+    return f"CASE WHEN {became} THEN :now ELSE t.blocked_at END"
+
+
+CONTACT_ROWS = ImportKind(
+    upsert=lambda conn, slug, rows, now: upsert_contacts(conn, slug, rows, now=now),
+    merge=Merge(
+        table=telegram_contacts,
+        key=("telegram_id",),
+        columns=CONTACT_COLUMNS[1:],
+        defaults={"chat_state": f"'{ChatState.ACTIVE.value}'", "updated_at": ":now"},
+        touch={"updated_at": ":now", "blocked_at": _unreachable_sql()},
+    ),
+)
+EVENT_ROWS = ImportKind(
+    upsert=lambda conn, slug, rows, _now: upsert_events(conn, slug, rows),
+    merge=Merge(
+        table=funnel_events,
+        key=("telegram_id", "event", "occurred_at"),
+        columns=("payload",),
+        only_giving=True,
+    ),
+)
+TRANSACTION_ROWS = ImportKind(
+    upsert=lambda conn, slug, rows, now: upsert_transactions(conn, slug, rows, now=now),
+    merge=Merge(
+        table=payment_transactions,
+        key=("external_id",),
+        columns=tuple(c for c in TRANSACTION_COLUMNS if c != "external_id"),
+        defaults={"currency": "'BRL'", "created_at": ":now"},
+    ),
+)
+
+
+class _OneTransaction:
+    """PostgreSQL: each chunk upserted at once, inside the import's one write transaction."""
+
+    def __init__(self, conn: AsyncConnection, kind: ImportKind, bot_slug: str, now: datetime):
+        self.conn, self.kind, self.bot_slug, self.now = conn, kind, bot_slug, now
+        self.new = 0
+
+    async def add(self, rows: Sequence[dict[str, Any]]) -> None:
+        existed = await self.kind.upsert(self.conn, self.bot_slug, rows, self.now)
+        self.new += len(rows) - existed
+
+    async def finish(self) -> int:
+        return self.new
+
+
+@asynccontextmanager
+async def importing(
+    db: Database, kind: ImportKind, bot_slug: str, *, now: datetime
+) -> AsyncIterator[Importer]:
+    """An import of `kind` for the bot: nothing of it is stored unless `finish` returns and the
+    block ends without an error.
+
+    PostgreSQL: one write transaction from here to the end of the block (rows the import
+    writes stay locked until then; other rows and tables are free). SQLite: nothing is locked
+    until `finish`, whose transaction lasts as long as the set-based merge.
+    """
+    if db.is_sqlite:
+        stage = SqliteStage(str(db.url.database), kind.merge, bot_slug, now)
+        try:
+            yield stage
+        finally:
+            await stage.close()
+        return
+    async with db.write() as conn:
+        yield _OneTransaction(conn, kind, bot_slug, now)

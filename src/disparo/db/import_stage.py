@@ -1,0 +1,204 @@
+"""SQLite imports: the rows gathered in a scratch file, then merged in one short transaction.
+
+SQLite has one writer for the whole database. An import writing its chunks in one transaction
+held that lock for its whole length (35 s for 1.8 million contacts): every shot stopped, and a
+worker waiting that long on the lock could freeze the process (a cursor of the waiting
+connection, freed by the garbage collector on another thread, waits for the connection with the
+interpreter's lock held). Here each chunk is upserted into a scratch database of the import's
+own, which locks nothing, and `finish` applies them all in one transaction of four set-based
+statements (6-8 s for 1.8 million contacts): the import still commits whole or not at all.
+All of it runs on the stage's own thread (a sqlite3 connection stays on the thread that made it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sqlite3
+import tempfile
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.exc import DBAPIError
+
+from disparo.db.engine import SQLITE_BUSY_TIMEOUT_MS
+from disparo.db.types import UTCDateTime
+
+T = TypeVar("T")
+_DIALECT = sqlite.dialect()
+_TIME_PROCESSOR = UTCDateTime().dialect_impl(_DIALECT).bind_processor(_DIALECT)
+
+
+def _time_text(value: datetime) -> Any:
+    """A time as SQLAlchemy stores it in SQLite (naive UTC text)."""
+    return _TIME_PROCESSOR(value) if _TIME_PROCESSOR else value
+
+
+@dataclass(frozen=True, slots=True)
+class Merge:
+    """How the staged rows of one table are applied to it.
+
+    A row's missing value (None) never overwrites a stored one; a new row takes `defaults`
+    (SQL over `:now`) where it gives nothing; every stored row a staged one matches gets `touch`
+    (SQL over `t`, the stored row before the change, `s`, the staged one, and `:now`). With
+    `only_giving`, a stored row is updated only if its staged one gives a value beyond the key.
+    """
+
+    table: Table
+    key: tuple[str, ...]  # besides bot_slug
+    columns: tuple[str, ...]  # the others a row may give
+    defaults: dict[str, str] = field(default_factory=dict)
+    touch: dict[str, str] = field(default_factory=dict)
+    only_giving: bool = False
+
+    def stage_sql(self) -> tuple[str, str]:
+        """The scratch table, and the upsert of a chunk into it (a later value wins)."""
+        names, key = ", ".join((*self.key, *self.columns)), ", ".join(self.key)
+        marks = ", ".join("?" for _ in (*self.key, *self.columns))
+        keep = ", ".join(f"{c} = coalesce(excluded.{c}, {c})" for c in self.columns)
+        on_conflict = f"DO UPDATE SET {keep}" if keep else "DO NOTHING"
+        return (
+            f"CREATE TABLE rows ({names}, PRIMARY KEY ({key}))",
+            f"INSERT INTO rows ({names}) VALUES ({marks}) ON CONFLICT ({key}) {on_conflict}",  # noqa: S608 - names only
+        )
+
+    def merge_sql(self) -> tuple[str, str, str]:
+        """How many staged keys are stored; the update of those; the insert of the others."""
+        table = self.table.name
+        match = " AND ".join(f"t.{k} = s.{k}" for k in self.key)
+        stored = f"EXISTS (SELECT 1 FROM main.{table} AS t WHERE t.bot_slug = :slug AND {match})"  # noqa: S608 - names only
+        sets = [f"{c} = coalesce(s.{c}, t.{c})" for c in self.columns]
+        sets += [f"{c} = {expression}" for c, expression in self.touch.items()]
+        giving = " OR ".join(f"s.{c} IS NOT NULL" for c in self.columns)
+        only = f" AND ({giving})" if self.only_giving else ""
+        extra = [c for c in self.defaults if c not in self.columns]
+        names = ", ".join(["bot_slug", *self.key, *self.columns, *extra])
+        values = [":slug", *(f"s.{k}" for k in self.key)]
+        values += [
+            f"coalesce(s.{c}, {self.defaults[c]})" if c in self.defaults else f"s.{c}"
+            for c in self.columns
+        ]
+        values += [self.defaults[c] for c in extra]
+        # Only the names of our own tables and columns are formatted in; values are bound.
+        return (
+            f"SELECT count(*) FROM stage.rows AS s WHERE {stored}",  # noqa: S608 - names only
+            f"UPDATE main.{table} AS t SET {', '.join(sets)} FROM stage.rows AS s "  # noqa: S608 - names only
+            f"WHERE t.bot_slug = :slug AND {match}{only}",
+            f"INSERT INTO main.{table} ({names}) SELECT {', '.join(values)} "  # noqa: S608 - names only
+            f"FROM stage.rows AS s WHERE NOT {stored}",
+        )
+
+
+def _processors(table: Table, names: Sequence[str]) -> list[Callable[[Any], Any] | None]:
+    """What SQLAlchemy does to each value before SQLite stores it (times to text, JSON)."""
+    return [table.c[name].type.dialect_impl(_DIALECT).bind_processor(_DIALECT) for name in names]
+
+
+def _as_sqlalchemy_error(exc: sqlite3.Error, statement: str) -> Exception:
+    """The error as SQLAlchemy would have raised it, so the API answers it like any other."""
+    return DBAPIError.instance(statement, None, exc, sqlite3.Error)
+
+
+class SqliteStage:
+    """One import's rows on their way into the SQLite database at `path` (see the module)."""
+
+    def __init__(self, path: str, merge: Merge, bot_slug: str, now: datetime) -> None:
+        self.path = path
+        self.merge_plan = merge
+        self.bot_slug = bot_slug
+        self.now = now
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="disparo-stage")
+        self._scratch: sqlite3.Connection | None = None
+        self._scratch_path: str | None = None
+        self._names = (*merge.key, *merge.columns)
+        self._processors = _processors(merge.table, self._names)
+        self._create, self._upsert = merge.stage_sql()
+
+    async def _run(self, function: Callable[..., T], *args: Any) -> T:
+        return await asyncio.wrap_future(self._thread.submit(function, *args))
+
+    async def add(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Stage one chunk of rows (distinct keys)."""
+        await self._run(self._add, rows)
+
+    async def finish(self) -> int:
+        """Apply every staged row in one write transaction; how many were new."""
+        return await self._run(self._merge)
+
+    async def close(self) -> None:
+        """Drop the scratch file (whether or not the rows were merged)."""
+        with contextlib.suppress(Exception):
+            await self._run(self._close)
+        self._thread.shutdown(wait=False)
+
+    def _open(self) -> sqlite3.Connection:
+        handle, self._scratch_path = tempfile.mkstemp(prefix="disparo-import-", suffix=".sqlite3")
+        os.close(handle)
+        scratch = sqlite3.connect(self._scratch_path, isolation_level=None)
+        scratch.execute("PRAGMA journal_mode=OFF")  # a scratch file: nothing to recover
+        scratch.execute("PRAGMA synchronous=OFF")
+        scratch.execute(self._create)
+        return scratch
+
+    def _add(self, rows: Sequence[dict[str, Any]]) -> None:
+        if self._scratch is None:
+            self._scratch = self._open()
+        pairs = list(zip(self._names, self._processors, strict=True))
+        values = [
+            tuple(
+                None if (v := row.get(name)) is None else (process(v) if process else v)
+                for name, process in pairs
+            )
+            for row in rows
+        ]
+        self._scratch.execute("BEGIN")
+        self._scratch.executemany(self._upsert, values)
+        self._scratch.execute("COMMIT")
+
+    def _merge(self) -> int:
+        if self._scratch is None:
+            return 0
+        staged: int = self._scratch.execute("SELECT count(*) FROM rows").fetchone()[0]
+        self._scratch.close()
+        self._scratch = None
+        params = {"slug": self.bot_slug, "now": _time_text(self.now)}
+        count, update, insert = self.merge_plan.merge_sql()
+        database = sqlite3.connect(
+            self.path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, isolation_level=None
+        )
+        statement = "BEGIN IMMEDIATE"
+        try:
+            database.execute("PRAGMA foreign_keys=ON")
+            database.execute("PRAGMA synchronous=NORMAL")
+            database.execute("ATTACH DATABASE ? AS stage", (self._scratch_path,))
+            database.execute(statement)
+            try:
+                statement = count
+                stored: int = database.execute(count, params).fetchone()[0]
+                for statement in (update, insert):
+                    database.execute(statement, params)
+                statement = "COMMIT"
+                database.execute(statement)
+            except BaseException:
+                database.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise _as_sqlalchemy_error(exc, statement) from exc
+        finally:
+            database.close()
+        return staged - stored
+
+    def _close(self) -> None:
+        if self._scratch is not None:
+            self._scratch.close()
+            self._scratch = None
+        if self._scratch_path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self._scratch_path)
+            self._scratch_path = None
