@@ -7,12 +7,16 @@ alone with `--server api`) with a probe task on its event loop, and POSTs N cont
 inserts) and then again (all updates). For each run it reports the seconds and rows/s, the
 server's peak resident memory during the run (VmHWM, reset before each run), the longest
 event-loop stall (how late the probe's 10 ms sleeps woke up) and the slowest /healthz answer
-of a client polling every 50 ms meanwhile. Prints the machine, the parameters and one JSON
-object.
+of a client polling every 50 ms meanwhile. With --with-shot the server's worker is sending a
+shot (3,000 recipients at 30/s, to the simulator) through each import: the run also reports
+how many messages left during the import and the longest pause between two of them. Prints the
+machine, the parameters and one JSON object.
 
     .venv/bin/python bench/import_contacts.py [--contacts 100000] [--format csv,ndjson]
     .venv/bin/python bench/import_contacts.py --contacts 1800000 --shape slim --format csv
         # the 64 MiB case: 1.8M contacts of four columns, just under the 64 MiB body limit
+    .venv/bin/python bench/import_contacts.py --contacts 1800000 --shape slim --format csv \
+        --with-shot  # the same while a shot is being sent
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import secrets
@@ -38,10 +43,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from sqlalchemy import func, insert, select
+
 from disparo.db.bots import insert_bot
 from disparo.db.engine import Database
 from disparo.db.secrets import TokenCipher
-from throughput import Databases, free_port, machine
+from disparo.db.tables import shots_queue, shots_sent
+from throughput import Databases, free_port, machine, seed, sim_get, start_simulator
 
 TOKEN = "424242:" + "B" * 35
 SLUG = "bench"
@@ -50,6 +58,8 @@ MAX_BODY_BYTES = 64 * 1024 * 1024  # the import routes' limit
 PROBE_S = 0.010  # the loop probe sleeps this long, again and again
 PROBE_RECORD_S = 0.002  # lateness worth a line in the probe's file
 HEALTH_EVERY_S = 0.05
+SHOT_RECIPIENTS = 3000  # 100 s at 30/s: longer than any import here
+SHOT_LEAD_S = 5.0  # the shot is sending steadily before the import starts
 
 
 def _contacts(count: int, fmt: str, generation: int, shape: str) -> bytes:
@@ -94,6 +104,52 @@ async def _register_bot(url: str) -> None:
             await insert_bot(conn, TokenCipher(None), slug=SLUG, token=TOKEN, now=datetime.now(UTC))
     finally:
         await db.dispose()
+
+
+async def _seed_shot_bots(url: str, count: int) -> list[str]:
+    """`count` bots (bot00, bot01, ...) of SHOT_RECIPIENTS contacts at 30/s; their tokens."""
+    db = Database(url)
+    try:
+        return await seed(db, count, SHOT_RECIPIENTS, 30)
+    finally:
+        await db.dispose()
+
+
+async def _queue_shot(url: str, slug: str) -> None:
+    db = Database(url)
+    try:
+        async with db.write() as conn:
+            await conn.execute(
+                insert(shots_queue).values(
+                    bot_slug=slug,
+                    target="started",
+                    copy="<b>Oferta</b> relâmpago: só hoje!",
+                    scheduled_at=datetime.now(UTC),
+                )
+            )
+    finally:
+        await db.dispose()
+
+
+async def _unknown_deliveries(url: str) -> int:
+    db = Database(url)
+    try:
+        async with db.read() as conn:
+            query = select(func.count()).where(shots_sent.c.status == "unknown")
+            return int(await conn.scalar(query) or 0)
+    finally:
+        await db.dispose()
+
+
+def _shot_during(sim: str, token: str, since: float, until: float) -> dict[str, Any]:
+    """Messages of the bot's shot the simulator received in [since, until] (epoch seconds),
+    and the longest pause between two consecutive ones that overlaps that window."""
+    times = sorted(m["time"] for m in sim_get(sim, f"bots/{token}/messages"))
+    gaps = [b - a for a, b in itertools.pairwise(times) if a < until and b > since]
+    return {
+        "shot_sent_during_import": sum(1 for t in times if since <= t <= until),
+        "shot_pause_max_s": round(max(gaps, default=0.0), 2),
+    }
 
 
 # --- inside the server process -------------------------------------------------------------
@@ -224,7 +280,7 @@ def _run_server(
     env = os.environ | {
         "DISPARO_DATABASE_URL": url,
         "DISPARO_ADMIN_TOKEN": admin_token,
-        "DISPARO_TELEGRAM_API_URL": "http://127.0.0.1:9",
+        "DISPARO_TELEGRAM_API_URL": args.sim or "http://127.0.0.1:9",
         "DISPARO_LOG_LEVEL": "WARNING",
     }
     command = [
@@ -237,6 +293,7 @@ def _run_server(
         "--server",
         args.server,
     ]
+    tokens = asyncio.run(_seed_shot_bots(url, len(args.kinds))) if args.sim else []
     process = subprocess.Popen(command, env=env, cwd=folder)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -249,11 +306,14 @@ def _run_server(
                         f"the {fmt} body is {len(body) / 2**20:.1f} MiB, above the 64 MiB limit: "
                         "send fewer contacts or --shape slim"
                     )
+                if args.sim:
+                    asyncio.run(_queue_shot(url, f"bot{generation:02d}"))
+                    time.sleep(SHOT_LEAD_S)
                 time.sleep(1.0)  # let the server settle before the memory baseline
                 _reset_peak_memory(process.pid)
                 before = _memory_kib(process.pid)["VmRSS"]
                 with _health_poller(base) as health:
-                    started = time.monotonic()
+                    started, started_epoch = time.monotonic(), time.time()
                     result = _post(base, admin_token, body, fmt)
                     seconds = time.monotonic() - started
                 time.sleep(PROBE_S * 5)  # the probe's last line lands
@@ -278,6 +338,11 @@ def _run_server(
                         "under_target": args.contacts / seconds >= TARGET_ROWS_PER_S,
                     }
                 )
+                if args.sim:
+                    time.sleep(2.0)  # the sends around the import's end reach the simulator
+                    window = (started_epoch, started_epoch + seconds)
+                    runs[-1] |= _shot_during(args.sim, tokens[generation], *window)
+                    runs[-1]["unknown_deliveries"] = asyncio.run(_unknown_deliveries(url))
                 print(f"{fmt} {kind}: {json.dumps(runs[-1])}", file=sys.stderr, flush=True)
     finally:
         process.terminate()
@@ -294,6 +359,9 @@ def main() -> int:
     parser.add_argument("--kinds", default="insert,update", help="insert, update or both")
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--server", choices=("serve", "api"), default="serve")
+    parser.add_argument(
+        "--with-shot", action="store_true", help="the worker sends a shot through each import"
+    )
     parser.add_argument("--serve-port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--probe-file", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -312,9 +380,15 @@ def main() -> int:
         "kinds": args.kinds,
         "backend": args.backend,
         "server": args.server,
+        "with_shot": args.with_shot,
     }
     print("parameters:", json.dumps(parameters), flush=True)
     runs: list[dict[str, Any]] = []
+    if args.with_shot and args.server != "serve":
+        raise SystemExit("--with-shot needs --server serve (the worker sends the shot)")
+    sim_port = free_port()
+    simulator = start_simulator(sim_port) if args.with_shot else None
+    args.sim = f"http://127.0.0.1:{sim_port}" if simulator else None
     for fmt in args.formats:
         databases = Databases()
         try:
@@ -326,6 +400,9 @@ def main() -> int:
         finally:
             databases.close()
             shutil.rmtree(databases.tmp, ignore_errors=True)
+    if simulator is not None:
+        simulator.terminate()
+        simulator.wait(timeout=10)
     print(json.dumps({"target_rows_per_s": TARGET_ROWS_PER_S, "runs": runs}, indent=2))
     return 0 if all(run["under_target"] for run in runs) else 1
 
