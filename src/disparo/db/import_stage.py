@@ -5,8 +5,8 @@ held that lock for its whole length (35 s for 1.8 million contacts): every shot 
 worker waiting that long on the lock could freeze the process (a cursor of the waiting
 connection, freed by the garbage collector on another thread, waits for the connection with the
 interpreter's lock held). Here each chunk is upserted into a scratch database of the import's
-own, which locks nothing, and `finish` applies them all in one transaction of four set-based
-statements (6-8 s for 1.8 million contacts): the import still commits whole or not at all.
+own, which locks nothing, and `finish` applies them all in one transaction of three set-based
+statements (6-9 s for 1.8 million contacts): the import still commits whole or not at all.
 All of it runs on the stage's own thread (a sqlite3 connection stays on the thread that made it).
 """
 
