@@ -12,7 +12,7 @@ from api_support import TOKEN, Answer, BuildApp, Client, Serve
 from sqlalchemy import select, text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from disparo.api.routes_imports import CHUNK_LINES
+from disparo.api.routes.imports import CHUNK_LINES
 from disparo.db.engine import Database
 from disparo.db.tables import funnel_events, payment_transactions, telegram_contacts
 

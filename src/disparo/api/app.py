@@ -12,7 +12,6 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from disparo import __version__
-from disparo.api import routes_imports
 from disparo.api.deps import Clock, utc_now
 from disparo.api.errors import install_error_handlers
 from disparo.api.middleware import metrics
@@ -20,6 +19,7 @@ from disparo.api.middleware.auth import AdminAuthMiddleware
 from disparo.api.middleware.limits import BodyLimitMiddleware
 from disparo.api.routes import bots as routes_bots
 from disparo.api.routes import health, webhook
+from disparo.api.routes import imports as routes_imports
 from disparo.api.routes import reports as routes_reports
 from disparo.api.routes import shots as routes_shots
 from disparo.config import Settings

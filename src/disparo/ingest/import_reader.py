@@ -14,7 +14,7 @@ from typing import IO, Any
 
 import orjson
 
-from disparo.api.import_rows import MAX_PAYLOAD_DEPTH, RowError, Spec, check_row, is_depth_error
+from disparo.ingest.import_rows import MAX_PAYLOAD_DEPTH, RowError, Spec, check_row, is_depth_error
 
 MAX_LINE_BYTES = 256 * 1024  # a line (a CSV record) of any import is far shorter
 JSON_DEPTH_LIMIT = 1024  # orjson's own limit of nesting

@@ -22,12 +22,12 @@ from fastapi import APIRouter, Request
 from disparo.api.bot_schemas import ImportResult, Rejection
 from disparo.api.deps import DB, BotSlug, Now
 from disparo.api.errors import ERROR_RESPONSES, ApiError, described, invalid, not_found
-from disparo.api.import_reader import Chunk, RowReader, UnreadableBodyError
-from disparo.api.import_rows import CONTACTS, EVENTS, TRANSACTIONS, RowError, Spec
 from disparo.api.middleware.auth import ADMIN, ADMIN_PREFIX
 from disparo.api.middleware.limits import MAX_IMPORT_BYTES
 from disparo.db import imports
 from disparo.db.bots import bot_exists
+from disparo.ingest.import_reader import Chunk, RowReader, UnreadableBodyError
+from disparo.ingest.import_rows import CONTACTS, EVENTS, TRANSACTIONS, RowError, Spec
 
 log = logging.getLogger("disparo.api.imports")
 
