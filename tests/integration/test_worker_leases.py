@@ -95,8 +95,8 @@ async def test_a_batch_claim_takes_the_oldest_shot_of_each_free_bot(db: Database
     ) is not None
     await add_shot(db, "c")
     a_old = await add_shot(db, "a", scheduled_at=now - timedelta(seconds=5))
-    await add_shot(db, "a")
-    b_old = await add_shot(db, "b")
+    await add_shot(db, "a", scheduled_at=now)
+    b_old = await add_shot(db, "b", scheduled_at=now)
     claimed = await leases.claim_due_shots(
         db, worker_id="w1", now=now, lease_expires_at=lease, limit=10
     )

@@ -6,7 +6,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -25,6 +25,9 @@ from disparo.engine.worker import Worker, WorkerSettings
 from disparo.simulator import SimulatorServer
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+# A shot queued without a time is due long before either clock a test may use: the fixed `NOW`
+# or the machine's (the worker tests run on it), whatever the date the suite runs on.
+DUE = datetime(2000, 1, 1, tzinfo=UTC)
 FINAL = ("sent", "skipped", "error", "cancelled")
 _bot_ids = itertools.count(7_000_000_001)
 
@@ -114,12 +117,7 @@ async def add_shot(
     status: str = "pending",
     wake: bool = False,
 ) -> int:
-    """Queue a shot; its id.
-
-    Without `scheduled_at` the shot is due a second before the machine's clock: right for tests
-    that run the worker on the real clock. A test that claims with the fixed `NOW` passes
-    `scheduled_at=NOW` (or earlier), so that one clock decides whether the shot is due.
-    """
+    """Queue a shot (due at once on any clock unless `scheduled_at`); its id."""
     async with db.write(wake=wake) as conn:
         result = await conn.execute(
             insert(shots_queue)
@@ -131,7 +129,7 @@ async def add_shot(
                 media_url=media_url,
                 buttons=buttons,
                 recency_days=recency_days,
-                scheduled_at=scheduled_at or datetime.now(UTC) - timedelta(seconds=1),
+                scheduled_at=scheduled_at or DUE,
                 status=status,
             )
             .returning(shots_queue.c.id)

@@ -31,7 +31,7 @@ from disparo.telegram import (
     TelegramAPIError,
 )
 
-TOKEN = "7000000001:AAAAAAAAAAAAAAAAAAAA000000000000001"
+TOKEN = "7000000001:" + "T" * 35
 WORKER = "w1"
 LEASE_S = 30.0
 

@@ -11,7 +11,7 @@ from disparo.domain.statuses import ShotStatus
 from disparo.engine.clock import FakeClock
 from disparo.engine.worker import MIN_TICK_GAP_S
 
-OTHER_TOKEN = "7000000002:AAAAAAAAAAAAAAAAAAAA000000000000002"
+OTHER_TOKEN = "7000000002:" + "T" * 35
 
 
 async def test_after_a_claim_the_worker_wakes_for_the_next_scheduled_shot(
