@@ -172,7 +172,7 @@ async def test_revoked_token_stops_every_shot_of_the_bot(
     """401 ends the running shot and the bot's other unfinished shots with a clear error; the
     end's log line gives the counts the stored deliveries (and so the API) give."""
     caplog.set_level(logging.INFO, logger="disparo.engine")
-    token = await add_bot(db, "loja")
+    token = await add_bot(db, "loja", rate_per_s=10)  # the 401 comes back before the 2nd send
     await add_contacts(db, "loja", range(1, 21))
     await sim.control(f"bots/{token}/revoke", {"revoked": True})
     first = await add_shot(db, "loja")
@@ -184,7 +184,7 @@ async def test_revoked_token_stops_every_shot_of_the_bot(
         assert "401" in row["last_error"]
         assert "token" in row["last_error"]
     stored = statuses(await deliveries(db, first))
-    assert stored.get("pending", 0) > 0  # the revoked bot sent nothing: the rest waits
+    assert stored.get("pending", 0) > 0  # stopped at the first answer: the rest waits
 
     def ends() -> list[logging.LogRecord]:
         return [
