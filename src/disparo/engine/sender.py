@@ -24,15 +24,7 @@ from disparo.domain.outcomes import Action, ErrorStreak, Failure, FailureKind, V
 from disparo.domain.sending import ShotContentError, Step, delivery_steps
 from disparo.domain.statuses import DeliveryStatus
 from disparo.engine.finalize import Ending, Settler, finalize
-from disparo.engine.items import (
-    BotCaller,
-    Item,
-    LeaseView,
-    Stop,
-    failure_of,
-    outcome_of,
-    stop_for,
-)
+from disparo.engine.items import BotCaller, Item, LeaseView, Stop, failure_of, outcome_of, stop_for
 from disparo.engine.limiter import BotLimiter, wait_any
 from disparo.engine.outage import Outage
 from disparo.engine.progress import Progress
