@@ -14,13 +14,11 @@ from typing import Any
 
 import orjson
 
-from disparo.telegram.redact import TokenRedactingFilter, redact_tokens
-
-_STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+from disparo.telegram.redact import STANDARD_ATTRS, TokenRedactingFilter, redact_tokens
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
-    return {k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRS}
+    return {k: v for k, v in vars(record).items() if k not in STANDARD_ATTRS}
 
 
 class TextFormatter(logging.Formatter):

@@ -26,7 +26,7 @@ REDACTED_LOGGERS = (
 
 # Attributes every LogRecord has; anything else on a record came from ``extra=`` (aiohttp's
 # access logger puts the request line there) and may be printed by a structured formatter.
-_STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
 def is_token_shaped(token: str) -> bool:
@@ -63,7 +63,7 @@ class TokenRedactingFilter(logging.Filter):
         dirty = [
             key
             for key, value in fields.items()
-            if key not in _STANDARD_ATTRS and isinstance(value, str) and _TOKEN_RE.search(value)
+            if key not in STANDARD_ATTRS and isinstance(value, str) and _TOKEN_RE.search(value)
         ]
         for key in dirty:
             fields[key] = redact_tokens(fields[key])
