@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import inspect
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import URL, create_engine
 
 from disparo.db import migrate
@@ -53,3 +55,49 @@ def test_drift_is_detected(db_url: URL) -> None:
     assert [d[0] for d in differences] == ["add_column"]
     assert differences[0][2] == "bots"
     assert differences[0][3].name == "extra_column"
+
+
+def test_0004_keeps_shots_and_deliveries(empty_db_url: URL) -> None:
+    """Rebuilding shots_queue (SQLite) keeps every shot, delivery and index; down and up again."""
+    from sqlalchemy import text
+
+    migrate.upgrade(empty_db_url, "0003")
+    engine = create_engine(sync_url(empty_db_url))
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO bots (slug, token, webhook_secret) VALUES ('loja', 't', 's')")
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO shots_queue (id, bot_slug, target, copy, status, locked_by)"
+                    " VALUES (7, 'loja', 'started', 'Oi', 'running', 'w1')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO shots_sent (shot_id, bot_slug, telegram_id, seq, status)"
+                    " VALUES (7, 'loja', 42, 1, 'sent')"
+                )
+            )
+        for revision in ("head", "0003", "head"):
+            (migrate.upgrade if revision == "head" else migrate.downgrade)(empty_db_url, revision)
+            with engine.connect() as conn:
+                assert conn.execute(text("SELECT count(*) FROM shots_sent")).scalar() == 1
+                assert conn.execute(text("SELECT status FROM shots_queue")).scalar() == "running"
+            indexes = {i["name"]: i for i in inspect(engine).get_indexes("shots_queue")}
+            running = indexes["uq_shots_queue_running_bot"]
+            assert running["unique"]
+            where = running["dialect_options"]
+            assert "running" in str(where.get("sqlite_where", where.get("postgresql_where")))
+        with engine.begin() as conn:  # a second running shot of the bot is still refused
+            conn.execute(
+                text(
+                    "INSERT INTO shots_queue (bot_slug, target, copy, status)"
+                    " VALUES ('loja', 'started', 'Oi', 'pending')"
+                )
+            )
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(text("UPDATE shots_queue SET status = 'running' WHERE id <> 7"))
+    finally:
+        engine.dispose()

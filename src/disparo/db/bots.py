@@ -42,6 +42,10 @@ class BotRecord:
     updates_offset: int | None
     created_at: datetime
     updated_at: datetime
+    max_shots_per_contact: int | None = None  # the frequency cap: at most this many shots
+    cap_window_hours: int | None = None  # ... delivered within this many hours
+    quiet_hours_start: str | None = None  # "HH:MM" in `timezone`: nothing is sent from then
+    quiet_hours_end: str | None = None  # ... until then
 
 
 def _record(row: RowMapping, cipher: TokenCipher) -> BotRecord:

@@ -45,6 +45,10 @@ class ClaimedShot:
     attempt_count: int
     audience_total: int | None  # None until the audience is snapshotted
     started_at: datetime
+    created_at: datetime  # `stop_on` counts conversions after this
+    expires_at: datetime | None = None  # unsent deliveries end skipped (expired) from then on
+    stop_on: str | None = None  # pix_created or paid: such recipients are skipped (converted)
+    ignore_frequency_cap: bool = False
 
 
 _CLAIMED_COLUMNS = [q[name] for name in ClaimedShot.__slots__]

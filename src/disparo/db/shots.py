@@ -35,7 +35,19 @@ from disparo.domain.statuses import (
 
 # What the operator may change on a pending shot.
 EDITABLE_SHOT_FIELDS = frozenset(
-    {"copy", "media_url", "media_type", "scheduled_at", "recency_days", "buttons"}
+    {
+        "copy",
+        "media_url",
+        "media_type",
+        "scheduled_at",
+        "recency_days",
+        "buttons",
+        "filter",
+        "segment_id",
+        "expires_at",
+        "stop_on",
+        "ignore_frequency_cap",
+    }
 )
 _FINAL = tuple(s.value for s in FINAL_DELIVERY_STATUSES)
 
@@ -61,6 +73,11 @@ class ShotRecord:
     finished_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    filter: Any  # the filter tree narrowing the audience, or None
+    segment_id: int | None  # the saved segment narrowing the audience, or None
+    expires_at: datetime | None
+    stop_on: str | None
+    ignore_frequency_cap: bool
 
 
 _COLUMNS = [shots_queue.c[name] for name in ShotRecord.__slots__]

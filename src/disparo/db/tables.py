@@ -9,6 +9,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -28,6 +29,7 @@ from disparo.domain.statuses import (
     MediaType,
     PaymentStatus,
     ShotStatus,
+    StopOn,
     Target,
 )
 
@@ -68,8 +70,40 @@ bots = Table(
     Column("webhook_secret", Text, nullable=False),
     Column("polling", Boolean, nullable=False, server_default=false()),
     Column("updates_offset", BigInteger),
+    # Send-time rules (migration 0004): at most `max_shots_per_contact` shots delivered to one
+    # contact within `cap_window_hours` (both or neither); nothing sent between
+    # `quiet_hours_start` and `quiet_hours_end` ("HH:MM", the bot's time zone; both or neither).
+    Column("max_shots_per_contact", Integer),
+    Column("cap_window_hours", Integer),
+    Column("quiet_hours_start", Text),
+    Column("quiet_hours_end", Text),
     *_timestamps(),
     CheckConstraint("rate_per_s >= 1 AND rate_per_s <= 1000", name="rate_per_s_range"),
+    CheckConstraint(
+        "(max_shots_per_contact IS NULL) = (cap_window_hours IS NULL)"
+        " AND (max_shots_per_contact IS NULL OR max_shots_per_contact >= 1)"
+        " AND (cap_window_hours IS NULL OR cap_window_hours >= 1)",
+        name="frequency_cap_valid",
+    ),
+    CheckConstraint(
+        "(quiet_hours_start IS NULL) = (quiet_hours_end IS NULL)", name="quiet_hours_valid"
+    ),
+)
+
+segments = Table(
+    "segments",
+    metadata,
+    Column("id", BigIntPK, primary_key=True, autoincrement=True),
+    Column(
+        "bot_slug",
+        Text,
+        ForeignKey("bots.slug", ondelete="CASCADE", onupdate="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", Text, nullable=False),
+    Column("filter", JSON, nullable=False),  # the filter tree, as validated by domain/filters.py
+    *_timestamps(),
+    UniqueConstraint("bot_slug", "name"),
 )
 
 shots_queue = Table(
@@ -98,10 +132,19 @@ shots_queue = Table(
     Column("started_at", UTCDateTime()),
     Column("finished_at", UTCDateTime()),
     *_timestamps(),
+    # Audience narrowing and send-time rules (migration 0004): a filter tree or a saved segment
+    # (not both); when unsent deliveries expire; who is taken out once converted.
+    Column("filter", JSON(none_as_null=True)),
+    Column("segment_id", BigInteger, ForeignKey("segments.id", ondelete="SET NULL")),
+    Column("expires_at", UTCDateTime()),
+    Column("stop_on", Text),
+    Column("ignore_frequency_cap", Boolean, nullable=False, server_default=false()),
     _one_of("target", Target),
     _one_of("media_type", MediaType),
     _one_of("status", ShotStatus),
     CheckConstraint("recency_days IS NULL OR recency_days >= 1", name="recency_days_positive"),
+    _one_of("stop_on", StopOn),
+    CheckConstraint("filter IS NULL OR segment_id IS NULL", name="filter_or_segment"),
     Index("idx_shots_queue_scheduled", "status", "scheduled_at"),
     Index("idx_shots_queue_slug", "bot_slug", "status", "scheduled_at"),
     # One sender per bot: at most one running shot per bot, enforced by the database.
@@ -141,6 +184,16 @@ shots_sent = Table(
     Index(
         "idx_shots_sent_slug_time",
         "bot_slug",
+        "sent_at",
+        postgresql_where=text("sent_at IS NOT NULL"),
+        sqlite_where=text("sent_at IS NOT NULL"),
+    ),
+    # One contact's sent deliveries by time: the frequency cap and the `received_shot` filter
+    # (migration 0004).
+    Index(
+        "idx_shots_sent_contact",
+        "bot_slug",
+        "telegram_id",
         "sent_at",
         postgresql_where=text("sent_at IS NOT NULL"),
         sqlite_where=text("sent_at IS NOT NULL"),
@@ -193,6 +246,22 @@ telegram_contacts = Table(
         sqlite_where=text("has_pix = 1"),
     ),
     Index("idx_telegram_contacts_changes", "bot_slug", "blocked_at"),
+)
+
+contact_tags = Table(
+    "contact_tags",
+    metadata,
+    Column("bot_slug", Text, nullable=False),
+    Column("telegram_id", BigInteger, nullable=False),
+    Column("tag", Text, nullable=False),
+    PrimaryKeyConstraint("bot_slug", "tag", "telegram_id"),
+    ForeignKeyConstraint(
+        ["bot_slug", "telegram_id"],
+        ["telegram_contacts.bot_slug", "telegram_contacts.telegram_id"],
+        ondelete="CASCADE",
+        onupdate="CASCADE",
+    ),
+    Index("idx_contact_tags_contact", "bot_slug", "telegram_id"),
 )
 
 funnel_events = Table(

@@ -50,6 +50,9 @@ class Reason(StrEnum):
     TOKEN_REVOKED = "token_revoked"  # noqa: S105 - a reason, not a secret
     RATE_LIMITED = "rate_limited"
     SERVER_ERROR = "server_error"
+    FREQUENCY_CAP = "frequency_cap"  # the bot's cap on shots per contact was reached
+    EXPIRED = "expired"  # the shot's expires_at passed before it was sent
+    CONVERTED = "converted"  # the recipient did the shot's stop_on after it was created
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ class ShotStatus(StrEnum):
     SKIPPED = "skipped"
     ERROR = "error"
     CANCELLED = "cancelled"
+    EXPIRED = "expired"  # its expires_at passed: whatever was unsent was skipped (expired)
 
 
 class DeliveryStatus(StrEnum):
@@ -44,6 +45,13 @@ class DeliveryStatus(StrEnum):
     SKIPPED = "skipped"
     ERROR = "error"
     UNKNOWN = "unknown"
+
+
+class StopOn(StrEnum):
+    """A conversion that takes a recipient out of a shot made before it (reason `converted`)."""
+
+    PIX_CREATED = "pix_created"
+    PAID = "paid"
 
 
 class ChatState(StrEnum):
@@ -64,7 +72,13 @@ class PaymentStatus(StrEnum):
 
 
 FINAL_SHOT_STATUSES = frozenset(
-    {ShotStatus.SENT, ShotStatus.SKIPPED, ShotStatus.ERROR, ShotStatus.CANCELLED}
+    {
+        ShotStatus.SENT,
+        ShotStatus.SKIPPED,
+        ShotStatus.ERROR,
+        ShotStatus.CANCELLED,
+        ShotStatus.EXPIRED,
+    }
 )
 FINAL_DELIVERY_STATUSES = frozenset(
     {DeliveryStatus.SENT, DeliveryStatus.SKIPPED, DeliveryStatus.ERROR, DeliveryStatus.UNKNOWN}

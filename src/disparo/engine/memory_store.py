@@ -75,6 +75,10 @@ class StoredShot:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     last_error: str | None = None
+    created_at: datetime = _EPOCH
+    expires_at: datetime | None = None
+    stop_on: str | None = None
+    ignore_frequency_cap: bool = False
 
 
 @dataclass
