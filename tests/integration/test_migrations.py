@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import inspect
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import URL, create_engine
+from sqlalchemy.exc import IntegrityError
 
 from disparo.db import migrate
 from disparo.db.tables import metadata
