@@ -101,3 +101,17 @@ async def estimate_audience_size(
     """How many contacts the audience holds now, counted in the database (nothing loaded)."""
     query = select(func.count()).where(audience_condition(bot_slug, target, recency_days, now=now))
     return int(await conn.scalar(query) or 0)
+
+
+async def shot_audience_select(
+    conn: AsyncConnection,
+    shot_id: int,
+    bot_slug: str,
+    target: str,
+    recency_days: int | None,
+    *,
+    now: datetime,
+) -> Select[tuple[int, int]]:
+    """The audience of shot `shot_id` (its target and recency, narrowed by its filter or
+    segment), as `audience_select` numbers it."""
+    return audience_select(bot_slug, target, recency_days, now=now)

@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from disparo.db.audience import REACHABLE_CHAT_STATES, audience_select
+from disparo.db.audience import REACHABLE_CHAT_STATES, shot_audience_select
 from disparo.db.engine import Database
 from disparo.db.raw import driver_sql
 from disparo.db.tables import shots_queue, shots_sent
@@ -147,7 +147,8 @@ async def snapshot_audience(
             return Snapshot(int(row.audience_total), [])
         if row.status != ShotStatus.RUNNING.value or row.lease_expires_at <= now:
             reserve = 0
-        audience = audience_select(bot_slug, target, recency_days, now=now).subquery()
+        query = await shot_audience_select(conn, shot_id, bot_slug, target, recency_days, now=now)
+        audience = query.subquery()
         columns = ["shot_id", "bot_slug", "telegram_id", "seq", "status"]
         values: list[Any] = [literal(shot_id), literal(bot_slug), audience.c.telegram_id]
         values += [audience.c.seq, literal(PENDING)]
