@@ -11,13 +11,16 @@ backends) instead of a pass over every contact probing the two sources.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, not_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from disparo.db.errors import StoreError
-from disparo.db.tables import telegram_contacts
+from disparo.db.filters import filter_condition, sent_count_since
+from disparo.db.tables import segments, shots_queue, telegram_contacts
+from disparo.domain.filters import Filter, parse_filter
 from disparo.domain.statuses import UNREACHABLE_CHAT_STATES, ChatState, Target
 
 contacts = telegram_contacts.c
@@ -42,17 +45,36 @@ def _check(target: str, recency_days: int | None) -> Target:
     return parsed
 
 
-def audience_condition(
-    bot_slug: str, target: str, recency_days: int | None, *, now: datetime
-) -> ColumnElement[bool]:
-    """The WHERE clause over `telegram_contacts` selecting the audience."""
-    parsed = _check(target, recency_days)
-    conditions = [contacts.bot_slug == bot_slug, contacts.chat_state.in_(REACHABLE_CHAT_STATES)]
-    if recency_days is not None:
-        conditions.append(contacts.last_interaction_at >= now - timedelta(days=recency_days))
-    if parsed is Target.PIX_CREATED:
+def _recent(recency_days: int | None, now: datetime) -> ColumnElement[bool] | None:
+    if recency_days is None:
+        return None
+    return contacts.last_interaction_at >= now - timedelta(days=recency_days)
+
+
+def _target(bot_slug: str, target: str, recency_days: int | None) -> list[ColumnElement[bool]]:
+    conditions = [contacts.bot_slug == bot_slug]
+    if _check(target, recency_days) is Target.PIX_CREATED:
         # Bare, as the index predicate is spelled (`has_pix` / `has_pix = 1` on SQLite).
         conditions.append(contacts.has_pix)
+    return conditions
+
+
+def audience_condition(
+    bot_slug: str,
+    target: str,
+    recency_days: int | None,
+    *,
+    now: datetime,
+    narrowing: Filter | None = None,
+) -> ColumnElement[bool]:
+    """The WHERE clause over `telegram_contacts` selecting the audience, narrowed by a filter."""
+    conditions = _target(bot_slug, target, recency_days)
+    conditions.insert(1, contacts.chat_state.in_(REACHABLE_CHAT_STATES))
+    recent = _recent(recency_days, now)
+    if recent is not None:
+        conditions.append(recent)
+    if narrowing is not None:
+        conditions.append(filter_condition(narrowing, now=now))
     return and_(*conditions)
 
 
@@ -62,12 +84,17 @@ def send_order() -> tuple[ColumnElement[object], ...]:
 
 
 def audience_select(
-    bot_slug: str, target: str, recency_days: int | None, *, now: datetime
+    bot_slug: str,
+    target: str,
+    recency_days: int | None,
+    *,
+    now: datetime,
+    narrowing: Filter | None = None,
 ) -> Select[tuple[int, int]]:
     """`(telegram_id, seq)` of every audience member, seq counting from 1 in send order."""
     seq = func.row_number().over(order_by=send_order())
     return select(contacts.telegram_id, seq.label("seq")).where(
-        audience_condition(bot_slug, target, recency_days, now=now)
+        audience_condition(bot_slug, target, recency_days, now=now, narrowing=narrowing)
     )
 
 
@@ -79,11 +106,12 @@ async def audience_members(
     *,
     now: datetime,
     limit: int | None = None,
+    narrowing: Filter | None = None,
 ) -> list[int]:
     """The audience's telegram_ids in send order (the first `limit` of them): a preview."""
     query = (
         select(contacts.telegram_id)
-        .where(audience_condition(bot_slug, target, recency_days, now=now))
+        .where(audience_condition(bot_slug, target, recency_days, now=now, narrowing=narrowing))
         .order_by(*send_order())
         .limit(limit)
     )
@@ -97,10 +125,84 @@ async def estimate_audience_size(
     recency_days: int | None = None,
     *,
     now: datetime,
+    narrowing: Filter | None = None,
 ) -> int:
     """How many contacts the audience holds now, counted in the database (nothing loaded)."""
-    query = select(func.count()).where(audience_condition(bot_slug, target, recency_days, now=now))
-    return int(await conn.scalar(query) or 0)
+    condition = audience_condition(bot_slug, target, recency_days, now=now, narrowing=narrowing)
+    return int(await conn.scalar(select(func.count()).where(condition)) or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class FrequencyCap:
+    """At most `max_shots` shots delivered to a contact within `window_hours`."""
+
+    max_shots: int
+    window_hours: int
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """Who a shot would reach now, and who its rules leave out, each contact counted once under
+    the first rule that excludes it (in the order of the fields)."""
+
+    count: int
+    blocked: int
+    deactivated: int
+    recency: int
+    filter: int
+    frequency_cap: int
+
+
+def _counted(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+async def estimate_with_exclusions(
+    conn: AsyncConnection,
+    bot_slug: str,
+    target: str,
+    recency_days: int | None = None,
+    *,
+    now: datetime,
+    narrowing: Filter | None = None,
+    cap: FrequencyCap | None = None,
+) -> Estimate:
+    """The audience's size and, among the target's contacts, how many each rule excludes: one
+    pass over the bot's contacts of that target."""
+    reachable = contacts.chat_state.in_(REACHABLE_CHAT_STATES)
+    recent = _recent(recency_days, now)
+    recent = true() if recent is None else and_(contacts.last_interaction_at.is_not(None), recent)
+    matches = true() if narrowing is None else filter_condition(narrowing, now=now)
+    capped = (
+        sent_count_since(now - timedelta(hours=cap.window_hours)) >= cap.max_shots
+        if cap is not None
+        else None
+    )
+    kept = and_(reachable, recent, matches)
+    columns = [
+        _counted(kept if capped is None else and_(kept, not_(capped))),
+        _counted(contacts.chat_state == ChatState.BLOCKED.value),
+        _counted(contacts.chat_state == ChatState.DEACTIVATED.value),
+        _counted(and_(reachable, not_(recent))),
+        _counted(and_(reachable, recent, not_(matches))),
+        _counted(and_(kept, capped)) if capped is not None else literal(0),
+    ]
+    query = select(*columns).where(*_target(bot_slug, target, recency_days))
+    row = (await conn.execute(query)).one()
+    return Estimate(*(int(value) for value in row))
+
+
+async def shot_narrowing(conn: AsyncConnection, shot_id: int) -> Filter | None:
+    """The filter narrowing shot `shot_id`'s audience: its own, its segment's, or None."""
+    q, seg = shots_queue.c, segments.c
+    query = (
+        select(q.filter, seg.filter.label("segment_filter"))
+        .select_from(shots_queue.outerjoin(segments, seg.id == q.segment_id))
+        .where(q.id == shot_id)
+    )
+    row = (await conn.execute(query)).first()
+    stored = None if row is None else (row.filter if row.filter is not None else row.segment_filter)
+    return None if stored is None else parse_filter(stored)
 
 
 async def shot_audience_select(
@@ -114,4 +216,5 @@ async def shot_audience_select(
 ) -> Select[tuple[int, int]]:
     """The audience of shot `shot_id` (its target and recency, narrowed by its filter or
     segment), as `audience_select` numbers it."""
-    return audience_select(bot_slug, target, recency_days, now=now)
+    narrowing = await shot_narrowing(conn, shot_id)
+    return audience_select(bot_slug, target, recency_days, now=now, narrowing=narrowing)
