@@ -17,6 +17,7 @@ from disparo.api.errors import install_error_handlers
 from disparo.api.middleware import metrics
 from disparo.api.middleware.auth import AdminAuthMiddleware
 from disparo.api.middleware.limits import BodyLimitMiddleware
+from disparo.api.routes import audiences as routes_audiences
 from disparo.api.routes import bots as routes_bots
 from disparo.api.routes import health, webhook
 from disparo.api.routes import imports as routes_imports
@@ -132,7 +133,7 @@ def create_app(
 
     # Each admin router carries the full prefix and the token check itself, so that the
     # route template Starlette records (metrics labels) is the whole path.
-    for router in (routes_shots, routes_reports, routes_bots, routes_imports):
+    for router in (routes_shots, routes_reports, routes_bots, routes_imports, routes_audiences):
         app.include_router(router.router)
     app.include_router(webhook.router)
     app.include_router(health.router)

@@ -17,6 +17,26 @@ _RATE = (
 _PAID = f"Telegram paid broadcasts enabled for this bot (allows rate_per_s above {MAX_RATE_PER_S})"
 _TIMEZONE = "IANA time zone of the bot's audience, such as America/Sao_Paulo"
 _POLLING = "fetch updates with getUpdates instead of a webhook (no public URL needed)"
+_CAP_MAX = (
+    "frequency cap: at most this many shots delivered to one contact within cap_window_hours "
+    "(1–1000; null with cap_window_hours for no cap); recipients over it are skipped "
+    "(frequency_cap) unless the shot sets ignore_frequency_cap"
+)
+_CAP_WINDOW = "frequency cap window in hours (1–8760); set together with max_shots_per_contact"
+_QUIET = (
+    "quiet hours in the bot's time zone, such as {start: 22:00, end: 08:00}: nothing is sent "
+    "inside them, running shots wait for their end; null for none"
+)
+
+
+class QuietHoursIn(BaseModel):
+    """A daily span of the bot's local time in which nothing is sent."""
+
+    model_config = ConfigDict(extra="forbid")
+    start: str = Field(description="HH:MM (24 h), the bot's time zone", examples=["22:00"])
+    end: str = Field(
+        description="HH:MM (24 h); before start means the next day", examples=["08:00"]
+    )
 
 
 class BotCreate(BaseModel):
@@ -46,6 +66,9 @@ class BotCreate(BaseModel):
     paid_broadcast: bool = Field(default=False, description=_PAID)
     timezone: str = Field(default="America/Sao_Paulo", description=_TIMEZONE)
     polling: bool = Field(default=False, description=_POLLING)
+    max_shots_per_contact: int | None = Field(default=None, ge=1, le=1000, description=_CAP_MAX)
+    cap_window_hours: int | None = Field(default=None, ge=1, le=8760, description=_CAP_WINDOW)
+    quiet_hours: QuietHoursIn | None = Field(default=None, description=_QUIET)
 
 
 class BotPatch(BaseModel):
@@ -62,6 +85,9 @@ class BotPatch(BaseModel):
     paid_broadcast: bool | None = Field(default=None, description=_PAID)
     timezone: str | None = Field(default=None, description=_TIMEZONE)
     polling: bool | None = Field(default=None, description=_POLLING)
+    max_shots_per_contact: int | None = Field(default=None, ge=1, le=1000, description=_CAP_MAX)
+    cap_window_hours: int | None = Field(default=None, ge=1, le=8760, description=_CAP_WINDOW)
+    quiet_hours: QuietHoursIn | None = Field(default=None, description=_QUIET)
 
 
 class BotOut(BaseModel):
@@ -76,6 +102,9 @@ class BotOut(BaseModel):
     paid_broadcast: bool = Field(description=_PAID)
     timezone: str = Field(description=_TIMEZONE)
     polling: bool = Field(description=_POLLING)
+    max_shots_per_contact: int | None = Field(description=_CAP_MAX)
+    cap_window_hours: int | None = Field(description=_CAP_WINDOW)
+    quiet_hours: QuietHoursIn | None = Field(description=_QUIET)
     created_at: datetime = Field(description="when it was registered")
     updated_at: datetime = Field(description="when its settings last changed")
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
-from disparo.domain.statuses import DeliveryStatus, MediaType, ShotStatus, Target
+from disparo.domain.statuses import DeliveryStatus, MediaType, ShotStatus, StopOn, Target
 
 _COPY = (
     "the message, Telegram HTML (parse_mode=HTML): at most 4096 characters, or 1024 when it is "
@@ -23,6 +23,21 @@ _BUTTONS = (
     "inline keyboard: a list of rows, each a list of buttons {text, url}; url is http(s):// "
     "or tg://"
 )
+_FILTER = (
+    "narrows the audience: a filter tree such as {all: [{tag: vip}, {not: {paid: {}}}]} "
+    "(see docs/api.md, Audience filters); not with segment_id"
+)
+_SEGMENT = "narrows the audience to a saved segment of the same bot (its filter as it is when "
+_SEGMENT += "the shot starts); not with filter"
+_EXPIRES = (
+    "ISO 8601 with an offset: whatever is unsent by then is skipped (reason expired) and the "
+    "shot ends with status expired; after scheduled_at"
+)
+_STOP_ON = (
+    "pix_created or paid: recipients who did that after the shot was created are skipped "
+    "(reason converted)"
+)
+_IGNORE_CAP = "send even to contacts over the bot's frequency cap (service messages)"
 
 
 def _in_utc(value: datetime) -> datetime:
@@ -77,6 +92,11 @@ class ShotCreate(BaseModel):
     scheduled_at: UTCTime | None = Field(default=None, description=_SCHEDULED)
     recency_days: int | None = Field(default=None, ge=1, le=3650, description=_RECENCY)
     buttons: ButtonRows | None = Field(default=None, description=_BUTTONS)
+    filter: dict[str, Any] | None = Field(default=None, description=_FILTER)
+    segment_id: int | None = Field(default=None, ge=1, description=_SEGMENT)
+    expires_at: UTCTime | None = Field(default=None, description=_EXPIRES)
+    stop_on: StopOn | None = Field(default=None, description=_STOP_ON)
+    ignore_frequency_cap: bool = Field(default=False, description=_IGNORE_CAP)
 
 
 class ShotPatch(BaseModel):
@@ -92,6 +112,11 @@ class ShotPatch(BaseModel):
     scheduled_at: UTCTime | None = Field(default=None, description=_SCHEDULED)
     recency_days: int | None = Field(default=None, ge=1, le=3650, description=_RECENCY)
     buttons: ButtonRows | None = Field(default=None, description=_BUTTONS)
+    filter: dict[str, Any] | None = Field(default=None, description=_FILTER)
+    segment_id: int | None = Field(default=None, ge=1, description=_SEGMENT)
+    expires_at: UTCTime | None = Field(default=None, description=_EXPIRES)
+    stop_on: StopOn | None = Field(default=None, description=_STOP_ON)
+    ignore_frequency_cap: bool | None = Field(default=None, description=_IGNORE_CAP)
 
 
 class DeliveryCounts(BaseModel):
@@ -121,7 +146,7 @@ class ShotOut(BaseModel):
     buttons: Any = Field(description=_BUTTONS)
     scheduled_at: datetime = Field(description="when it is due, ISO 8601 UTC")
     status: ShotStatus = Field(
-        description="pending, running, paused, sent, skipped, error or cancelled"
+        description="pending, running, paused, sent, skipped, error, cancelled or expired"
     )
     attempt_count: int = Field(description="how many times a worker started it (at most 3)")
     last_error: str | None = Field(description="why it stopped with status error")
@@ -129,6 +154,14 @@ class ShotOut(BaseModel):
     finished_at: datetime | None = Field(description="when it ended (sent, error, cancelled)")
     created_at: datetime = Field(description="when it was created")
     updated_at: datetime = Field(description="when it last changed")
+    filter: dict[str, Any] | None = Field(description=_FILTER)
+    segment_id: int | None = Field(description=_SEGMENT)
+    expires_at: datetime | None = Field(description=_EXPIRES)
+    stop_on: StopOn | None = Field(description=_STOP_ON)
+    ignore_frequency_cap: bool = Field(description=_IGNORE_CAP)
+    quiet_until: datetime | None = Field(
+        description="the shot is due but waits for the bot's quiet hours to end at this time"
+    )
     stats: DeliveryCounts = Field(description="its deliveries by status")
 
 

@@ -52,7 +52,9 @@ def delivery_counts(
     return DeliveryCounts(total=total, progress=progress, **by_status)
 
 
-def shot_out(shot: ShotRecord, counts: Mapping[str, int]) -> ShotOut:
+def shot_out(
+    shot: ShotRecord, counts: Mapping[str, int], *, quiet_until: datetime | None = None
+) -> ShotOut:
     """The response body of a shot."""
     return ShotOut(
         id=shot.id,
@@ -71,6 +73,12 @@ def shot_out(shot: ShotRecord, counts: Mapping[str, int]) -> ShotOut:
         finished_at=shot.finished_at,
         created_at=shot.created_at,
         updated_at=shot.updated_at,
+        filter=shot.filter,
+        segment_id=shot.segment_id,
+        expires_at=shot.expires_at,
+        stop_on=shot.stop_on,
+        ignore_frequency_cap=shot.ignore_frequency_cap,
+        quiet_until=quiet_until,
         stats=delivery_counts(counts, shot.audience_total, shot.status),
     )
 

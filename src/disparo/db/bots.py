@@ -21,7 +21,19 @@ from disparo.db.tables import bots, shots_queue
 from disparo.domain.statuses import ShotStatus
 
 # Settings an operator may change after registration (the token is handled on its own).
-EDITABLE_BOT_FIELDS = frozenset({"name", "rate_per_s", "paid_broadcast", "timezone", "polling"})
+EDITABLE_BOT_FIELDS = frozenset(
+    {
+        "name",
+        "rate_per_s",
+        "paid_broadcast",
+        "timezone",
+        "polling",
+        "max_shots_per_contact",
+        "cap_window_hours",
+        "quiet_hours_start",
+        "quiet_hours_end",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +58,24 @@ class BotRecord:
     cap_window_hours: int | None = None  # ... delivered within this many hours
     quiet_hours_start: str | None = None  # "HH:MM" in `timezone`: nothing is sent from then
     quiet_hours_end: str | None = None  # ... until then
+
+
+@dataclass(frozen=True, slots=True)
+class BotRules:
+    """A bot's send-time rules and time zone (no secrets: cheap to read for any response)."""
+
+    timezone: str
+    max_shots_per_contact: int | None
+    cap_window_hours: int | None
+    quiet_hours_start: str | None
+    quiet_hours_end: str | None
+
+
+async def bot_rules(conn: AsyncConnection, slug: str) -> BotRules | None:
+    """The send-time rules of bot `slug`, or None when there is no such bot."""
+    columns = [bots.c[name] for name in BotRules.__slots__]
+    row = (await conn.execute(select(*columns).where(bots.c.slug == slug))).mappings().first()
+    return None if row is None else BotRules(**row)
 
 
 def _record(row: RowMapping, cipher: TokenCipher) -> BotRecord:

@@ -135,7 +135,9 @@ shots_queue = Table(
     # Audience narrowing and send-time rules (migration 0004): a filter tree or a saved segment
     # (not both); when unsent deliveries expire; who is taken out once converted.
     Column("filter", JSON(none_as_null=True)),
-    Column("segment_id", BigInteger, ForeignKey("segments.id", ondelete="SET NULL")),
+    # No cascade: a segment that a shot still uses cannot be deleted (db/segments.py unlinks the
+    # ended shots first), so a pending shot can never silently lose its narrowing.
+    Column("segment_id", BigInteger, ForeignKey("segments.id")),
     Column("expires_at", UTCDateTime()),
     Column("stop_on", Text),
     Column("ignore_frequency_cap", Boolean, nullable=False, server_default=false()),

@@ -31,6 +31,7 @@ from disparo.api.errors import (
     not_found,
 )
 from disparo.api.middleware.auth import ADMIN, ADMIN_PREFIX
+from disparo.api.send_rules import RULE_FIELDS, rule_changes, rules_out
 from disparo.db import bots as bot_queries
 from disparo.db.bots import BotRecord
 from disparo.db.contacts import contact_metrics
@@ -70,6 +71,7 @@ def bot_out(bot: BotRecord) -> BotOut:
         polling=bot.polling,
         created_at=bot.created_at,
         updated_at=bot.updated_at,
+        **rules_out(bot),
     )
 
 
@@ -164,6 +166,7 @@ async def create_bot(
     """The token is checked with Telegram's getMe and stored (encrypted with a secret key)."""
     _check_rate(body.rate_per_s, body.paid_broadcast)
     _check_timezone(body.timezone)
+    rules = rule_changes(body.model_dump(include=set(RULE_FIELDS), exclude_unset=True))
     token = body.token.get_secret_value().strip()
     me = await _get_me(telegram, token)
     async with db.write() as conn:
@@ -185,6 +188,7 @@ async def create_bot(
             paid_broadcast=body.paid_broadcast,
             timezone=body.timezone,
             polling=body.polling,
+            **rules,
         )
     log.info("bot registered", extra={"bot_slug": bot.slug, "telegram_bot_id": me["id"]})
     return bot_out(bot)
@@ -225,6 +229,7 @@ async def edit_bot(
     changes: dict[str, Any] = {
         k: v for k, v in given.items() if k in bot_queries.EDITABLE_BOT_FIELDS
     }
+    changes.update(rule_changes(given, bot))
     token = None
     if body.token is not None:
         token = body.token.get_secret_value().strip()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -18,10 +19,12 @@ from disparo.api.errors import (
     not_found,
 )
 from disparo.api.middleware.auth import ADMIN, ADMIN_PREFIX
+from disparo.api.narrowing import narrowing_of
 from disparo.api.schemas import ButtonRows, ShotCreate, ShotOut, ShotPage, ShotPatch
+from disparo.api.send_rules import quiet_until
 from disparo.api.views import CURSOR_DOC, page_cursor, shot_out
 from disparo.db import shots as shot_queries
-from disparo.db.bots import bot_exists
+from disparo.db.bots import bot_exists, bot_rules
 from disparo.db.engine import Connection
 from disparo.db.shots import ShotRecord
 from disparo.domain.statuses import MediaType, TransitionError, operator_transition
@@ -48,9 +51,20 @@ async def _shot_or_404(conn: Connection, shot_id: int) -> ShotRecord:
     return shot
 
 
-async def _out(conn: Connection, shot: ShotRecord) -> ShotOut:
+async def _out(conn: Connection, shot: ShotRecord, now: datetime) -> ShotOut:
     counts = await shot_queries.delivery_counts(conn, [shot.id])
-    return shot_out(shot, counts.get(shot.id, {}))
+    rules = await bot_rules(conn, shot.bot_slug)
+    waiting = quiet_until(rules, shot.status, shot.scheduled_at, now)
+    return shot_out(shot, counts.get(shot.id, {}), quiet_until=waiting)
+
+
+def _check_expiry(expires_at: datetime | None, scheduled_at: datetime, now: datetime) -> None:
+    if expires_at is not None and expires_at <= max(scheduled_at, now):
+        raise invalid(
+            "expires_at",
+            "expires_at must be later than scheduled_at and than now; "
+            "leave it out (or null) for a shot that never expires",
+        )
 
 
 @router.post(
@@ -64,6 +78,8 @@ async def create_shot(body: ShotCreate, db: DB, now: Now) -> ShotOut:
     buttons = _plain(body.buttons)
     content = Content(body.copy_text, body.media_type, body.media_url, buttons)
     check_content(content)
+    scheduled_at = body.scheduled_at or now
+    _check_expiry(body.expires_at, scheduled_at, now)
     async with db.write(wake=True) as conn:
         if not await bot_exists(conn, body.bot_slug):
             raise invalid(
@@ -71,6 +87,7 @@ async def create_shot(body: ShotCreate, db: DB, now: Now) -> ShotOut:
                 f"no bot is registered as '{body.bot_slug}'; "
                 "see GET /admin/api/bots or register it with POST /admin/api/bots",
             )
+        await narrowing_of(conn, body.bot_slug, body.filter, body.segment_id)
         values: dict[str, Any] = {
             "bot_slug": body.bot_slug,
             "target": body.target.value,
@@ -78,21 +95,29 @@ async def create_shot(body: ShotCreate, db: DB, now: Now) -> ShotOut:
             "copy": content.copy,
             "media_url": content.media_url,
             "media_type": content.media_type.value,
-            "scheduled_at": body.scheduled_at or now,
+            "scheduled_at": scheduled_at,
+            "segment_id": body.segment_id,
+            "expires_at": body.expires_at,
+            "stop_on": body.stop_on.value if body.stop_on else None,
+            "ignore_frequency_cap": body.ignore_frequency_cap,
         }
         if buttons is not None:
             values["buttons"] = buttons
+        if body.filter is not None:
+            values["filter"] = body.filter
         shot = await shot_queries.insert_shot(conn, now=now, **values)
+        out = await _out(conn, shot, now)
     log.info(
         "[SHOTS][API] shot created",
         extra={"shot_id": shot.id, "bot_slug": shot.bot_slug, "target": shot.target},
     )
-    return shot_out(shot, {})
+    return out
 
 
 @router.get("", summary="List a bot's shots, newest first", responses=described(404, "no such bot"))
 async def list_shots(
     db: DB,
+    now: Now,
     bot_slug: Annotated[str, Query(min_length=1, description="the bot whose shots to list")],
     limit: Annotated[int, Query(ge=1, le=_MAX_PAGE, description="page size, 1–100")] = 20,
     cursor: Annotated[str | None, Query(**CURSOR_DOC)] = None,
@@ -105,17 +130,24 @@ async def list_shots(
         shots = await shot_queries.list_shots(conn, bot_slug, before_id=before_id, limit=limit + 1)
         page = shots[:limit]
         counts = await shot_queries.delivery_counts(conn, [s.id for s in page])
+        rules = await bot_rules(conn, bot_slug)
     next_cursor = str(page[-1].id) if len(shots) > limit else None
-    return ShotPage(
-        items=[shot_out(s, counts.get(s.id, {})) for s in page], next_cursor=next_cursor
-    )
+    items = [
+        shot_out(
+            s,
+            counts.get(s.id, {}),
+            quiet_until=quiet_until(rules, s.status, s.scheduled_at, now),
+        )
+        for s in page
+    ]
+    return ShotPage(items=items, next_cursor=next_cursor)
 
 
 @router.get("/{shot_id}", summary="One shot", responses=_NOT_FOUND)
-async def get_shot(shot_id: ShotId, db: DB) -> ShotOut:
+async def get_shot(shot_id: ShotId, db: DB, now: Now) -> ShotOut:
     """The shot with its delivery counts."""
     async with db.read() as conn:
-        return await _out(conn, await _shot_or_404(conn, shot_id))
+        return await _out(conn, await _shot_or_404(conn, shot_id), now)
 
 
 def _merged(shot: ShotRecord, body: ShotPatch) -> tuple[Content, dict[str, Any]]:
@@ -149,7 +181,32 @@ def _merged(shot: ShotRecord, body: ShotPatch) -> tuple[Content, dict[str, Any]]
         changes["scheduled_at"] = body.scheduled_at
     if "recency_days" in given:
         changes["recency_days"] = body.recency_days
+    changes.update(_rule_changes(shot, body))
     return Content(copy, media_type, media_url, buttons), changes
+
+
+def _rule_changes(shot: ShotRecord, body: ShotPatch) -> dict[str, Any]:
+    """The audience narrowing and send-time rules after the patch: a new filter replaces the
+    segment and a new segment the filter (giving both is refused later)."""
+    given = body.model_fields_set
+    changes: dict[str, Any] = {}
+    if "filter" in given:
+        changes["filter"] = body.filter
+        if body.filter is not None and "segment_id" not in given:
+            changes["segment_id"] = None
+    if "segment_id" in given:
+        changes["segment_id"] = body.segment_id
+        if body.segment_id is not None and "filter" not in given:
+            changes["filter"] = None
+    if "expires_at" in given:
+        changes["expires_at"] = body.expires_at
+    if "stop_on" in given:
+        changes["stop_on"] = body.stop_on.value if body.stop_on else None
+    if "ignore_frequency_cap" in given:
+        if body.ignore_frequency_cap is None:
+            raise invalid("ignore_frequency_cap", "ignore_frequency_cap is true or false")
+        changes["ignore_frequency_cap"] = body.ignore_frequency_cap
+    return changes
 
 
 @router.patch(
@@ -162,11 +219,22 @@ async def edit_shot(shot_id: ShotId, body: ShotPatch, db: DB, now: Now) -> ShotO
         _check_allowed("edit", shot)
         content, changes = _merged(shot, body)
         check_content(content)
+        await narrowing_of(
+            conn,
+            shot.bot_slug,
+            changes.get("filter", shot.filter),
+            changes.get("segment_id", shot.segment_id),
+        )
+        _check_expiry(
+            changes.get("expires_at", shot.expires_at),
+            changes.get("scheduled_at", shot.scheduled_at),
+            now,
+        )
         edited = await shot_queries.edit_pending_shot(conn, shot_id, now=now, **changes)
         if edited is None:
             _check_allowed("edit", await _shot_or_404(conn, shot_id))
             raise conflict("the shot changed while it was being edited; try again")
-        out = await _out(conn, edited)
+        out = await _out(conn, edited, now)
     log.info("[SHOTS][API] shot edited", extra={"shot_id": shot_id, "fields": sorted(changes)})
     return out
 
@@ -186,7 +254,7 @@ async def _transition(db: DB, shot_id: int, action: str, now: Now) -> ShotOut:
         if moved is None:  # a worker moved it between the read and the update
             _check_allowed(action, await _shot_or_404(conn, shot_id))
             raise conflict("the shot changed meanwhile; try again")
-        out = await _out(conn, moved)
+        out = await _out(conn, moved, now)
     log.info("[SHOTS][API] shot %s", action, extra={"shot_id": shot_id, "status": moved.status})
     return out
 

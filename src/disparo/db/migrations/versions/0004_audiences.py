@@ -112,7 +112,6 @@ def upgrade() -> None:
             "segments",
             ["segment_id"],
             ["id"],
-            ondelete="SET NULL",
         )
         batch.drop_constraint(STATUS_CHECK, type_="check")
         batch.create_check_constraint(STATUS_CHECK, f"status IN ({STATUSES_AFTER})")
