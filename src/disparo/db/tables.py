@@ -141,6 +141,9 @@ shots_queue = Table(
     Column("expires_at", UTCDateTime()),
     Column("stop_on", Text),
     Column("ignore_frequency_cap", Boolean, nullable=False, server_default=false()),
+    # Copy and button URLs are in template syntax (migration 0005): variables and {{ }}. Rows
+    # older than templates are false and are sent exactly as stored.
+    Column("templated", Boolean, nullable=False, server_default=false()),
     _one_of("target", Target),
     _one_of("media_type", MediaType),
     _one_of("status", ShotStatus),
@@ -225,6 +228,8 @@ telegram_contacts = Table(
     # payment); kept by database triggers on every table involved (migration 0002), never
     # written by the code.
     Column("has_pix", Boolean, nullable=False, server_default=false()),
+    # Custom values for `{attr.<key>}` variables: a flat JSON object (migration 0005).
+    Column("attributes", JSON(none_as_null=True)),
     PrimaryKeyConstraint("bot_slug", "telegram_id"),
     _one_of("chat_state", ChatState),
     Index(
@@ -248,6 +253,22 @@ telegram_contacts = Table(
         sqlite_where=text("has_pix = 1"),
     ),
     Index("idx_telegram_contacts_changes", "bot_slug", "blocked_at"),
+)
+
+templates = Table(
+    "templates",
+    metadata,
+    Column("id", BigIntPK, primary_key=True, autoincrement=True),
+    # One bot's template, or every bot's when NULL.
+    Column("bot_slug", Text, ForeignKey("bots.slug", ondelete="CASCADE", onupdate="CASCADE")),
+    Column("name", Text, nullable=False),
+    Column("copy", Text, nullable=False),
+    Column("media_type", Text, nullable=False, server_default=text("'none'")),
+    Column("media_url", Text),
+    Column("buttons", JSON(none_as_null=True)),
+    *_timestamps(),
+    _one_of("media_type", MediaType),
+    Index("idx_templates_name", "name"),
 )
 
 contact_tags = Table(
