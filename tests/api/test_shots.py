@@ -134,7 +134,7 @@ async def test_create_shot_requires_the_spec_fields(api: Client, bot: dict[str, 
         answer = await api.post(SHOTS, body)
         assert answer.status == 422
         assert answer.body["error"]["field"] == missing
-        assert answer.body["error"]["message"] == f"{missing} is required"
+        assert answer.body["error"]["message"].startswith(f"{missing} is required")
 
 
 async def test_list_shots_newest_first_with_pages(api: Client, bot: dict[str, Any]) -> None:

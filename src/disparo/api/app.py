@@ -23,6 +23,7 @@ from disparo.api.routes import health, webhook
 from disparo.api.routes import imports as routes_imports
 from disparo.api.routes import reports as routes_reports
 from disparo.api.routes import shots as routes_shots
+from disparo.api.routes import templates as routes_templates
 from disparo.config import Settings
 from disparo.db.engine import Database
 from disparo.db.secrets import TokenCipher
@@ -133,7 +134,14 @@ def create_app(
 
     # Each admin router carries the full prefix and the token check itself, so that the
     # route template Starlette records (metrics labels) is the whole path.
-    for router in (routes_shots, routes_reports, routes_bots, routes_imports, routes_audiences):
+    for router in (
+        routes_templates,
+        routes_shots,
+        routes_reports,
+        routes_bots,
+        routes_imports,
+        routes_audiences,
+    ):
         app.include_router(router.router)
     app.include_router(webhook.router)
     app.include_router(health.router)

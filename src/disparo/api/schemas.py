@@ -38,6 +38,18 @@ _STOP_ON = (
     "(reason converted)"
 )
 _IGNORE_CAP = "send even to contacts over the bot's frequency cap (service messages)"
+_VARIABLES = (
+    "; may hold personal variables such as {first_name|amigo} (docs/api.md, Templates and "
+    "personal variables); required unless from_template gives it"
+)
+_FROM_TEMPLATE = (
+    "a template's id: its copy, media and buttons are copied into the shot (fields given here "
+    "win); later edits of the template never change the shot"
+)
+_ACCEPT_TOO_LONG = (
+    "send even if some recipients' values could make the copy pass Telegram's limit: those "
+    "recipients get error too_long"
+)
 
 
 def _in_utc(value: datetime) -> datetime:
@@ -86,9 +98,13 @@ class ShotCreate(BaseModel):
     )
     bot_slug: str = Field(min_length=1, description="the bot that sends it")
     target: Target = Field(description="started (pressed /start) or pix_created (made a PIX)")
-    copy_text: str = Field(alias="copy", description=_COPY)
+    copy_text: str | None = Field(default=None, alias="copy", description=_COPY + _VARIABLES)
     media_url: str | None = Field(default=None, description=_MEDIA_URL)
-    media_type: MediaType = Field(default=MediaType.NONE, description="photo, video, audio, none")
+    media_type: MediaType | None = Field(
+        default=None, description="photo, video, audio, none (default none)"
+    )
+    from_template: int | None = Field(default=None, ge=1, description=_FROM_TEMPLATE)
+    accept_too_long: bool = Field(default=False, description=_ACCEPT_TOO_LONG)
     scheduled_at: UTCTime | None = Field(default=None, description=_SCHEDULED)
     recency_days: int | None = Field(default=None, ge=1, le=3650, description=_RECENCY)
     buttons: ButtonRows | None = Field(default=None, description=_BUTTONS)
@@ -109,6 +125,7 @@ class ShotPatch(BaseModel):
     copy_text: str | None = Field(default=None, alias="copy", description=_COPY)
     media_url: str | None = Field(default=None, description=_MEDIA_URL)
     media_type: MediaType | None = Field(default=None, description="photo, video, audio, none")
+    accept_too_long: bool = Field(default=False, description=_ACCEPT_TOO_LONG)
     scheduled_at: UTCTime | None = Field(default=None, description=_SCHEDULED)
     recency_days: int | None = Field(default=None, ge=1, le=3650, description=_RECENCY)
     buttons: ButtonRows | None = Field(default=None, description=_BUTTONS)

@@ -47,6 +47,7 @@ EDITABLE_SHOT_FIELDS = frozenset(
         "expires_at",
         "stop_on",
         "ignore_frequency_cap",
+        "templated",
     }
 )
 _FINAL = tuple(s.value for s in FINAL_DELIVERY_STATUSES)
@@ -78,6 +79,7 @@ class ShotRecord:
     expires_at: datetime | None
     stop_on: str | None
     ignore_frequency_cap: bool
+    templated: bool  # copy and button URLs in template syntax (every shot made since 0005)
 
 
 _COLUMNS = [shots_queue.c[name] for name in ShotRecord.__slots__]

@@ -23,6 +23,7 @@ from disparo.api.errors import (
     not_found,
 )
 from disparo.api.middleware.auth import ADMIN, ADMIN_PREFIX
+from disparo.api.personalize import parsed_templates, render_for
 from disparo.api.schemas import (
     AudienceEstimate,
     DeliveryOut,
@@ -206,9 +207,15 @@ async def preview_shot(
         if shot is None:
             raise not_found(f"shot {shot_id}")
         bot = await get_bot(conn, cipher, shot.bot_slug)
-    if bot is None:
-        raise not_found(f"bot '{shot.bot_slug}'")
-    content = Content(shot.copy, MediaType(shot.media_type), shot.media_url, shot.buttons)
+        if bot is None:
+            raise not_found(f"bot '{shot.bot_slug}'")
+        copy, buttons = shot.copy, shot.buttons
+        if shot.templated:  # filled in with the test chat's values when it is a contact
+            templates = parsed_templates(shot.copy, shot.buttons)
+            copy, buttons, _, _ = await render_for(
+                conn, shot.bot_slug, body.telegram_id, templates, buttons, timezone=bot.timezone
+            )
+    content = Content(copy, MediaType(shot.media_type), shot.media_url, buttons)
     try:
         messages = await send_preview(telegram.bot(bot.token), body.telegram_id, content)
     except ShotContentError as exc:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from disparo.api.content import Content, check_content
+from disparo.api.content import Content
 from disparo.api.deps import DB, Now, ShotId
 from disparo.api.errors import (
     BODY_ERRORS,
@@ -20,10 +20,12 @@ from disparo.api.errors import (
 )
 from disparo.api.middleware.auth import ADMIN, ADMIN_PREFIX
 from disparo.api.narrowing import narrowing_of
+from disparo.api.personalize import check_templated_content
 from disparo.api.schemas import ButtonRows, ShotCreate, ShotOut, ShotPage, ShotPatch
 from disparo.api.send_rules import quiet_until
 from disparo.api.views import CURSOR_DOC, page_cursor, shot_out
 from disparo.db import shots as shot_queries
+from disparo.db import templates as template_queries
 from disparo.db.bots import bot_exists, bot_rules
 from disparo.db.engine import Connection
 from disparo.db.shots import ShotRecord
@@ -58,6 +60,32 @@ async def _out(conn: Connection, shot: ShotRecord, now: datetime) -> ShotOut:
     return shot_out(shot, counts.get(shot.id, {}), quiet_until=waiting)
 
 
+async def _content_of(conn: Connection, body: ShotCreate) -> Content:
+    """The new shot's content: the body's fields, the rest from `from_template` when given."""
+    given = body.model_fields_set
+    copy, media_type, media_url = body.copy_text, body.media_type, body.media_url
+    buttons = _plain(body.buttons)
+    if body.from_template is not None:
+        template = await template_queries.get_template(conn, body.from_template)
+        if template is None or template.bot_slug not in (None, body.bot_slug):
+            raise invalid(
+                "from_template",
+                f"no template {body.from_template} for bot '{body.bot_slug}'; "
+                "see GET /admin/api/templates?bot_slug=" + body.bot_slug,
+            )
+        if "copy_text" not in given:
+            copy = template.copy
+        if "media_type" not in given:
+            media_type = MediaType(template.media_type)
+            if "media_url" not in given:
+                media_url = template.media_url
+        if "buttons" not in given:
+            buttons = template.buttons
+    if copy is None:
+        raise invalid("copy", "copy is required: the message to send (or give from_template)")
+    return Content(copy, media_type or MediaType.NONE, media_url, buttons)
+
+
 def _check_expiry(expires_at: datetime | None, scheduled_at: datetime, now: datetime) -> None:
     if expires_at is not None and expires_at <= max(scheduled_at, now):
         raise invalid(
@@ -75,9 +103,6 @@ def _check_expiry(expires_at: datetime | None, scheduled_at: datetime, now: date
 )
 async def create_shot(body: ShotCreate, db: DB, now: Now) -> ShotOut:
     """Queue a shot for `scheduled_at` (default now); the workers are woken at once."""
-    buttons = _plain(body.buttons)
-    content = Content(body.copy_text, body.media_type, body.media_url, buttons)
-    check_content(content)
     scheduled_at = body.scheduled_at or now
     _check_expiry(body.expires_at, scheduled_at, now)
     async with db.write(wake=True) as conn:
@@ -87,6 +112,8 @@ async def create_shot(body: ShotCreate, db: DB, now: Now) -> ShotOut:
                 f"no bot is registered as '{body.bot_slug}'; "
                 "see GET /admin/api/bots or register it with POST /admin/api/bots",
             )
+        content = await _content_of(conn, body)
+        check_templated_content(content, accept_too_long=body.accept_too_long)
         await narrowing_of(conn, body.bot_slug, body.filter, body.segment_id)
         values: dict[str, Any] = {
             "bot_slug": body.bot_slug,
@@ -100,9 +127,10 @@ async def create_shot(body: ShotCreate, db: DB, now: Now) -> ShotOut:
             "expires_at": body.expires_at,
             "stop_on": body.stop_on.value if body.stop_on else None,
             "ignore_frequency_cap": body.ignore_frequency_cap,
+            "templated": True,
         }
-        if buttons is not None:
-            values["buttons"] = buttons
+        if content.buttons is not None:
+            values["buttons"] = content.buttons
         if body.filter is not None:
             values["filter"] = body.filter
         shot = await shot_queries.insert_shot(conn, now=now, **values)
@@ -218,7 +246,8 @@ async def edit_shot(shot_id: ShotId, body: ShotPatch, db: DB, now: Now) -> ShotO
         shot = await _shot_or_404(conn, shot_id)
         _check_allowed("edit", shot)
         content, changes = _merged(shot, body)
-        check_content(content)
+        check_templated_content(content, accept_too_long=body.accept_too_long)
+        changes["templated"] = True
         await narrowing_of(
             conn,
             shot.bot_slug,

@@ -1,0 +1,107 @@
+"""A shot's content in template syntax: checked once, rendered for each recipient.
+
+The copy and every button URL are templates (`domain/variables.py`); button labels are plain
+text. `ShotTemplates.parse` refuses unknown variables naming the field (`buttons[0][1].url`);
+`render` gives one contact's copy and buttons and the variables it had no value for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from disparo.domain.copy import CAPTION_LIMIT, CAPTIONED_MEDIA, TEXT_LIMIT
+from disparo.domain.variables import ContactValues, Template, parse_template, render
+
+# The longest value each variable can take (Telegram's limits on names; amounts up to R$ 10
+# billion); None when nothing bounds it (tags, custom attributes).
+LONGEST_VALUE: dict[str, int | None] = {
+    "first_name": 64,
+    "last_name": 64,
+    "username": 32,
+    "last_pix_amount": 22,
+    "total_paid": 22,
+    "last_pix_at": 10,
+    "tags": None,
+}
+# Every variable filled, for checking a template's HTML and URLs as Telegram will see them.
+SAMPLE = ContactValues(
+    first_name="Ana",
+    last_name="Souza",
+    username="ana",
+    last_pix_amount_cents=4990,
+    total_paid_cents=19_980,
+    tags=("vip",),
+)
+
+
+def _button_urls(buttons: Any) -> Iterator[tuple[str, str]]:
+    if not isinstance(buttons, list):
+        return
+    for r, row in enumerate(buttons):
+        if not isinstance(row, list):
+            continue
+        for b, button in enumerate(row):
+            if isinstance(button, dict) and isinstance(button.get("url"), str):
+                yield f"buttons[{r}][{b}].url", button["url"]
+
+
+@dataclass(frozen=True, slots=True)
+class ShotTemplates:
+    """The parsed copy and button URLs of one shot."""
+
+    copy: Template
+    urls: dict[str, Template]  # by field path
+
+    @classmethod
+    def parse(cls, copy: str, buttons: Any) -> ShotTemplates:
+        """VariableError (with the field) on an unknown variable or a stray brace."""
+        urls = {path: parse_template(url, path) for path, url in _button_urls(buttons)}
+        return cls(parse_template(copy, "copy"), urls)
+
+    @property
+    def personal(self) -> bool:
+        """Whether any recipient's message differs from another's."""
+        return self.copy.personal or any(url.personal for url in self.urls.values())
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        """The names of every variable used, once each."""
+        found = [v.name for v in self.copy.variables]
+        for url in self.urls.values():
+            found += [v.name for v in url.variables]
+        return tuple(dict.fromkeys(found))
+
+    def render(
+        self, buttons: Any, values: ContactValues, *, timezone: str
+    ) -> tuple[str, Any, tuple[str, ...]]:
+        """One contact's copy and buttons, and the variables of the copy it had no value for."""
+        copy = render(self.copy, values, timezone=timezone)
+        if not self.urls:
+            return copy.text, buttons, copy.missing
+        rows = []
+        for r, row in enumerate(buttons):
+            new_row = []
+            for b, button in enumerate(row):
+                url = self.urls.get(f"buttons[{r}][{b}].url")
+                if url is not None:
+                    button = {
+                        **button,
+                        "url": render(url, values, timezone=timezone, mode="url").text,
+                    }
+                new_row.append(button)
+            rows.append(new_row)
+        return copy.text, rows, copy.missing
+
+    def may_exceed(self, media_type: str, bare_length: int) -> bool:
+        """Whether some contact's copy could pass Telegram's limit, given the visible length of
+        the copy rendered for a contact without any value (`ContactValues()`)."""
+        limit = CAPTION_LIMIT if media_type in CAPTIONED_MEDIA else TEXT_LIMIT
+        longest = bare_length
+        for variable in self.copy.variables:
+            bound = LONGEST_VALUE.get(variable.name)
+            if bound is None:  # tags, attributes: nothing bounds them
+                return True
+            longest += bound  # a value's escaped characters count once each, as Telegram counts
+        return longest > limit
