@@ -64,13 +64,29 @@ async def test_contact_tags_are_added_and_removed(api: Client, contacts: None) -
     answer = await api.patch(
         "/admin/api/bots/loja/contacts/1", {"add_tags": ["aluno"], "remove_tags": ["vip"]}
     )
-    assert answer.body == {"telegram_id": 1, "tags": ["aluno", "curso-a"]}
+    assert answer.body == {"telegram_id": 1, "tags": ["aluno", "curso-a"], "attributes": {}}
     await tag(api, 2, "aluno")
     listed = await api.get("/admin/api/bots/loja/tags")
     assert listed.body["items"] == [
         {"tag": "aluno", "count": 2},
         {"tag": "curso-a", "count": 1},
     ]
+
+
+async def test_contact_attributes_are_merged(api: Client, contacts: None) -> None:
+    """Attributes merge into the contact's; null removes a key; bad keys and values are named."""
+    path = "/admin/api/bots/loja/contacts/1"
+    first = await api.patch(path, {"attributes": {"plano": "anual", "vip": True, "n": 3}})
+    assert first.body["attributes"] == {"plano": "anual", "vip": True, "n": 3}
+    second = await api.patch(path, {"attributes": {"plano": "mensal", "n": None}})
+    assert second.body["attributes"] == {"plano": "mensal", "vip": True}
+    assert (await api.patch(path, {"add_tags": ["a"]})).body["attributes"] == second.body[
+        "attributes"
+    ]
+    bad_key = await api.patch(path, {"attributes": {"meu plano": "x"}})
+    assert (bad_key.status, bad_key.body["error"]["field"]) == (422, "attributes.meu plano")
+    nested = await api.patch(path, {"attributes": {"plano": {"a": 1}}})
+    assert nested.status == 422
 
 
 async def test_contact_tag_errors(api: Client, contacts: None) -> None:

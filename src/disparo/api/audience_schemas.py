@@ -137,21 +137,36 @@ class TagApplyOut(BaseModel):
     changed: int = Field(description="contacts that gained (or, with remove, lost) the tag")
 
 
-class ContactTagsPatch(BaseModel):
-    """Tags to add to and remove from one contact."""
+AttributeValue = str | int | float | bool | None
+
+
+class ContactPatch(BaseModel):
+    """Tags to add to and remove from one contact, and custom attributes to set."""
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"add_tags": ["vip"], "remove_tags": ["lead"]}]},
+        json_schema_extra={
+            "examples": [
+                {"add_tags": ["vip"], "remove_tags": ["lead"], "attributes": {"plano": "anual"}}
+            ]
+        },
     )
     add_tags: list[str] = Field(default_factory=list, max_length=100, description="tags to add")
     remove_tags: list[str] = Field(
         default_factory=list, max_length=100, description="tags to remove"
     )
+    attributes: dict[str, AttributeValue] | None = Field(
+        default=None,
+        description=(
+            "custom values read as {attr.<key>} in a shot: merged into the contact's (a null "
+            "value removes the key); keys 1–40 of A-Z a-z 0-9 _, values text, number or boolean"
+        ),
+    )
 
 
-class ContactTagsOut(BaseModel):
-    """A contact's tags after a change."""
+class ContactOut(BaseModel):
+    """A contact's tags and attributes after a change."""
 
     telegram_id: int = Field(description="the contact")
     tags: list[str] = Field(description="its tags, sorted")
+    attributes: dict[str, AttributeValue] = Field(description="its custom attributes")

@@ -4,11 +4,11 @@ only those the shot's variables need (a shot naming only {first_name} reads one 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from disparo.db.tables import contact_tags, funnel_events, payment_transactions, telegram_contacts
@@ -114,3 +114,26 @@ async def contact_names(
     for tid, first, last in (await conn.execute(query)).tuples():
         found[int(tid)] = " ".join(part for part in (first, last) if part) or None
     return found
+
+
+async def merge_attributes(
+    conn: AsyncConnection,
+    bot_slug: str,
+    telegram_id: int,
+    changes: Mapping[str, object] | None,
+) -> dict[str, Any]:
+    """Merge `changes` into the contact's attributes (a None value removes the key); the
+    attributes after the change. The caller checked the contact exists."""
+    where = (c.bot_slug == bot_slug, c.telegram_id == telegram_id)
+    current = await conn.scalar(select(c.attributes).where(*where))
+    attributes: dict[str, Any] = dict(current) if isinstance(current, dict) else {}
+    if changes:
+        for key, value in changes.items():
+            if value is None:
+                attributes.pop(key, None)
+            else:
+                attributes[key] = value
+        await conn.execute(
+            update(telegram_contacts).where(*where).values(attributes=attributes or None)
+        )
+    return attributes

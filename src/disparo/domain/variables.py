@@ -46,6 +46,35 @@ class VariableError(DomainError, ValueError):
         self.field = field
 
 
+MAX_ATTRIBUTES = 50
+MAX_ATTRIBUTE_TEXT = 1000
+
+
+class AttributesError(DomainError, ValueError):
+    """A contact's custom attributes are not a flat object of short values; `key` names the
+    offending one (None for the object as a whole)."""
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+def check_attributes(values: Mapping[str, object]) -> None:
+    """Refuse attributes {attr.<key>} could not read: keys 1–40 of A-Z a-z 0-9 _, values text
+    (at most 1000 characters), number, boolean, or null (which removes the key)."""
+    if len(values) > MAX_ATTRIBUTES:
+        raise AttributesError(f"a contact holds at most {MAX_ATTRIBUTES} attributes")
+    for key, value in values.items():
+        if not _ATTRIBUTE_KEY.fullmatch(key):
+            raise AttributesError(
+                f"attribute key '{key[:50]}' is invalid: use 1–40 of A-Z, a-z, 0-9 and _", key
+            )
+        if isinstance(value, str) and len(value) > MAX_ATTRIBUTE_TEXT:
+            raise AttributesError(f"at most {MAX_ATTRIBUTE_TEXT} characters", key)
+        if value is not None and not isinstance(value, str | int | float | bool):
+            raise AttributesError("a value is text, a number or a boolean (flat, no objects)", key)
+
+
 @dataclass(frozen=True, slots=True)
 class Variable:
     """One `{name|fallback}`; `fallback` None when there is none."""

@@ -9,8 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response
 
 from disparo.api.audience_schemas import (
-    ContactTagsOut,
-    ContactTagsPatch,
+    ContactOut,
+    ContactPatch,
     EstimateIn,
     EstimateOut,
     Exclusions,
@@ -32,10 +32,12 @@ from disparo.db import segments as segment_queries
 from disparo.db import tags as tag_queries
 from disparo.db.audience import FrequencyCap, estimate_audience_size, estimate_with_exclusions
 from disparo.db.bots import bot_exists, bot_rules
+from disparo.db.contact_values import merge_attributes
 from disparo.db.engine import Connection
 from disparo.db.segments import SegmentRecord
 from disparo.domain.statuses import Target
 from disparo.domain.tags import TagError, check_tag, check_tags
+from disparo.domain.variables import AttributesError, check_attributes
 
 log = logging.getLogger("disparo.api.audiences")
 
@@ -244,21 +246,27 @@ async def apply_tag(slug: BotSlug, body: TagApplyIn, db: DB, now: Now) -> TagApp
 
 @router.patch(
     "/bots/{slug}/contacts/{telegram_id}",
-    summary="Add and remove a contact's tags",
+    summary="Change a contact's tags and attributes",
     responses=described(404, "no such bot or contact") | BODY_ERRORS,
 )
 async def edit_contact(
-    slug: BotSlug, telegram_id: TelegramId, body: ContactTagsPatch, db: DB
-) -> ContactTagsOut:
-    """Removals first, then additions; the contact's tags after the change."""
+    slug: BotSlug, telegram_id: TelegramId, body: ContactPatch, db: DB
+) -> ContactOut:
+    """Tag removals first, then additions; attributes merged (null removes a key)."""
     add = _tags(body.add_tags, "add_tags")
     remove = _tags(body.remove_tags, "remove_tags")
     both = sorted(set(add) & set(remove))
     if both:
         raise invalid("add_tags", f"a tag cannot be added and removed at once: {', '.join(both)}")
+    if body.attributes is not None:
+        try:
+            check_attributes(body.attributes)
+        except AttributesError as exc:
+            raise invalid(f"attributes.{exc.key}" if exc.key else "attributes", str(exc)) from None
     async with db.write() as conn:
         if not await tag_queries.contact_exists(conn, slug, telegram_id):
             await _bot_or_404(conn, slug)
             raise not_found(f"contact {telegram_id} of bot '{slug}'")
         tags = await tag_queries.change_tags(conn, slug, telegram_id, add=add, remove=remove)
-    return ContactTagsOut(telegram_id=telegram_id, tags=tags)
+        attributes = await merge_attributes(conn, slug, telegram_id, body.attributes)
+    return ContactOut(telegram_id=telegram_id, tags=tags, attributes=attributes)
