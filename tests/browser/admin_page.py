@@ -171,7 +171,7 @@ def shot_card(page: Page, shot_id: int | str) -> Any:
 
 def saved_shot_id(page: Page) -> int:
     """The id of the shot the form just saved, read from its "Disparo #N salvo." toast."""
-    toast = page.locator(".toast", has_text="salvo").last
+    toast = page.locator(".toast", has_text=re.compile(r"Disparo #\d+ salvo")).last
     expect(toast).to_be_visible()
     match = re.search(r"#(\d+)", toast.inner_text())
     assert match, toast.inner_text()
