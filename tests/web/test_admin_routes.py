@@ -129,7 +129,7 @@ def test_no_script_parses_strings_as_html() -> None:
 def test_assets_load_nothing_from_other_origins() -> None:
     """The page works offline: no CDN, no font service, no absolute URL to load."""
     markup = re.compile(r"""(src|href)\s*=\s*["']?(https?:)?//|@import|url\(\s*["']?(https?:)?//""")
-    for asset in (STATIC / "index.html", STATIC / "style.css"):
+    for asset in (STATIC / "index.html", *sorted(STATIC.glob("*.css"))):
         assert not markup.search(asset.read_text(encoding="utf-8")), asset.name
     code = re.compile(r"""(\bfrom\s*|import\(\s*|fetch\(\s*|new URL\(\s*)["'`](https?:)?//""")
     for script in _scripts():
@@ -146,12 +146,21 @@ def test_page_has_no_inline_script_or_style() -> None:
 
 
 def test_both_languages_have_the_same_words() -> None:
-    """Every text of the page exists in pt-BR; English overrides only known keys."""
+    """Every text of the page exists in pt-BR; English overrides only known keys (i18n.js, and
+    words_audience.js that it merges in)."""
     source = (STATIC / "js" / "i18n.js").read_text(encoding="utf-8")
-    pt_block = source[source.index("const PT = {") : source.index("const EN = {")]
-    en_block = source[source.index("const EN = {") : source.index("const DICTS")]
+    audience = (STATIC / "js" / "words_audience.js").read_text(encoding="utf-8")
+    pt_blocks = (
+        source[source.index("const PT = {") : source.index("const EN = {")],
+        audience[audience.index("AUDIENCE_PT = {") : audience.index("AUDIENCE_EN = {")],
+    )
+    en_blocks = (
+        source[source.index("const EN = {") : source.index("const DICTS")],
+        audience[audience.index("AUDIENCE_EN = {") :],
+    )
     key = re.compile(r'^\s*"([a-zA-Z0-9_.]+)":', re.MULTILINE)
-    pt, en = set(key.findall(pt_block)), set(key.findall(en_block))
+    pt = {k for block in pt_blocks for k in key.findall(block)}
+    en = {k for block in en_blocks for k in key.findall(block)}
     assert len(pt) > 150
     assert en <= pt, sorted(en - pt)
     used = set()

@@ -94,5 +94,10 @@ export const paths = {
   shotStats: (id) => `/shots/${encodeURIComponent(id)}/stats`,
   deliveries: (id, params) => `/shots/${encodeURIComponent(id)}/deliveries` + query(params || {}),
   deliveriesCsv: (id, params) => `/shots/${encodeURIComponent(id)}/deliveries.csv` + query(params || {}),
-  estimate: (params) => "/audience/estimate" + query(params),
+  estimate: () => "/audience/estimate",
+  tags: (slug) => `/bots/${encodeURIComponent(slug)}/tags`,
+  tagsApply: (slug) => `/bots/${encodeURIComponent(slug)}/tags:apply`,
+  contact: (slug, telegramId) => `/bots/${encodeURIComponent(slug)}/contacts/${encodeURIComponent(telegramId)}`,
+  segments: (slug) => `/bots/${encodeURIComponent(slug)}/segments`,
+  segment: (slug, id) => `/bots/${encodeURIComponent(slug)}/segments/${encodeURIComponent(id)}`,
 };

@@ -6,6 +6,7 @@ import { h, replace } from "./dom.js";
 import { formView } from "./form.js";
 import { LANGS, lang, onLangChange, setLang, t } from "./i18n.js";
 import { shotsView } from "./shots.js";
+import { segmentFormView, segmentsView } from "./segments.js";
 import { loadBots, onBotChange, selectBot, state } from "./state.js";
 import { statsView } from "./stats.js";
 
@@ -15,10 +16,13 @@ let signinNotice = null;
 
 const ROUTES = [
   [/^\/?$/, () => shotsView()],
-  [/^\/new$/, (m, q) => formView({ mode: "new", from: q.get("from") })],
+  [/^\/new$/, (m, q) => formView({ mode: "new", from: q.get("from"), segment: q.get("segment") })],
   [/^\/shots\/(\d+)\/edit$/, (m) => formView({ mode: "edit", id: m[1] })],
   [/^\/shots\/(\d+)$/, (m) => statsView({ id: m[1] })],
   [/^\/bots$/, () => botsView({ onBotsChanged: drawHeader })],
+  [/^\/segments$/, () => segmentsView()],
+  [/^\/segments\/new$/, () => segmentFormView({ id: null })],
+  [/^\/segments\/(\d+)$/, (m) => segmentFormView({ id: m[1] })],
 ];
 
 function parseHash() {
@@ -117,7 +121,13 @@ function drawHeader() {
       "div",
       { class: "topbar-inner" },
       h("a", { class: "brand", href: "#/" }, h("span", { class: "brand-mark", "aria-hidden": "true" }), t("app.title")),
-      h("nav", { class: "nav" }, link("#/", t("nav.shots"), path !== "/bots"), link("#/bots", t("nav.bots"), path === "/bots")),
+      h(
+        "nav",
+        { class: "nav" },
+        link("#/", t("nav.shots"), path !== "/bots" && !path.startsWith("/segments")),
+        link("#/segments", t("nav.segments"), path.startsWith("/segments")),
+        link("#/bots", t("nav.bots"), path === "/bots"),
+      ),
       h("div", { class: "topbar-tools" }, h("label", { class: "sr-only", for: "bot-select" }, t("nav.bot")), select, langSwitch(), h("button", { type: "button", class: "btn btn-ghost btn-sm", "data-testid": "signout", on: { click: signOut } }, t("nav.signout"))),
     ),
   );
@@ -158,7 +168,8 @@ onBotChange(() => {
   const { path } = parseHash();
   // A shot belongs to one bot: switching bots goes back to that bot's list.
   if (path === "/bots") drawHeader();
-  else if (path === "/" || path === "") route();
+  else if (path === "/" || path === "" || path === "/segments") route();
+  else if (path.startsWith("/segments/")) location.hash = "#/segments";
   else location.hash = "#/";
 });
 onLangChange(() => (getToken() ? route() : signinView()));

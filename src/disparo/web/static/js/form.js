@@ -1,16 +1,19 @@
-// "Novo disparo" / edit form (the spec's saveShotForm): audience chips with a live estimate,
-// "Agora" vs "Programar" in the bot's time zone, the copy editor with Telegram's preview and
-// limits, media, buttons, "Enviar teste"; the server's validation errors beside their fields.
+// "Novo disparo" / edit form (the spec's saveShotForm): the audience (audience.js), "Agora" vs
+// "Programar" in the bot's time zone, expiry and stop-on-conversion (shot_rules.js), the copy
+// editor with Telegram's preview and limits, media, buttons, "Enviar teste" (test_send.js); the
+// server's validation errors beside their fields.
 
 import { ApiError, api, paths } from "./api.js";
-import { h, replace, debounce } from "./dom.js";
+import { audienceSection } from "./audience.js";
+import { h, replace } from "./dom.js";
 import { t, fmtNumber } from "./i18n.js";
+import { rulesSection, rulesValues } from "./shot_rules.js";
 import { currentBot, botTimeZone } from "./state.js";
 import { renderTelegramHtml, copyLimit } from "./tghtml.js";
+import { testSendCard } from "./test_send.js";
 import { instantToWall, offsetLabel, wallToInstant } from "./timezone.js";
-import { clearFieldErrors, emptyState, field, showFieldError, showServerError, toast } from "./ui.js";
+import { choice, clearFieldErrors, emptyState, field, showFieldError, showServerError, toast } from "./ui.js";
 
-const TARGETS = ["started", "pix_created"];
 const MEDIA = ["none", "photo", "video", "audio"];
 const TOOLS = [
   ["b", "B", "tool-bold"],
@@ -21,33 +24,6 @@ const TOOLS = [
   ["tg-spoiler", "▒", "tool-spoiler"],
   ["a", "link", "tool-link"],
 ];
-
-/** A radio group drawn as chips or as a segmented control. */
-function choice(name, options, value, onChange, className) {
-  const group = h("div", { class: className, role: "radiogroup", "data-group": name });
-  const buttons = options.map(([key, label, extra]) =>
-    h(
-      "button",
-      {
-        type: "button",
-        role: "radio",
-        class: className === "segmented" ? "segment" : "chip",
-        "aria-checked": String(key === value),
-        "data-value": key,
-        on: {
-          click: (ev) => {
-            for (const b of buttons) b.setAttribute("aria-checked", String(b === ev.currentTarget));
-            onChange(key);
-          },
-        },
-      },
-      label,
-      extra || null,
-    ),
-  );
-  group.append(...buttons);
-  return group;
-}
 
 /** Flat [{text, url}] rows from the API's buttons (a list of rows, or a flat list). */
 function buttonsFromApi(buttons) {
@@ -61,7 +37,7 @@ function buttonsToApi(rows) {
 }
 
 /** The form view; `mode` is "new" or "edit", `id` the shot edited or duplicated. */
-export function formView({ mode, id, from }) {
+export function formView({ mode, id, from, segment }) {
   const bot = currentBot();
   if (!bot) return { el: h("section", { class: "view" }, emptyState(t("shots.nobots.title"), t("shots.nobots.lead"))) };
   const slug = bot.slug;
@@ -71,6 +47,11 @@ export function formView({ mode, id, from }) {
     target: "started",
     recency: false,
     recency_days: 7,
+    narrowing: segment ? "segment" : "none",
+    segment_id: segment || null,
+    filter: null,
+    ignore_frequency_cap: false,
+    ...rulesValues(null, timeZone, { keepExpiry: false }),
     when: "now",
     wall: instantToWall(new Date(Date.now() + 60 * 60 * 1000), timeZone).slice(0, 14) + "00",
     media_type: "none",
@@ -88,6 +69,11 @@ export function formView({ mode, id, from }) {
         target: shot.target,
         recency: Boolean(shot.recency_days),
         recency_days: shot.recency_days || 7,
+        narrowing: shot.segment_id ? "segment" : shot.filter ? "filter" : "none",
+        segment_id: shot.segment_id || null,
+        filter: shot.filter || null,
+        ignore_frequency_cap: Boolean(shot.ignore_frequency_cap),
+        ...rulesValues(shot, timeZone, { keepExpiry: mode === "edit" }),
         media_type: shot.media_type || "none",
         media_url: shot.media_url || "",
         copy: shot.copy || "",
@@ -116,63 +102,8 @@ export function formView({ mode, id, from }) {
   function build() {
     const title = mode === "edit" ? t("form.edit", { id }) : from ? t("form.duplicateOf", { id: from }) : t("form.new");
 
-    // Audience + live estimate
-    const estimate = h("span", { class: "estimate", "data-testid": "estimate", "aria-live": "polite" });
-    const refreshEstimate = debounce(async () => {
-      estimate.textContent = t("form.estimate.loading");
-      estimate.classList.add("is-loading");
-      try {
-        const answer = await api(
-          "GET",
-          paths.estimate({ bot_slug: slug, target: values.target, recency_days: values.recency ? values.recency_days : null }),
-        );
-        const n = answer.count ?? 0;
-        estimate.dataset.count = n;
-        estimate.textContent = n === 1 ? t("form.estimate.one") : t("form.estimate", { n: fmtNumber(n) });
-      } catch {
-        estimate.textContent = "";
-      } finally {
-        estimate.classList.remove("is-loading");
-      }
-    }, 200);
-    const targetChips = choice(
-      "target",
-      TARGETS.map((k) => [k, t(`target.${k}`), h("span", { class: "chip-sub" }, t(`target.${k}.long`))]),
-      values.target,
-      (v) => {
-        values.target = v;
-        refreshEstimate();
-      },
-      "chips",
-    );
-    if (mode === "edit") for (const chip of targetChips.children) chip.disabled = true;
-    const recencyDays = h("input", {
-      type: "number",
-      id: "recency_days",
-      min: 1,
-      max: 3650,
-      class: "input input-narrow",
-      value: String(values.recency_days),
-      disabled: !values.recency,
-      on: {
-        input: (ev) => {
-          values.recency_days = Math.max(1, parseInt(ev.target.value, 10) || 1);
-          refreshEstimate();
-        },
-      },
-    });
-    const recencyBox = h("input", {
-      type: "checkbox",
-      id: "recency",
-      checked: values.recency,
-      on: {
-        change: (ev) => {
-          values.recency = ev.target.checked;
-          recencyDays.disabled = !values.recency;
-          refreshEstimate();
-        },
-      },
-    });
+    const audience = audienceSection({ bot, mode, values });
+    const rules = rulesSection({ values, timeZone });
 
     // When
     const wall = h("input", {
@@ -324,35 +255,7 @@ export function formView({ mode, id, from }) {
       problems.hidden = !found.length;
     }
 
-    // Test send
-    const testInput = h("input", { type: "text", inputmode: "numeric", id: "test_chat", class: "input", placeholder: "123456789" });
-    const testButton = h("button", { type: "button", class: "btn", "data-testid": "send-test", disabled: mode !== "edit" }, t("form.test"));
-    testInput.disabled = mode !== "edit";
-    const testField = field(
-      "telegram_id",
-      t("form.test.chat"),
-      h("div", { class: "test-row" }, testInput, testButton),
-      mode === "edit" ? t("form.test.help") : t("form.test.saveFirst"),
-    );
-    testField.querySelector("label").htmlFor = "test_chat";
-    testButton.addEventListener("click", async () => {
-      clearFieldErrors(testCard);
-      const chat = testInput.value.trim();
-      if (!/^-?\d+$/.test(chat)) {
-        showFieldError(testCard, "telegram_id", t("form.required"));
-        return;
-      }
-      testButton.disabled = true;
-      try {
-        await api("POST", paths.shotAction(id, "test"), { telegram_id: Number(chat) });
-        toast(t("form.test.sent", { id: chat }));
-      } catch (err) {
-        if (!(err instanceof ApiError) || !showServerError(testCard, err, "telegram_id")) toast(err.message, "error");
-      } finally {
-        testButton.disabled = false;
-      }
-    });
-    const testCard = h("div", { class: "card test-card" }, h("h2", { class: "card-title" }, t("form.test")), testField);
+    const testCard = testSendCard(mode, id);
 
     const summary = h("p", { class: "form-summary", role: "alert", hidden: true });
     const form = h(
@@ -361,16 +264,9 @@ export function formView({ mode, id, from }) {
       h(
         "div",
         { class: "form-main card" },
-        field("target", t("form.audience"), h("div", { class: "audience-row" }, targetChips, estimate), mode === "edit" ? t("form.audience.locked") : t("form.audience.help")),
-        h(
-          "div",
-          { class: "field field-inline", "data-field": "recency_days" },
-          h("label", { class: "check" }, recencyBox, " ", t("form.recency")),
-          recencyDays,
-          h("span", { class: "unit" }, t("form.recency.days")),
-          h("p", { class: "field-error", role: "alert" }),
-        ),
+        audience.el,
         field("scheduled_at", t("form.when"), h("div", { class: "when-row" }, whenControl, scheduleRow)),
+        rules.el,
         field("media_type", t("form.media"), mediaChips),
         mediaUrlField,
         field("copy", t("form.copy"), h("div", { class: "editor" }, toolbar, copy), t("form.copy.help")),
@@ -392,7 +288,7 @@ export function formView({ mode, id, from }) {
     );
     form.addEventListener("submit", (ev) => {
       ev.preventDefault();
-      saveShotForm(form, submit, summary);
+      saveShotForm(form, submit, summary, audience, rules);
     });
     replace(
       el,
@@ -401,22 +297,23 @@ export function formView({ mode, id, from }) {
     );
     updateWhenHint();
     updatePreview();
-    refreshEstimate();
+    audience.refresh();
     if (mode !== "edit") copy.focus();
   }
 
   /** Collect the form, send it, show the server's errors beside their fields. */
-  async function saveShotForm(form, submit, summary) {
+  async function saveShotForm(form, submit, summary, audience, rules) {
     clearFieldErrors(form);
+    audience.clearErrors();
     summary.hidden = true;
-    if (!values.copy.trim()) {
-      showFieldError(form, "copy", t("form.required"));
-      form.querySelector("#copy").focus();
-      return;
-    }
+    const narrowed = audience.read();
+    const sending = rules.read(form);
+    if (!values.copy.trim()) showFieldError(form, "copy", t("form.required"));
+    if (!narrowed || !sending || !values.copy.trim()) return showSummary(form, summary, t("form.fixErrors"));
     const payload = {
       target: values.target,
-      recency_days: values.recency ? values.recency_days : null,
+      ...narrowed,
+      ...sending,
       copy: values.copy,
       media_type: values.media_type,
       media_url: values.media_type === "none" ? null : values.media_url.trim() || null,
@@ -444,14 +341,11 @@ export function formView({ mode, id, from }) {
       location.hash = "#/";
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
-      const placed = showServerError(form, err);
+      const placed = (err.field && audience.showError(err)) || showServerError(form, err);
       for (const extra of Array.isArray(err.details) ? err.details : []) {
         if (extra && extra.field) showFieldError(form, extra.field, extra.message);
       }
-      summary.textContent = placed ? t("form.fixErrors") : err.message;
-      summary.hidden = false;
-      const first = form.querySelector(".has-error input, .has-error textarea, .has-error button");
-      if (first) first.focus();
+      showSummary(form, summary, placed ? t("form.fixErrors") : err.message);
     } finally {
       submit.disabled = false;
       submit.textContent = label;
@@ -465,6 +359,14 @@ export function formView({ mode, id, from }) {
       disposed = true;
     },
   };
+}
+
+/** The message above the buttons; the first field in error takes the focus. */
+function showSummary(form, summary, message) {
+  summary.textContent = message;
+  summary.hidden = false;
+  const first = form.querySelector('[aria-invalid="true"]') || form.querySelector(".has-error input, .has-error textarea, .has-error button");
+  if (first) first.focus();
 }
 
 function omit(obj, keys) {

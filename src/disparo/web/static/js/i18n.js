@@ -1,4 +1,7 @@
 // Words of the page in Brazilian Portuguese (default) and English, and locale-aware formats.
+// The audience screens' words live in words_audience.js and are merged in here.
+
+import { AUDIENCE_EN, AUDIENCE_PT } from "./words_audience.js";
 
 const PT = {
   "app.title": "Disparo",
@@ -514,6 +517,8 @@ const EN = {
   "bots.current": "Selected",
 };
 
+Object.assign(PT, AUDIENCE_PT);
+Object.assign(EN, AUDIENCE_EN);
 const DICTS = { "pt-BR": PT, en: { ...PT, ...EN } };
 export const LANGS = ["pt-BR", "en"];
 const KEY = "disparo.lang";

@@ -6,11 +6,12 @@ import { h, replace, poller } from "./dom.js";
 import { t, fmtNumber, fmtDateTime, fmtDuration, fmtRate, fmtPercent } from "./i18n.js";
 import { metricsCard } from "./metrics.js";
 import { state, currentBot, botTimeZone } from "./state.js";
+import { quietNote, shotRuleChips } from "./shot_extras.js";
 import { renderTelegramHtml } from "./tghtml.js";
 import { audienceChip, confirmDialog, emptyState, stat, statusBadge, toast } from "./ui.js";
 
 const LIVE = new Set(["running", "paused"]);
-const FINAL = new Set(["sent", "skipped", "error", "cancelled"]);
+const FINAL = new Set(["sent", "skipped", "error", "cancelled", "expired"]);
 const OUTCOMES = ["sent", "skipped", "error", "unknown"];
 
 /** The copy as Telegram would show it (whitelisted tags only; the rest is text). */
@@ -72,6 +73,7 @@ function finalStats(stats) {
 }
 
 function whenLine(shot, timeZone) {
+  if (shot.status === "expired" && shot.expires_at) return t("shots.expiredAt", { when: fmtDateTime(shot.expires_at, timeZone) });
   if (shot.finished_at && FINAL.has(shot.status)) return t("shots.finishedAt", { when: fmtDateTime(shot.finished_at, timeZone) });
   if (shot.started_at && LIVE.has(shot.status)) return t("shots.startedAt", { when: fmtDateTime(shot.started_at, timeZone) });
   return t("shots.scheduledFor", { when: fmtDateTime(shot.scheduled_at, timeZone) });
@@ -93,7 +95,7 @@ export async function deleteShotById(id, shot) {
 }
 
 /** One shot as a card: status, audience, time in the bot's zone, progress or results, actions. */
-export function renderShotCard(shot, { live, timeZone, onChanged }) {
+export function renderShotCard(shot, { live, timeZone, onChanged, segments }) {
   const act = (label, cls, handler, testid) =>
     h("button", { type: "button", class: ["btn", "btn-sm", cls], "data-action": testid, on: { click: handler } }, label);
   const run = (fn) => async (ev) => {
@@ -146,9 +148,11 @@ export function renderShotCard(shot, { live, timeZone, onChanged }) {
       statusBadge(shot),
       h("span", { class: "shot-id" }, `#${shot.id}`),
       audienceChip(shot),
+      shotRuleChips(shot, timeZone, segments),
       meta,
       h("span", { class: "shot-when" }, whenLine(shot, timeZone)),
     ),
+    quietNote(shot, timeZone),
     copyPreview(shot.copy, "shot-copy"),
     LIVE.has(shot.status) ? progressBlock(stats, live) : null,
     FINAL.has(shot.status) && shot.status !== "cancelled" ? finalStats(stats) : null,
@@ -199,6 +203,16 @@ export function shotsView() {
   const liveStats = new Map();
   const rendered = new Map();
   let wasMoving = false;
+  const segments = new Map();
+  api("GET", paths.segments(slug))
+    .then((answer) => {
+      for (const s of answer.items || []) segments.set(String(s.id), s.name);
+      if (segments.size && shots.some((s) => s.segment_id)) {
+        rendered.clear();
+        draw();
+      }
+    })
+    .catch(() => {});
 
   function draw() {
     if (!shots.length) {
@@ -211,7 +225,7 @@ export function shotsView() {
       const key = fingerprint(shot, live);
       const old = rendered.get(shot.id);
       if (old && old.key === key) return old.el;
-      const card = renderShotCard(shot, { live, timeZone, onChanged: () => poll.now() });
+      const card = renderShotCard(shot, { live, timeZone, onChanged: () => poll.now(), segments });
       rendered.set(shot.id, { key, el: card });
       return card;
     });

@@ -6,10 +6,11 @@ import { cumulative, timelineChart, SERIES } from "./chart.js";
 import { h, replace, poller } from "./dom.js";
 import { t, tOr, fmtNumber, fmtDateTime, fmtDuration, fmtRate } from "./i18n.js";
 import { botTimeZone } from "./state.js";
+import { quietNote, shotRuleChips } from "./shot_extras.js";
 import { copyPreview, deleteShotById, progressBlock } from "./shots.js";
 import { audienceChip, emptyState, stat, statusBadge, toast } from "./ui.js";
 
-const FINAL = new Set(["sent", "skipped", "error", "cancelled"]);
+const FINAL = new Set(["sent", "skipped", "error", "cancelled", "expired"]);
 const FILTERS = ["", "sent", "skipped", "error", "unknown", "pending"];
 
 function reasonLabel(reason) {
@@ -171,7 +172,8 @@ export function statsView({ id }) {
         {},
         h("a", { class: "back", href: "#/" }, "← ", t("nav.shots")),
         h("h1", {}, t("stats.title", { id }), " ", statusBadge(shot)),
-        h("p", { class: "page-sub" }, audienceChip(shot), " ", shot.started_at ? t("shots.startedAt", { when: fmtDateTime(shot.started_at, timeZone) }) : t("shots.scheduledFor", { when: fmtDateTime(shot.scheduled_at, timeZone) })),
+        h("p", { class: "page-sub" }, audienceChip(shot), shotRuleChips(shot, timeZone), " ", shot.started_at ? t("shots.startedAt", { when: fmtDateTime(shot.started_at, timeZone) }) : t("shots.scheduledFor", { when: fmtDateTime(shot.scheduled_at, timeZone) })),
+        quietNote(shot, timeZone),
       ),
       h("div", { class: "head-actions" }, actions()),
     );

@@ -135,3 +135,30 @@ export function field(name, label, control, help) {
 export function emptyState(title, lead, action) {
   return h("div", { class: "empty" }, h("h3", {}, title), h("p", {}, lead), action || null);
 }
+
+/** A radio group drawn as chips or as a segmented control: options are [key, label, extra]. */
+export function choice(name, options, value, onChange, className) {
+  const group = h("div", { class: className, role: "radiogroup", "data-group": name });
+  const buttons = options.map(([key, label, extra]) =>
+    h(
+      "button",
+      {
+        type: "button",
+        role: "radio",
+        class: className === "segmented" ? "segment" : "chip",
+        "aria-checked": String(key === value),
+        "data-value": key,
+        on: {
+          click: (ev) => {
+            for (const b of buttons) b.setAttribute("aria-checked", String(b === ev.currentTarget));
+            onChange(key);
+          },
+        },
+      },
+      label,
+      extra || null,
+    ),
+  );
+  group.append(...buttons);
+  return group;
+}

@@ -1,0 +1,91 @@
+// The shot form's sending rules: an expiry (a time in the bot's zone after which nobody else
+// receives the shot) and stopping for contacts who convert (generate a PIX, or pay) meanwhile.
+
+import { h } from "./dom.js";
+import { t } from "./i18n.js";
+import { instantToWall, offsetLabel, wallToInstant } from "./timezone.js";
+import { choice, field, showFieldError } from "./ui.js";
+
+const STOPS = ["none", "pix_created", "paid"];
+
+/** `values` holds expires (bool), expires_wall and stop_on; returns `{el, read}`. */
+export function rulesSection({ values, timeZone }) {
+  const wall = h("input", {
+    type: "datetime-local",
+    id: "expires_at",
+    class: "input",
+    value: values.expires_wall,
+    disabled: !values.expires,
+    on: {
+      input: (ev) => {
+        values.expires_wall = ev.target.value;
+        hint();
+      },
+    },
+  });
+  const help = h("p", { class: "field-help" });
+  function hint() {
+    const instant = wallToInstant(values.expires_wall, timeZone) || new Date();
+    help.textContent = t("form.when.tz", { tz: timeZone, offset: offsetLabel(instant, timeZone) });
+  }
+  const box = h("input", {
+    type: "checkbox",
+    id: "expires",
+    checked: values.expires,
+    on: {
+      change: (ev) => {
+        values.expires = ev.target.checked;
+        wall.disabled = !values.expires;
+        if (values.expires) wall.focus();
+      },
+    },
+  });
+  const stopChoice = choice(
+    "stop_on",
+    STOPS.map((k) => [k, t(`stopOn.${k}`)]),
+    values.stop_on || "none",
+    (v) => {
+      values.stop_on = v === "none" ? null : v;
+    },
+    "segmented",
+  );
+  hint();
+  const el = [
+    h(
+      "div",
+      { class: "field", "data-field": "expires_at" },
+      h("div", { class: "expiry-row" }, h("label", { class: "check" }, box, " ", t("expiry.label")), wall),
+      help,
+      h("p", { class: "field-help" }, t("expiry.help")),
+      h("p", { class: "field-error", role: "alert" }),
+    ),
+    field("stop_on", t("stopOn.title"), stopChoice, t("stopOn.help")),
+  ];
+  return {
+    el,
+    /** `{expires_at, stop_on}` for the payload, or null after marking a missing expiry. */
+    read(form) {
+      let expires = null;
+      if (values.expires) {
+        const instant = wallToInstant(values.expires_wall, timeZone);
+        if (!instant) {
+          showFieldError(form, "expires_at", t("form.required"));
+          return null;
+        }
+        expires = instant.toISOString();
+      }
+      return { expires_at: expires, stop_on: values.stop_on || null };
+    },
+  };
+}
+
+/** The rule fields' starting values, from a stored shot (or defaults). */
+export function rulesValues(shot, timeZone, { keepExpiry }) {
+  const later = new Date(Date.now() + 24 * 60 * 60 * 1000);
+  const expiry = keepExpiry && shot && shot.expires_at ? new Date(shot.expires_at) : null;
+  return {
+    expires: Boolean(expiry),
+    expires_wall: expiry ? instantToWall(expiry, timeZone) : instantToWall(later, timeZone).slice(0, 14) + "00",
+    stop_on: (shot && shot.stop_on) || null,
+  };
+}
