@@ -1,7 +1,8 @@
-// Bot management: add a bot by its token, edit rate / paid broadcasts / time zone, webhook and
-// its secret.
+// Bot management: add a bot by its token, edit rate / paid broadcasts / time zone and its sending
+// limits (bot_limits.js), webhook and its secret.
 
 import { ApiError, api, paths } from "./api.js";
+import { limitFacts, limitsFields } from "./bot_limits.js";
 import { h, replace } from "./dom.js";
 import { t, fmtNumber } from "./i18n.js";
 import { loadBots, selectBot, state } from "./state.js";
@@ -15,6 +16,8 @@ function zoneSelect(id, value) {
 }
 
 function reportError(form, err) {
+  // The cap's two numbers share one field on the page.
+  if (err instanceof ApiError && err.field === "cap_window_hours") err.field = "max_shots_per_contact";
   if (err instanceof ApiError && showServerError(form, err)) return;
   toast(err.message || t("common.error"), "error");
 }
@@ -24,6 +27,7 @@ function editForm(bot, done) {
   const rate = h("input", { id: `rate-${bot.slug}`, type: "number", min: 1, max: 1000, class: "input input-narrow", value: String(bot.rate_per_s ?? 25) });
   const paid = h("input", { id: `paid-${bot.slug}`, type: "checkbox", checked: Boolean(bot.paid_broadcast) });
   const zone = zoneSelect(`tz-${bot.slug}`, bot.timezone || "America/Sao_Paulo");
+  const limits = limitsFields(bot);
   const save = h("button", { type: "submit", class: "btn btn-primary" }, t("common.save"));
   const form = h(
     "form",
@@ -36,11 +40,14 @@ function editForm(bot, done) {
       field("timezone", t("bots.timezone"), zone),
     ),
     h("div", { class: "field", "data-field": "paid_broadcast" }, h("label", { class: "check" }, paid, " ", t("bots.paid")), h("p", { class: "field-error" })),
+    limits.el,
     h("div", { class: "form-actions" }, h("button", { type: "button", class: "btn btn-ghost", on: { click: () => done(false) } }, t("common.cancel")), save),
   );
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     clearFieldErrors(form);
+    const sendingLimits = limits.read(form);
+    if (!sendingLimits) return;
     save.disabled = true;
     try {
       await api("PATCH", paths.bot(bot.slug), {
@@ -48,6 +55,7 @@ function editForm(bot, done) {
         rate_per_s: Number(rate.value),
         paid_broadcast: paid.checked,
         timezone: zone.value,
+        ...sendingLimits,
       });
       toast(t("bots.saved", { slug: bot.slug }));
       done(true);
@@ -70,6 +78,7 @@ function botCard(bot, redraw) {
       [t("bots.timezone"), bot.timezone || "America/Sao_Paulo"],
       [t("bots.token"), bot.token || "—"],
       [t("bots.mode"), bot.polling ? t("bots.mode.polling") : t("bots.mode.webhook")],
+      ...limitFacts(bot),
     ];
     replace(
       body,
