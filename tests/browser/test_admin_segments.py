@@ -209,6 +209,10 @@ def test_use_in_a_new_shot_then_delete_once_no_shot_uses_it(page: Page, stack: S
         "segmento: Alunos do curso A"
     )
     assert stack.api("GET", f"/admin/api/shots/{shot_id}")["segment_id"] == segment["id"]
+    page.goto(f"{stack.base_url}/admin/#/shots/{shot_id}")  # its statistics name it too
+    expect(page.locator(".page-sub").get_by_test_id("chip-segment")).to_have_text(
+        "segmento: Alunos do curso A"
+    )
 
     page.get_by_role("link", name="Segmentos").click()
     card.locator('[data-action="delete"]').click()

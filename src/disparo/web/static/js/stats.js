@@ -48,6 +48,7 @@ export function statsView({ id }) {
   const copyCard = h("div", { class: "card copy-card" });
   const log = h("div", { class: "card deliveries" });
   let shot = null;
+  const segments = new Map(); // the name of the shot's segment, once fetched
   let stats = null;
   let built = false;
 
@@ -172,7 +173,7 @@ export function statsView({ id }) {
         {},
         h("a", { class: "back", href: "#/" }, "← ", t("nav.shots")),
         h("h1", {}, t("stats.title", { id }), " ", statusBadge(shot)),
-        h("p", { class: "page-sub" }, audienceChip(shot), shotRuleChips(shot, timeZone), " ", shot.started_at ? t("shots.startedAt", { when: fmtDateTime(shot.started_at, timeZone) }) : t("shots.scheduledFor", { when: fmtDateTime(shot.scheduled_at, timeZone) })),
+        h("p", { class: "page-sub" }, audienceChip(shot), shotRuleChips(shot, timeZone, segments), " ", shot.started_at ? t("shots.startedAt", { when: fmtDateTime(shot.started_at, timeZone) }) : t("shots.scheduledFor", { when: fmtDateTime(shot.scheduled_at, timeZone) })),
         quietNote(shot, timeZone),
       ),
       h("div", { class: "head-actions" }, actions()),
@@ -234,6 +235,15 @@ export function statsView({ id }) {
       throw err;
     }
     shot = s;
+    if (shot.segment_id && !segments.has(String(shot.segment_id))) {
+      segments.set(String(shot.segment_id), null);
+      api("GET", paths.segment(shot.bot_slug, shot.segment_id))
+        .then((segment) => {
+          segments.set(String(segment.id), segment.name);
+          if (built) draw();
+        })
+        .catch(() => {});
+    }
     stats = st;
     draw();
     ticks += 1;
