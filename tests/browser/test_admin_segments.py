@@ -49,6 +49,12 @@ def test_a_segment_built_from_rows_counts_live_and_is_saved_as_a_tree(
     expect(count).to_have_text("4 contatos")
     expect(builder.locator(".filter-joiner")).to_have_text("e")
     screenshot(page, "30-segment-form")
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: rows wrap, nothing hides
+    box = builder.locator('[data-action="remove-condition"]').nth(1).bounding_box()
+    assert box is not None
+    assert box["x"] + box["width"] <= 390
+    screenshot(page, "45-segment-form-on-a-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     form.get_by_test_id("save-segment").click()
     expect(page.locator(".toast").last).to_have_text("Segmento “VIP sem compra grande” salvo.")
