@@ -188,3 +188,55 @@ async def test_the_test_send_fills_in_the_test_chats_values(
     delivered = (await sim.get(f"/sim/bots/{TOKEN}/messages?chat_id=42", token=None)).body
     [message] = delivered["result"]
     assert message["text"] == f"Oi {HOSTILE}!"  # the name arrives as text, never as markup
+
+
+async def test_estimate_says_who_lacks_a_value_and_how_many_are_too_long(
+    api: Client, contacts: None
+) -> None:
+    """Variables without a fallback count the audience's contacts without a value; a copy
+    pushed past the limit by a long attribute is counted as too long."""
+    body = {"bot_slug": "loja", "target": "started"}
+    body["copy"] = "{first_name}, {username|você}: {last_pix_amount} {attr.plano} {tags}"
+    answer = await api.post("/admin/api/audience/estimate", body)
+    assert answer.status == 200, answer.body
+    assert answer.body["count"] == 2  # 42 and 43; 44 is blocked
+    assert answer.body["missing"] == {
+        "first_name": 1,
+        "last_pix_amount": 1,
+        "attr.plano": 1,
+        "tags": 1,
+    }
+    assert answer.body["too_long"] == 0
+    await api.patch("/admin/api/bots/loja/contacts/43", {"attributes": {"plano": "x" * 1000}})
+    long_copy = {"copy": "y" * 3500 + " {attr.plano}", "media_type": "none"}
+    over = await api.post("/admin/api/audience/estimate", body | long_copy)
+    assert (over.body["too_long"], over.body["missing"]) == (1, {"attr.plano": 0})
+    caption = await api.post(
+        "/admin/api/audience/estimate", body | {"copy": "z" * 1000 + "{first_name}"}
+    )
+    assert caption.body["too_long"] == 0
+    as_photo = await api.post(
+        "/admin/api/audience/estimate",
+        body | {"copy": "z" * 1010 + "{first_name}", "media_type": "photo"},
+    )
+    assert as_photo.body["too_long"] == 1  # 42's name passes the 1024 of a caption
+    plain = await api.post(
+        "/admin/api/audience/estimate", {"bot_slug": "loja", "target": "started"}
+    )
+    assert (plain.body["missing"], plain.body["too_long"]) == (None, None)
+
+
+async def test_contacts_are_found_by_name_username_or_id(api: Client, contacts: None) -> None:
+    """Any case, part of a name, @username or the id; latest interaction first."""
+    found = await api.get("/admin/api/bots/loja/contacts?q=ANA")
+    assert [c["telegram_id"] for c in found.body["items"]] == [42]
+    assert (await api.get("/admin/api/bots/loja/contacts?q=@ana")).body["items"][0][
+        "username"
+    ] == "ana"
+    assert [
+        c["telegram_id"]
+        for c in (await api.get("/admin/api/bots/loja/contacts?q=43")).body["items"]
+    ] == [43]
+    wild = await api.get("/admin/api/bots/loja/contacts?q=%25")
+    assert wild.body["items"] == []  # % is a character, not a wildcard
+    assert (await api.get("/admin/api/bots/nada/contacts?q=a")).status == 404

@@ -7,7 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from disparo.domain.statuses import Target
+from disparo.api.schemas import ButtonRows
+from disparo.domain.statuses import MediaType, Target
 
 _FILTER = (
     "a filter tree (docs/api.md, Audience filters), e.g. {all: [{tag: vip}, {not: {paid: {}}}]}"
@@ -83,6 +84,16 @@ class EstimateIn(BaseModel):
     ignore_frequency_cap: bool = Field(
         default=False, description="count as a shot that ignores the cap"
     )
+    copy_text: str | None = Field(
+        default=None,
+        alias="copy",
+        description="a copy with personal variables: the answer then says who lacks which value "
+        "and how many copies would be too long",
+    )
+    buttons: ButtonRows | None = Field(
+        default=None, description="the buttons (their URLs' variables)"
+    )
+    media_type: MediaType = Field(default=MediaType.NONE, description="for the length limit")
 
 
 class Exclusions(BaseModel):
@@ -103,6 +114,17 @@ class EstimateOut(BaseModel):
     recency_days: int | None = Field(description="the recency asked for, or null")
     count: int = Field(description="contacts the shot would reach now")
     excluded: Exclusions = Field(description="contacts of the target each rule leaves out")
+    missing: dict[str, int] | None = Field(
+        default=None,
+        description="with copy: for each variable used without a fallback, the audience's "
+        "contacts without a value (they get it rendered empty)",
+    )
+    too_long: int | None = Field(
+        default=None,
+        description="with copy: about how many of the audience's copies would pass Telegram's "
+        "limit (those recipients get error too_long); counted in characters, so emoji in "
+        "values may add a few",
+    )
 
 
 class TagCount(BaseModel):
@@ -170,3 +192,18 @@ class ContactOut(BaseModel):
     telegram_id: int = Field(description="the contact")
     tags: list[str] = Field(description="its tags, sorted")
     attributes: dict[str, AttributeValue] = Field(description="its custom attributes")
+
+
+class ContactFound(BaseModel):
+    """A contact found by a search."""
+
+    telegram_id: int = Field(description="the contact")
+    first_name: str | None = Field(description="as Telegram gave it")
+    last_name: str | None = Field(description="as Telegram gave it")
+    username: str | None = Field(description="without the @")
+
+
+class ContactSearch(BaseModel):
+    """Contacts matching a search, latest interaction first."""
+
+    items: list[ContactFound] = Field(description="the contacts found")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from disparo.db.tables import telegram_contacts
@@ -140,3 +140,29 @@ async def contact_metrics(conn: AsyncConnection, bot_slug: str, *, now: datetime
         deactivated_24h=deactivated_24h,
         active_change_24h=active - active_then,
     )
+
+
+def _like(text: str) -> str:
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def search_contacts(
+    conn: AsyncConnection, bot_slug: str, query: str, *, limit: int
+) -> list[Profile]:
+    """The bot's contacts whose id is `query`, or whose first name, last name or username
+    contains it (any case); latest interaction first."""
+    text = query.strip().lstrip("@")
+    matches: list[ColumnElement[bool]] = [
+        func.lower(column).like(_like(text), escape="\\")
+        for column in (c.first_name, c.last_name, c.username)
+    ]
+    if text.lstrip("-").isdigit() and len(text) <= 18:
+        matches.append(c.telegram_id == int(text))
+    found = (
+        select(c.telegram_id, c.first_name, c.last_name, c.username, c.language_code)
+        .where(c.bot_slug == bot_slug, or_(*matches))
+        .order_by(c.last_interaction_at.desc().nulls_last(), c.telegram_id)
+        .limit(limit)
+    )
+    return [Profile(**row) for row in (await conn.execute(found)).mappings()]

@@ -4,13 +4,16 @@ and the estimate of a shot's audience with who each rule leaves out."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from disparo.api.audience_schemas import (
+    ContactFound,
     ContactOut,
     ContactPatch,
+    ContactSearch,
     EstimateIn,
     EstimateOut,
     Exclusions,
@@ -27,17 +30,27 @@ from disparo.api.deps import DB, MAX_ID, BotSlug, Now
 from disparo.api.errors import BODY_ERRORS, ERROR_RESPONSES, conflict, described, invalid, not_found
 from disparo.api.middleware.auth import ADMIN, ADMIN_PREFIX
 from disparo.api.narrowing import checked_filter, narrowing_of
+from disparo.api.personalize import limit_of, parsed_templates
 from disparo.api.schemas import TELEGRAM_ID_LIMIT
+from disparo.db import contacts as contact_queries
 from disparo.db import segments as segment_queries
 from disparo.db import tags as tag_queries
-from disparo.db.audience import FrequencyCap, estimate_audience_size, estimate_with_exclusions
+from disparo.db.audience import (
+    FrequencyCap,
+    audience_condition,
+    estimate_audience_size,
+    estimate_with_exclusions,
+)
 from disparo.db.bots import bot_exists, bot_rules
 from disparo.db.contact_values import merge_attributes
 from disparo.db.engine import Connection
+from disparo.db.personal_estimate import personal_counts
 from disparo.db.segments import SegmentRecord
+from disparo.domain.copy import visible_length
+from disparo.domain.filters import Filter
 from disparo.domain.statuses import Target
 from disparo.domain.tags import TagError, check_tag, check_tags
-from disparo.domain.variables import AttributesError, check_attributes
+from disparo.domain.variables import AttributesError, ContactValues, check_attributes
 
 log = logging.getLogger("disparo.api.audiences")
 
@@ -189,11 +202,16 @@ async def estimate(body: EstimateIn, db: DB, now: Now) -> EstimateOut:
             narrowing=narrowing,
             cap=cap,
         )
+        missing, too_long = None, None
+        if body.copy_text is not None:
+            missing, too_long = await _personal_counts(conn, body, narrowing, now)
     return EstimateOut(
         bot_slug=body.bot_slug,
         target=body.target,
         recency_days=body.recency_days,
         count=found.count,
+        missing=missing,
+        too_long=too_long,
         excluded=Exclusions(
             blocked=found.blocked,
             deactivated=found.deactivated,
@@ -201,6 +219,30 @@ async def estimate(body: EstimateIn, db: DB, now: Now) -> EstimateOut:
             filter=found.filter,
             frequency_cap=found.frequency_cap,
         ),
+    )
+
+
+async def _personal_counts(
+    conn: Connection, body: EstimateIn, narrowing: Filter | None, now: datetime
+) -> tuple[dict[str, int], int]:
+    """Who in the estimated audience lacks which variable, and how many copies are too long."""
+    assert body.copy_text is not None
+    buttons = None if body.buttons is None else [[b.model_dump() for b in r] for r in body.buttons]
+    templates = parsed_templates(body.copy_text, buttons)
+    bare, _, _ = templates.render(buttons, ContactValues(), timezone="UTC")
+    audience = audience_condition(
+        body.bot_slug, body.target.value, body.recency_days, now=now, narrowing=narrowing
+    )
+    variables = list(templates.copy.variables)
+    for url in templates.urls.values():
+        variables += url.variables
+    return await personal_counts(
+        conn,
+        audience,
+        variables,
+        templates.copy.variables,
+        bare_length=visible_length(bare),
+        limit=limit_of(body.media_type.value),
     )
 
 
@@ -270,3 +312,30 @@ async def edit_contact(
         tags = await tag_queries.change_tags(conn, slug, telegram_id, add=add, remove=remove)
         attributes = await merge_attributes(conn, slug, telegram_id, body.attributes)
     return ContactOut(telegram_id=telegram_id, tags=tags, attributes=attributes)
+
+
+@router.get("/bots/{slug}/contacts", summary="Find contacts", responses=_NO_BOT)
+async def search_contacts(
+    slug: BotSlug,
+    db: DB,
+    q: Annotated[
+        str,
+        Query(min_length=1, max_length=100, description="an id, or part of a name or @username"),
+    ],
+    limit: Annotated[int, Query(ge=1, le=50, description="at most this many, 1–50")] = 10,
+) -> ContactSearch:
+    """By id, or by part of the first name, last name or username (any case)."""
+    async with db.read() as conn:
+        await _bot_or_404(conn, slug)
+        found = await contact_queries.search_contacts(conn, slug, q, limit=limit)
+    return ContactSearch(
+        items=[
+            ContactFound(
+                telegram_id=p.telegram_id,
+                first_name=p.first_name,
+                last_name=p.last_name,
+                username=p.username,
+            )
+            for p in found
+        ]
+    )
