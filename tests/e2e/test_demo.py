@@ -116,7 +116,14 @@ def test_demo_seeds_two_bots_prints_url_and_token_and_stops_on_ctrl_c(tmp_path: 
                 f"{base}/admin/api/audience/estimate?bot_slug={slug}&target=pix_created", token
             )
             assert pix["count"] > 0  # imported PIX events and payments
+            [segment] = _call(f"{base}/admin/api/bots/{slug}/segments", token)["items"]
+            assert (segment["name"], segment["count"] > 0) == ("PIX sem pagamento", True)
+            tags = _call(f"{base}/admin/api/bots/{slug}/tags", token)["items"]
+            assert tags[0]["tag"] == "comprador"
+            assert tags[0]["count"] > 0
         assert users == 5000
+        templates = _call(f"{base}/admin/api/templates", token)["items"]
+        assert {t["bot_slug"] for t in templates} == set(bots)
 
         shot = _call(
             f"{base}/admin/api/shots",

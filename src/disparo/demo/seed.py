@@ -300,6 +300,35 @@ class Seeder:
         report.pix[bot.slug] = len(events)
         report.payments[bot.slug] = len(payments)
 
+    async def seed_audiences(self, bot: DemoBot) -> None:
+        """What an operator sets up to sell: buyers tagged, a saved segment of PIX not yet
+        paid, and a template with personal variables."""
+        admin = f"/admin/api/bots/{bot.slug}"
+        await self.admin(
+            "POST",
+            f"{admin}/tags:apply",
+            f"{bot.slug}: tag the buyers",
+            json={"tag": "comprador", "filter": {"paid": {}}},
+        )
+        unpaid = {"all": [{"last_pix": {"within_days": 30}}, {"not": {"paid": {}}}]}
+        await self.admin(
+            "POST",
+            f"{admin}/segments",
+            f"{bot.slug}: a saved segment",
+            json={"name": "PIX sem pagamento", "filter": unpaid},
+        )
+        await self.admin(
+            "POST",
+            "/admin/api/templates",
+            f"{bot.slug}: a template",
+            json={
+                "name": f"PIX expirando ({bot.slug})",
+                "bot_slug": bot.slug,
+                "copy": "{first_name|Oi}, seu PIX de <b>{last_pix_amount}</b> expira hoje!",
+                "buttons": [[{"text": "Pagar agora", "url": "https://example.com/pix"}]],
+            },
+        )
+
     async def _import(self, bot: DemoBot, kind: str, rows: Sequence[dict[str, Any]]) -> None:
         for start in range(0, len(rows), IMPORT_BATCH):
             chunk = rows[start : start + IMPORT_BATCH]
@@ -348,4 +377,5 @@ async def seed_demo(
         for bot in bots:
             progress(f"  {bot.slug}: {bot.users} simulated users…")
             await seeder.seed_bot(bot, report, seed=seed)
+            await seeder.seed_audiences(bot)
     return report
