@@ -16,7 +16,7 @@ from disparo.db.tables import payment_transactions, shots_queue, shots_sent, tel
 
 SHOTS = "/admin/api/shots"
 SEGMENTS = "/admin/api/bots/loja/segments"
-NOW = datetime.now(UTC)  # the API's clock is the real one: every time here is relative to it
+REAL_NOW = datetime.now(UTC)  # the API's clock is the real one: every time here is relative to it
 
 
 @pytest.fixture
@@ -27,8 +27,8 @@ async def contacts(db: Database, bot: dict[str, Any]) -> None:
             "bot_slug": "loja",
             "telegram_id": tid,
             "chat_state": state,
-            "last_interaction_at": None if tid == 4 else NOW - timedelta(hours=tid),
-            "updated_at": NOW,
+            "last_interaction_at": None if tid == 4 else REAL_NOW - timedelta(hours=tid),
+            "updated_at": REAL_NOW,
         }
         for tid, state in [
             (1, "active"),
@@ -41,7 +41,7 @@ async def contacts(db: Database, bot: dict[str, Any]) -> None:
     ]
     payments = [
         {"bot_slug": "loja", "telegram_id": tid, "external_id": f"p{tid}", "status": "paid"}
-        | {"amount_cents": cents, "created_at": NOW - timedelta(days=1), "paid_at": NOW}
+        | {"amount_cents": cents, "created_at": REAL_NOW - timedelta(days=1), "paid_at": REAL_NOW}
         for tid, cents in [(1, 25_000), (2, 4_990)]
     ]
     async with db.write() as conn:
@@ -187,7 +187,7 @@ async def test_estimate_with_exclusions(api: Client, contacts: None, db: Databas
                 telegram_id=2,
                 seq=1,
                 status="sent",
-                sent_at=NOW - timedelta(hours=2),
+                sent_at=REAL_NOW - timedelta(hours=2),
             )
         )
     body = {"bot_slug": "loja", "target": "started", "recency_days": 1}
@@ -229,7 +229,7 @@ async def test_estimate_errors(api: Client, contacts: None) -> None:
 
 async def test_shot_audience_and_rules_fields(api: Client, contacts: None) -> None:
     """A shot stores its filter or segment and its rules; a patch switches filter and segment."""
-    expires = (NOW + timedelta(days=1)).isoformat()
+    expires = (REAL_NOW + timedelta(days=1)).isoformat()
     body = {"bot_slug": "loja", "target": "started", "copy": "Oi", "filter": {"tag": "vip"}}
     body |= {"expires_at": expires, "stop_on": "paid", "ignore_frequency_cap": True}
     created = await api.post(SHOTS, body)
@@ -252,14 +252,16 @@ async def test_shot_audience_and_rules_fields(api: Client, contacts: None) -> No
 async def test_shot_rule_errors(api: Client, contacts: None) -> None:
     """Expiry before the schedule, a filter error's path, a segment of another bot, stop_on."""
     base = {"bot_slug": "loja", "target": "started", "copy": "Oi"}
-    past = await api.post(SHOTS, base | {"expires_at": (NOW - timedelta(minutes=1)).isoformat()})
+    past = await api.post(
+        SHOTS, base | {"expires_at": (REAL_NOW - timedelta(minutes=1)).isoformat()}
+    )
     assert (past.status, past.body["error"]["field"]) == (422, "expires_at")
     before = await api.post(
         SHOTS,
         base
         | {
-            "scheduled_at": (NOW + timedelta(days=2)).isoformat(),
-            "expires_at": (NOW + timedelta(days=1)).isoformat(),
+            "scheduled_at": (REAL_NOW + timedelta(days=2)).isoformat(),
+            "expires_at": (REAL_NOW + timedelta(days=1)).isoformat(),
         },
     )
     assert (before.status, before.body["error"]["field"]) == (422, "expires_at")
@@ -307,7 +309,7 @@ async def test_bot_rules_are_checked_and_shown(api: Client, bot: dict[str, Any])
 
 async def test_a_due_shot_shows_when_quiet_hours_end(api: Client, bot: dict[str, Any]) -> None:
     """quiet_until: set while the bot's quiet hours hold a due shot, in UTC."""
-    local = NOW.astimezone(ZoneInfo("America/Sao_Paulo"))
+    local = REAL_NOW.astimezone(ZoneInfo("America/Sao_Paulo"))
     start = (local - timedelta(hours=1)).strftime("%H:%M")
     end = (local + timedelta(hours=2)).strftime("%H:%M")
     await api.patch("/admin/api/bots/loja", {"quiet_hours": {"start": start, "end": end}})
@@ -318,7 +320,7 @@ async def test_a_due_shot_shows_when_quiet_hours_end(api: Client, bot: dict[str,
     later = await api.post(
         SHOTS,
         {"bot_slug": "loja", "target": "started", "copy": "Oi"}
-        | {"scheduled_at": (NOW + timedelta(days=1)).isoformat()},
+        | {"scheduled_at": (REAL_NOW + timedelta(days=1)).isoformat()},
     )
     assert later.body["quiet_until"] is None  # not due yet
 

@@ -15,7 +15,7 @@ from disparo.db.tables import contact_tags, payment_transactions, telegram_conta
 
 TEMPLATES = "/admin/api/templates"
 SHOTS = "/admin/api/shots"
-NOW = datetime.now(UTC)  # the API's clock is the real one
+REAL_NOW = datetime.now(UTC)  # the API's clock is the real one
 HOSTILE = "<b>Ana</b> & <i>"
 
 
@@ -26,15 +26,16 @@ async def contacts(db: Database, bot: dict[str, Any]) -> None:
     rows = [
         blank
         | {"telegram_id": 42, "first_name": HOSTILE, "username": "ana"}
-        | {"attributes": {"plano": "anual"}, "last_interaction_at": NOW - timedelta(hours=1)},
-        blank | {"telegram_id": 43, "last_interaction_at": NOW - timedelta(hours=2)},
+        | {"attributes": {"plano": "anual"}, "last_interaction_at": REAL_NOW - timedelta(hours=1)},
+        blank | {"telegram_id": 43, "last_interaction_at": REAL_NOW - timedelta(hours=2)},
         blank
         | {"telegram_id": 44, "chat_state": "blocked", "first_name": "Bia"}
         | {"last_interaction_at": None},
     ]
     async with db.write() as conn:
         await conn.execute(
-            insert(telegram_contacts), [{"bot_slug": "loja", "updated_at": NOW} | r for r in rows]
+            insert(telegram_contacts),
+            [{"bot_slug": "loja", "updated_at": REAL_NOW} | r for r in rows],
         )
         await conn.execute(
             insert(payment_transactions).values(
@@ -43,7 +44,7 @@ async def contacts(db: Database, bot: dict[str, Any]) -> None:
                 external_id="p1",
                 status="created",
                 amount_cents=4990,
-                created_at=NOW - timedelta(hours=3),
+                created_at=REAL_NOW - timedelta(hours=3),
             )
         )
         await conn.execute(insert(contact_tags).values(bot_slug="loja", telegram_id=42, tag="vip"))
