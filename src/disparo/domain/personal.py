@@ -11,7 +11,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from disparo.domain.copy import CAPTION_LIMIT, CAPTIONED_MEDIA, TEXT_LIMIT
+from disparo.domain.copy import CAPTION_LIMIT, CAPTIONED_MEDIA, TEXT_LIMIT, visible_length
+from disparo.domain.errors import DomainError
+from disparo.domain.sending import Step, delivery_steps
 from disparo.domain.variables import ContactValues, Template, parse_template, render
 
 # The longest value each variable can take (Telegram's limits on names; amounts up to R$ 10
@@ -105,3 +107,68 @@ class ShotTemplates:
                 return True
             longest += bound  # a value's escaped characters count once each, as Telegram counts
         return longest > limit
+
+
+class TooLongError(DomainError):
+    """One recipient's rendered copy passes Telegram's limit (recorded as error `too_long`)."""
+
+    def __init__(self, length: int, limit: int) -> None:
+        super().__init__(
+            f"the copy rendered for this contact is {length} characters long without its tags; "
+            f"Telegram accepts at most {limit}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Personalizer:
+    """Builds each recipient's delivery steps from a shot whose content has variables."""
+
+    templates: ShotTemplates
+    media_type: str
+    media_url: str | None
+    buttons: Any
+    paid_broadcast: bool
+    timezone: str
+
+    def steps_for(self, values: ContactValues) -> tuple[Step, ...]:
+        """The calls that deliver the shot to the contact with these values; TooLongError when
+        its copy passes Telegram's limit, ShotContentError as `delivery_steps` raises it."""
+        copy, buttons, _ = self.templates.render(self.buttons, values, timezone=self.timezone)
+        limit = CAPTION_LIMIT if self.media_type in CAPTIONED_MEDIA else TEXT_LIMIT
+        length = visible_length(copy)
+        if length > limit:
+            raise TooLongError(length, limit)
+        return delivery_steps(
+            copy=copy,
+            media_type=self.media_type,
+            media_url=self.media_url,
+            buttons=buttons,
+            paid_broadcast=self.paid_broadcast,
+        )
+
+
+def shot_steps(
+    *,
+    copy: str,
+    media_type: str,
+    media_url: str | None,
+    buttons: Any,
+    paid_broadcast: bool,
+    templated: bool,
+    timezone: str,
+) -> tuple[Step, ...] | Personalizer:
+    """What a shot sends: the same steps for everyone (a shot without variables: its braces
+    written once, then sent exactly as today), or a Personalizer that builds each recipient's.
+    ShotContentError or VariableError when the content cannot be sent."""
+    if templated:
+        templates = ShotTemplates.parse(copy, buttons)
+        if templates.personal:
+            return Personalizer(templates, media_type, media_url, buttons, paid_broadcast, timezone)
+        copy, buttons, _ = templates.render(buttons, ContactValues(), timezone=timezone)
+    return delivery_steps(
+        copy=copy,
+        media_type=media_type,
+        media_url=media_url,
+        buttons=buttons,
+        paid_broadcast=paid_broadcast,
+    )
