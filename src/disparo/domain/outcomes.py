@@ -53,6 +53,7 @@ class Reason(StrEnum):
     FREQUENCY_CAP = "frequency_cap"  # the bot's cap on shots per contact was reached
     EXPIRED = "expired"  # the shot's expires_at passed before it was sent
     CONVERTED = "converted"  # the recipient did the shot's stop_on after it was created
+    TOO_LONG = "too_long"  # the copy rendered with this recipient's values passes the limit
 
 
 @dataclass(frozen=True, slots=True)
