@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from disparo.domain.pacing import MAX_PAID_RATE_PER_S, MAX_RATE_PER_S
+from disparo.domain.tags import TagsMode
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
@@ -167,3 +168,7 @@ class ImportResult(BaseModel):
     updated: int = Field(description="rows that matched an existing one and updated it")
     rejected: int = Field(description="rows refused; see rejections")
     rejections: list[Rejection] = Field(description="the first 1000 refused rows, with why")
+    tags_mode: TagsMode | None = Field(
+        default=None,
+        description="contacts: how rows' tags were applied (add or replace); null for the others",
+    )

@@ -5,7 +5,9 @@ the source gave nothing) and stores them whole or not at all. A None never overw
 value; a key given again in a later chunk updates what the earlier one wrote. On PostgreSQL the
 chunks are upserted one after the other in one transaction (the `upsert_*` functions, each
 returning how many of its rows existed before); on SQLite they are staged in a scratch file
-and merged in one short transaction (`disparo.db.import_stage`).
+and merged in one short transaction (`disparo.db.import_stage`). Contact rows may also carry
+`tags` and `attributes` (changes merged into the stored object, a None value removing its key;
+see `disparo.db.import_extras`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from disparo.db.engine import Database
+from disparo.db.import_extras import ATTRIBUTES_SQL, merged_attributes, write_tags
 from disparo.db.import_stage import Merge, SqliteStage
 from disparo.db.tables import funnel_events, payment_transactions, telegram_contacts
 from disparo.db.upserts import upsert_into
@@ -140,14 +143,14 @@ def _stored_pg(table: Table, key: Sequence[str]) -> Select[Any]:
     return select(*stored.c).select_from(wanted.join(stored, true()))
 
 
-async def _count_stored(
+async def _stored_keys(
     conn: AsyncConnection,
     table: Table,
     bot_slug: str,
     key: Sequence[str],
     rows: Sequence[dict[str, Any]],
-) -> int:
-    """How many of `rows` (distinct keys) the bot already has stored, matched on `key`."""
+) -> set[tuple[Any, ...]]:
+    """Which keys of `rows` the bot already has stored, matched on `key`."""
     keys = {tuple(row[name] for name in key) for row in rows}
     if conn.dialect.name == "postgresql":
         document = orjson.dumps([dict(zip(key, k, strict=True)) for k in keys]).decode()
@@ -159,35 +162,62 @@ async def _count_stored(
                 table.c.bot_slug == bot_slug, first.in_({k[0] for k in keys})
             )
         )
-    return len(keys & {tuple(r) for r in found})
+    return keys & {tuple(r) for r in found}
+
+
+async def _count_stored(
+    conn: AsyncConnection,
+    table: Table,
+    bot_slug: str,
+    key: Sequence[str],
+    rows: Sequence[dict[str, Any]],
+) -> int:
+    """How many of `rows` (distinct keys) the bot already has stored, matched on `key`."""
+    return len(await _stored_keys(conn, table, bot_slug, key, rows))
 
 
 async def upsert_contacts(
-    conn: AsyncConnection, bot_slug: str, rows: Sequence[dict[str, Any]], *, now: datetime
+    conn: AsyncConnection,
+    bot_slug: str,
+    rows: Sequence[dict[str, Any]],
+    *,
+    now: datetime,
+    replace_tags: bool = False,
 ) -> int:
-    """Insert or update contacts; a move from active to blocked/deactivated sets blocked_at."""
+    """Insert or update contacts; a move from active to blocked/deactivated sets blocked_at.
+    A row's `attributes` are merged into the contact's, its `tags` added (or, with
+    `replace_tags`, made its whole set)."""
     if not rows:
         return 0
     t = telegram_contacts
-    existing = await _count_stored(conn, t, bot_slug, ("telegram_id",), rows)
+    stored = await _stored_keys(conn, t, bot_slug, ("telegram_id",), rows)
+    upserted = [{"bot_slug": bot_slug, **row, "tags": None} for row in rows]
+    for row in upserted:
+        changes = row.get("attributes")
+        if changes is not None and (row["telegram_id"],) not in stored:
+            row["attributes"] = {k: v for k, v in changes.items() if v is not None} or None
 
-    def blocked_at(given: frozenset[str], new: Any) -> dict[str, Any]:
+    def extra_set(given: frozenset[str], new: Any) -> dict[str, Any]:
         changes: dict[str, Any] = {"updated_at": new.updated_at}
         if "chat_state" in given:
             unreachable = new.chat_state.in_(_UNREACHABLE)
             became_unreachable = unreachable & (t.c.chat_state == ChatState.ACTIVE.value)
             changes["blocked_at"] = case((became_unreachable, new.updated_at), else_=t.c.blocked_at)
+        if "attributes" in given:
+            changes["attributes"] = merged_attributes(conn, new.attributes)
         return changes
 
     await _upsert(
         conn,
         t,
         ("bot_slug", "telegram_id"),
-        [{"bot_slug": bot_slug, **row} for row in rows],
+        upserted,
         defaults={"chat_state": ChatState.ACTIVE.value, "updated_at": now},
-        extra_set=blocked_at,
+        extra_set=extra_set,
     )
-    return existing
+    tagged = [(row["telegram_id"], tags) for row in rows if (tags := row.get("tags")) is not None]
+    await write_tags(conn, bot_slug, tagged, replace=replace_tags)
+    return len(stored)
 
 
 async def upsert_events(
@@ -240,7 +270,9 @@ class Importer(Protocol):
 class ImportKind:
     """One kind of import: its upsert of a chunk (PostgreSQL), its merge of staged rows (SQLite)."""
 
-    upsert: Callable[[AsyncConnection, str, Sequence[dict[str, Any]], datetime], Awaitable[int]]
+    upsert: Callable[
+        [AsyncConnection, str, Sequence[dict[str, Any]], datetime, bool], Awaitable[int]
+    ]  # the bool: replace_tags
     merge: Merge
 
 
@@ -252,17 +284,21 @@ def _unreachable_sql() -> str:
 
 
 CONTACT_ROWS = ImportKind(
-    upsert=lambda conn, slug, rows, now: upsert_contacts(conn, slug, rows, now=now),
+    upsert=lambda conn, slug, rows, now, replace_tags: upsert_contacts(
+        conn, slug, rows, now=now, replace_tags=replace_tags
+    ),
     merge=Merge(
         table=telegram_contacts,
         key=("telegram_id",),
-        columns=CONTACT_COLUMNS[1:],
+        columns=(*CONTACT_COLUMNS[1:], "attributes"),
         defaults={"chat_state": f"'{ChatState.ACTIVE.value}'", "updated_at": ":now"},
         touch={"updated_at": ":now", "blocked_at": _unreachable_sql()},
+        merged={"attributes": ATTRIBUTES_SQL},
+        tagged=True,
     ),
 )
 EVENT_ROWS = ImportKind(
-    upsert=lambda conn, slug, rows, _now: upsert_events(conn, slug, rows),
+    upsert=lambda conn, slug, rows, _now, _replace_tags: upsert_events(conn, slug, rows),
     merge=Merge(
         table=funnel_events,
         key=("telegram_id", "event", "occurred_at"),
@@ -271,7 +307,9 @@ EVENT_ROWS = ImportKind(
     ),
 )
 TRANSACTION_ROWS = ImportKind(
-    upsert=lambda conn, slug, rows, now: upsert_transactions(conn, slug, rows, now=now),
+    upsert=lambda conn, slug, rows, now, _replace_tags: upsert_transactions(
+        conn, slug, rows, now=now
+    ),
     merge=Merge(
         table=payment_transactions,
         key=("external_id",),
@@ -284,12 +322,22 @@ TRANSACTION_ROWS = ImportKind(
 class _OneTransaction:
     """PostgreSQL: each chunk upserted at once, inside the import's one write transaction."""
 
-    def __init__(self, conn: AsyncConnection, kind: ImportKind, bot_slug: str, now: datetime):
+    def __init__(
+        self,
+        conn: AsyncConnection,
+        kind: ImportKind,
+        bot_slug: str,
+        now: datetime,
+        replace_tags: bool,
+    ) -> None:
         self.conn, self.kind, self.bot_slug, self.now = conn, kind, bot_slug, now
+        self.replace_tags = replace_tags
         self.new = 0
 
     async def add(self, rows: Sequence[dict[str, Any]]) -> None:
-        existed = await self.kind.upsert(self.conn, self.bot_slug, rows, self.now)
+        existed = await self.kind.upsert(
+            self.conn, self.bot_slug, rows, self.now, self.replace_tags
+        )
         self.new += len(rows) - existed
 
     async def finish(self) -> int:
@@ -298,21 +346,24 @@ class _OneTransaction:
 
 @asynccontextmanager
 async def importing(
-    db: Database, kind: ImportKind, bot_slug: str, *, now: datetime
+    db: Database, kind: ImportKind, bot_slug: str, *, now: datetime, replace_tags: bool = False
 ) -> AsyncIterator[Importer]:
     """An import of `kind` for the bot: nothing of it is stored unless `finish` returns and the
-    block ends without an error.
+    block ends without an error. Contact rows' tags are added to the contacts' own, or with
+    `replace_tags` become their whole set.
 
     PostgreSQL: one write transaction from here to the end of the block (rows the import
     writes stay locked until then; other rows and tables are free). SQLite: nothing is locked
     until `finish`, whose transaction lasts as long as the set-based merge.
     """
     if db.is_sqlite:
-        stage = SqliteStage(str(db.url.database), kind.merge, bot_slug, now)
+        stage = SqliteStage(
+            str(db.url.database), kind.merge, bot_slug, now, replace_tags=replace_tags
+        )
         try:
             yield stage
         finally:
             await stage.close()
         return
     async with db.write() as conn:
-        yield _OneTransaction(conn, kind, bot_slug, now)
+        yield _OneTransaction(conn, kind, bot_slug, now, replace_tags)

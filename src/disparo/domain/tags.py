@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Literal
 
 from disparo.domain.errors import DomainError
 
 TAG_PATTERN = re.compile(r"[a-z0-9_-]{1,40}")
 TAG_RULE = "1–40 characters among a-z, 0-9, _ and -"
+
+# How an import applies a row's tags: beside the contact's own, or as its whole set.
+TagsMode = Literal["add", "replace"]
 
 
 class TagError(DomainError, ValueError):

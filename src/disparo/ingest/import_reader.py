@@ -14,7 +14,16 @@ from typing import IO, Any
 
 import orjson
 
-from disparo.ingest.import_rows import MAX_PAYLOAD_DEPTH, RowError, Spec, check_row, is_depth_error
+from disparo.ingest.import_rows import (
+    MAX_PAYLOAD_DEPTH,
+    Combine,
+    RowError,
+    Spec,
+    check_row,
+    csv_record,
+    is_depth_error,
+    keep_given,
+)
 
 MAX_LINE_BYTES = 256 * 1024  # a line (a CSV record) of any import is far shorter
 JSON_DEPTH_LIMIT = 1024  # orjson's own limit of nesting
@@ -34,8 +43,9 @@ class UnreadableBodyError(ValueError):
 class Chunk:
     """Up to `chunk_lines` lines of the body: their good rows and their rejections.
 
-    `rows` holds one row per key: a key given twice takes the later row's values, a None
-    keeping the earlier one (what the upsert does when the rows come in separate chunks).
+    `rows` holds one row per key: a key given twice is combined as the upsert would apply the
+    two rows one after the other (`keep_given`: the later values win, a None keeping the
+    earlier one).
     """
 
     rows: list[dict[str, Any]] = field(default_factory=list)
@@ -51,9 +61,18 @@ class RowReader:
     UnreadableBodyError for a CSV that cannot be read on; a bad row is a rejection, never an error.
     """
 
-    def __init__(self, body: IO[bytes], spec: Spec, *, is_csv: bool, chunk_lines: int) -> None:
+    def __init__(
+        self,
+        body: IO[bytes],
+        spec: Spec,
+        *,
+        is_csv: bool,
+        chunk_lines: int,
+        combine: Combine = keep_given,
+    ) -> None:
         self.spec = spec
         self.chunk_lines = chunk_lines
+        self.combine = combine
         self._body = body
         self._record_chars = 0
         self._source: Source = self._csv_rows(body) if is_csv else _ndjson_rows(body)
@@ -83,7 +102,7 @@ class RowReader:
                 if earlier is None:
                     by_key[key] = row
                 else:
-                    earlier.update({k: v for k, v in row.items() if v is not None})
+                    self.combine(earlier, row)
             if lines >= self.chunk_lines:
                 break
         if not lines:
@@ -122,13 +141,7 @@ class RowReader:
         if header is None:
             return
         header = [name.strip() for name in header]
-        unknown = [name for name in header if name not in spec.columns]
-        if unknown:
-            raise RowError(
-                unknown[0],
-                f"the CSV header names {unknown[0]!r}, which is not a column; "
-                f"use: {', '.join(spec.columns)}",
-            )
+        record = csv_record(spec, header)  # RowError for a column the spec lacks
         missing = [name for name in spec.required if name not in header]
         if missing:
             raise RowError(missing[0], f"the CSV header lacks the required column {missing[0]!r}")
@@ -148,7 +161,7 @@ class RowReader:
                     ),
                 )
             else:
-                yield start, dict(zip(header, values, strict=True))
+                yield start, record(values)
             start = reader.line_num + 1
 
 

@@ -2,7 +2,8 @@
 
 Each kind of import has a column spec: the table's column names, each with a parser that
 turns the raw value (JSON value, or CSV text) into what is stored, or says what it accepts.
-A bad row is rejected with its line number; the good ones go on.
+A bad row is rejected with its line number; the good ones go on. Contacts also take `tags` (a
+list; in CSV `vip|curso-a`) and `attributes` (an object; in CSV one `attr.<key>` column each).
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ from typing import Any
 import orjson
 
 from disparo.domain.statuses import ChatState, PaymentStatus
+from disparo.domain.tags import TagError, check_tags
+from disparo.domain.variables import AttributesError, check_attributes
 
 Parser = Callable[[Any], Any]
+Combine = Callable[[dict[str, Any], dict[str, Any]], None]
 
 
 class RowError(ValueError):
@@ -171,6 +175,42 @@ def payload(value: Any) -> Any:
     return value
 
 
+TAGS = "tags"
+ATTRIBUTES = "attributes"
+TAG_SEPARATOR = "|"  # between the tags of a CSV cell
+ATTRIBUTE_COLUMN = "attr."  # a CSV column attr.<key> holds one attribute
+
+
+def tag_list(value: Any) -> list[str]:
+    """Tags: a JSON list of them (a CSV cell has been split at its | by `csv_record`)."""
+    if not isinstance(value, list):
+        raise RowError(TAGS, 'tags must be a list of tags, such as ["vip", "curso-a"]')
+    try:
+        return check_tags(value)
+    except TagError as exc:
+        raise RowError(TAGS, str(exc)) from None
+
+
+def attribute_changes(value: Any) -> dict[str, Any] | None:
+    """Custom attributes to merge into the contact's: a flat JSON object, null removing a key;
+    None when it changes nothing."""
+    if not isinstance(value, dict):
+        raise RowError(ATTRIBUTES, 'attributes must be a JSON object, such as {"plano": "anual"}')
+    try:
+        check_attributes(value)
+    except AttributesError as exc:
+        if exc.key is None:
+            raise RowError(ATTRIBUTES, str(exc)) from None
+        reason = str(exc)
+        if not reason.startswith("attribute key"):  # the others do not name the key
+            reason = f"attribute '{exc.key}': {reason}"
+        raise RowError(f"{ATTRIBUTES}.{exc.key}", reason) from None
+    for key, item in value.items():
+        if isinstance(item, str) and "\x00" in item:
+            raise RowError(f"{ATTRIBUTES}.{key}", f"attribute '{key}' {_NUL}")
+    return value or None
+
+
 @dataclass(frozen=True, slots=True)
 class Spec:
     """The columns of one kind of import: parsers, required ones, and the key of a row."""
@@ -192,6 +232,8 @@ CONTACTS = Spec(
         "chat_state": one_of(ChatState),
         "started_at": timestamp,
         "last_interaction_at": timestamp,
+        TAGS: tag_list,
+        ATTRIBUTES: attribute_changes,
     },
     required=("telegram_id",),
     key=("telegram_id",),
@@ -238,6 +280,65 @@ def check_row(spec: Spec, raw: dict[str, Any]) -> dict[str, Any]:
             continue
         try:
             row[name] = parse(value)
+        except RowError:
+            raise
         except ValueError as exc:
             raise RowError(name, f"{name} {exc}") from None
     return row
+
+
+def keep_given(earlier: dict[str, Any], later: dict[str, Any]) -> None:
+    """Two rows of one key: the later one's values win, a None keeping the earlier value."""
+    earlier.update({k: v for k, v in later.items() if v is not None})
+
+
+def combine_contacts(*, replace_tags: bool) -> Combine:
+    """`keep_given` for contacts: attributes merged, and tags added up unless `replace_tags`
+    (then the later row's are the whole set) — as if the rows came one after the other."""
+
+    def combine(earlier: dict[str, Any], later: dict[str, Any]) -> None:
+        tags, changes = earlier.get(TAGS), earlier.get(ATTRIBUTES)
+        keep_given(earlier, later)
+        if tags is not None and later.get(TAGS) is not None and not replace_tags:
+            earlier[TAGS] = list(dict.fromkeys((*tags, *later[TAGS])))
+        if changes is not None and later.get(ATTRIBUTES) is not None:
+            earlier[ATTRIBUTES] = {**changes, **later[ATTRIBUTES]}
+
+    return combine
+
+
+def csv_record(spec: Spec, header: list[str]) -> Callable[[list[str]], dict[str, Any]]:
+    """How a CSV record under `header` becomes a row as a JSON line would give it: a `tags`
+    cell split at its | (empty: no tags), `attr.<key>` cells gathered into `attributes` (an
+    empty cell leaves its key out). RowError for a header naming a column the spec lacks."""
+    attributes = ATTRIBUTES in spec.columns
+    named = [name for name in spec.columns if not (attributes and name == ATTRIBUTES)]
+    for name in header:
+        if name not in named and not (attributes and name.startswith(ATTRIBUTE_COLUMN)):
+            accepted = [*named, f"{ATTRIBUTE_COLUMN}<key>"] if attributes else named
+            raise RowError(
+                name,
+                f"the CSV header names {name!r}, which is not a column; use: {', '.join(accepted)}",
+            )
+    tags_at = header.index(TAGS) if TAGS in header and TAGS in spec.columns else -1
+    keys = [
+        (i, name[len(ATTRIBUTE_COLUMN) :])
+        for i, name in enumerate(header)
+        if attributes and name.startswith(ATTRIBUTE_COLUMN)
+    ]
+    if tags_at < 0 and not keys:
+        return lambda values: dict(zip(header, values, strict=True))
+    taken = {tags_at, *(i for i, _key in keys)}
+    plain = [(i, name) for i, name in enumerate(header) if i not in taken]
+
+    def record(values: list[str]) -> dict[str, Any]:
+        row: dict[str, Any] = {name: values[i] for i, name in plain}
+        if tags_at >= 0:
+            parts = (part.strip() for part in values[tags_at].split(TAG_SEPARATOR))
+            row[TAGS] = [part for part in parts if part]
+        given = {key: values[i] for i, key in keys if values[i] != ""}
+        if given:
+            row[ATTRIBUTES] = given
+        return row
+
+    return record

@@ -1,6 +1,7 @@
 """Bulk import for integrations: contacts, funnel events and payment transactions of a bot.
 
-JSON lines (application/x-ndjson) or CSV (text/csv) whose fields are the table's column names.
+JSON lines (application/x-ndjson) or CSV (text/csv) whose fields are the table's column names;
+contacts also take tags and custom attributes (`tags_mode` says how tags apply).
 The body is streamed to a temporary file, then read in chunks of lines in a thread of its own
 while the previous chunk is written; a request is stored whole or not at all (see
 `disparo.db.imports.importing`). Bad rows are reported by line, never written.
@@ -15,9 +16,9 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO, Any
+from typing import IO, Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 
 from disparo.api.bot_schemas import ImportResult, Rejection
 from disparo.api.deps import DB, BotSlug, Now
@@ -26,8 +27,17 @@ from disparo.api.middleware.auth import ADMIN, ADMIN_PREFIX
 from disparo.api.middleware.limits import MAX_IMPORT_BYTES
 from disparo.db import imports
 from disparo.db.bots import bot_exists
+from disparo.domain.tags import TagsMode
 from disparo.ingest.import_reader import Chunk, RowReader, UnreadableBodyError
-from disparo.ingest.import_rows import CONTACTS, EVENTS, TRANSACTIONS, RowError, Spec
+from disparo.ingest.import_rows import (
+    CONTACTS,
+    EVENTS,
+    TRANSACTIONS,
+    RowError,
+    Spec,
+    combine_contacts,
+    keep_given,
+)
 
 log = logging.getLogger("disparo.api.imports")
 
@@ -124,7 +134,12 @@ def _forget(future: asyncio.Future[Any]) -> None:
 
 
 async def _write_all(
-    db: DB, reader: RowReader, kind: imports.ImportKind, slug: str, now: datetime
+    db: DB,
+    reader: RowReader,
+    kind: imports.ImportKind,
+    slug: str,
+    now: datetime,
+    replace_tags: bool,
 ) -> _Tally:
     """Every chunk of `reader` into one import of the database (stored whole or not at all);
     the next chunk is read in a thread while the current one is written. The file is closed
@@ -141,7 +156,7 @@ async def _write_all(
         chunk = await ahead  # a CSV header that does not fit is refused before any write
         if chunk is None:
             return tally
-        async with imports.importing(db, kind, slug, now=now) as target:
+        async with imports.importing(db, kind, slug, now=now, replace_tags=replace_tags) as target:
             while chunk is not None:
                 ahead = read_ahead()
                 tally.add(chunk)
@@ -156,16 +171,24 @@ async def _write_all(
 
 
 async def _import(
-    request: Request, db: DB, slug: str, spec: Spec, kind: imports.ImportKind, now: datetime
+    request: Request,
+    db: DB,
+    slug: str,
+    spec: Spec,
+    kind: imports.ImportKind,
+    now: datetime,
+    tags_mode: TagsMode | None = None,
 ) -> ImportResult:
     async with db.read() as conn:
         if not await bot_exists(conn, slug):
             raise not_found(f"bot '{slug}'")
     is_csv = _is_csv(request)
     body = await _spool(request)
-    reader = RowReader(body, spec, is_csv=is_csv, chunk_lines=CHUNK_LINES)
+    replace_tags = tags_mode == "replace"
+    combine = combine_contacts(replace_tags=replace_tags) if tags_mode else keep_given
+    reader = RowReader(body, spec, is_csv=is_csv, chunk_lines=CHUNK_LINES, combine=combine)
     try:
-        tally = await _write_all(db, reader, kind, slug, now)
+        tally = await _write_all(db, reader, kind, slug, now, replace_tags)
     except RowError as exc:  # the CSV header itself is wrong
         raise invalid(exc.field or "body", exc.reason) from None
     except UnreadableBodyError as exc:
@@ -183,7 +206,11 @@ async def _import(
         },
     )
     return ImportResult(
-        inserted=inserted, updated=updated, rejected=tally.rejected, rejections=tally.rejections
+        inserted=inserted,
+        updated=updated,
+        rejected=tally.rejected,
+        rejections=tally.rejections,
+        tags_mode=tags_mode,
     )
 
 
@@ -218,13 +245,28 @@ _RESPONSES = (
     responses=_RESPONSES,
     openapi_extra=_doc(
         CONTACTS,
-        "telegram_id,first_name,chat_state,started_at\n42,Ana,active,2026-11-30T12:00:00Z\n",
-        '{"telegram_id": 42, "first_name": "Ana", "started_at": "2026-11-30T12:00:00Z"}\n',
+        "telegram_id,first_name,chat_state,started_at,tags,attr.plano\n"
+        "42,Ana,active,2026-11-30T12:00:00Z,vip|curso-a,anual\n",
+        '{"telegram_id": 42, "first_name": "Ana", "started_at": "2026-11-30T12:00:00Z", '
+        '"tags": ["vip", "curso-a"], "attributes": {"plano": "anual"}}\n',
     ),
 )
-async def import_contacts(slug: BotSlug, request: Request, db: DB, now: Now) -> ImportResult:
-    """Upsert contacts by telegram_id; a contact becoming blocked/deactivated gets blocked_at."""
-    return await _import(request, db, slug, CONTACTS, imports.CONTACT_ROWS, now)
+async def import_contacts(
+    slug: BotSlug,
+    request: Request,
+    db: DB,
+    now: Now,
+    tags_mode: Annotated[
+        TagsMode,
+        Query(
+            description="add: a row's tags go beside the contact's own; replace: they become "
+            "its whole set (an empty value clears it). A row without tags leaves them as they are."
+        ),
+    ] = "add",
+) -> ImportResult:
+    """Upsert contacts by telegram_id; a contact becoming blocked/deactivated gets blocked_at;
+    tags are added (or replace the contact's), attributes merged (null removes a key)."""
+    return await _import(request, db, slug, CONTACTS, imports.CONTACT_ROWS, now, tags_mode)
 
 
 @router.post(

@@ -1,0 +1,116 @@
+"""What a contacts import brings beside the contact's columns: tags and custom attributes.
+
+Tags are written set-based: one or two statements per chunk on PostgreSQL, one or two for the
+whole import at the SQLite merge (staged by `disparo.db.import_stage`). A row's tags are
+`(telegram_id, tags)`; with `replace` they become the contact's whole set (an empty list clears
+it), otherwise they are added beside its own. Contacts whose rows gave no tags are untouched.
+Attributes are changes merged into the stored flat object, a null removing its key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ColumnElement,
+    Delete,
+    Text,
+    all_,
+    bindparam,
+    cast,
+    column,
+    delete,
+    func,
+    literal_column,
+    select,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from disparo.db.import_stage import Merged, Tagged
+from disparo.db.tables import contact_tags, telegram_contacts
+from disparo.db.upserts import upsert_into
+
+t = contact_tags.c
+
+
+def merged_attributes(conn: AsyncConnection, changes: Any) -> ColumnElement[Any]:
+    """The stored attributes with `changes` merged in (flat objects: a null removes its key),
+    NULL when nothing is left; for an upsert's update."""
+    stored = telegram_contacts.c.attributes
+    if conn.dialect.name == "postgresql":
+        empty: ColumnElement[Any] = literal_column("'{}'::jsonb")
+        merged = func.jsonb_strip_nulls(
+            func.coalesce(cast(stored, postgresql.JSONB), empty).op("||")(
+                cast(changes, postgresql.JSONB)
+            )
+        )
+        return cast(func.nullif(merged, empty), JSON)
+    empty = literal_column("'{}'")  # SQLite: json_patch is RFC 7396's merge, null removing
+    return func.nullif(func.json_patch(func.coalesce(stored, empty), changes), empty)
+
+
+# The same at the SQLite merge; a contact's changes staged twice are joined first, their nulls
+# kept (merge_objects in the scratch file).
+ATTRIBUTES_SQL = Merged(
+    staged="merge_objects(attributes, excluded.attributes)",
+    stored="CASE WHEN s.attributes IS NULL THEN t.attributes ELSE "
+    "nullif(json_patch(coalesce(t.attributes, '{}'), s.attributes), '{}') END",
+    new="nullif(json_patch('{}', s.attributes), '{}')",
+)
+
+
+def _tagged_pg() -> tuple[Delete, postgresql.Insert]:
+    """PostgreSQL: the tags a replace drops, and the tags to add, of the rows in the JSON array
+    bound as `tagged` ({telegram_id, tags}, read as rows of a bigint and a text[])."""
+    rows = (
+        func.json_to_recordset(cast(bindparam("tagged", type_=Text()), JSON))
+        .table_valued(column("telegram_id", BigInteger), column("tags", postgresql.ARRAY(Text)))
+        .render_derived(with_types=True)
+    )
+    stale = delete(contact_tags).where(
+        t.bot_slug == bindparam("bot_slug"),
+        t.telegram_id == rows.c.telegram_id,
+        t.tag != all_(rows.c.tags),
+    )
+    new = (
+        postgresql.insert(contact_tags)
+        .from_select(
+            ["bot_slug", "telegram_id", "tag"],
+            select(bindparam("bot_slug"), rows.c.telegram_id, func.unnest(rows.c.tags)),
+        )
+        .on_conflict_do_nothing()
+    )
+    return stale, new
+
+
+async def write_tags(
+    conn: AsyncConnection, bot_slug: str, tagged: Tagged, *, replace: bool
+) -> None:
+    """The tags of one chunk's rows, whose contacts are already stored. PostgreSQL: one or two
+    statements over one JSON document; SQLite (outside an import's stage): executemany."""
+    if not tagged:
+        return
+    if conn.dialect.name != "postgresql":
+        ids = [tid for tid, _tags in tagged]
+        if replace:
+            await conn.execute(
+                delete(contact_tags).where(t.bot_slug == bot_slug, t.telegram_id.in_(ids))
+            )
+        pairs = [
+            {"bot_slug": bot_slug, "telegram_id": tid, "tag": tag}
+            for tid, tags in tagged
+            for tag in tags
+        ]
+        if pairs:
+            await conn.execute(upsert_into(conn, contact_tags).on_conflict_do_nothing(), pairs)
+        return
+    document = orjson.dumps([{"telegram_id": tid, "tags": tags} for tid, tags in tagged])
+    params = {"bot_slug": bot_slug, "tagged": document.decode()}
+    stale, new = _tagged_pg()
+    if replace:
+        await conn.execute(stale, params)
+    await conn.execute(new, params)
