@@ -1,17 +1,25 @@
 """The snapshot reserves a shot's first batch in its own transaction (the rows go out
 `sending` for the lease holder, only while the shot runs) and writes no entry into the sent-time
-index; outcomes land only over `sending`."""
+index; outcomes land only over `sending`; a reservation without send-time rules runs the plain
+statements."""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import text
+import pytest
+from sqlalchemy import event, text
 from worker_support import NOW, add_bot, add_contacts, add_shot, deliveries, set_shot
 
 from disparo.db import deliveries as dq
-from disparo.db import leases, outcomes
+from disparo.db import leases, outcomes, reservation
 from disparo.db.engine import Database
+from disparo.domain.statuses import StopOn
+
+HOUR = timedelta(hours=1)
 
 
 async def claimed_shot(db: Database, *, contacts: int = 5) -> int:
@@ -128,3 +136,63 @@ async def test_the_sent_time_indexes_hold_sent_deliveries_only(db: Database) -> 
     for definition in definitions:
         assert "WHERE sent_at IS NOT NULL" in definition.replace("(", "").replace(")", "")
     assert any(name in plan for name in names), plan
+
+
+# The plain reservation's statements as they were before send-time rules existed: the hot path
+# of every shot without a rule. A change here must be deliberate (and measured: bench/).
+PLAIN_SHA256 = {
+    "postgresql": "f8633b6cbb9a762b6c0a7806dec96619f32505c63a0adab2818c322db3706e59",
+    "sqlite_fence": "5e15e9518ba6eca1686e0556c8cbddbfd0aa72239dbccc68a02709ab76b50eaa",
+    "sqlite_reserve": "e4a0004d966c1d41f27053b7badbd57832879444566f4b533053ed82e4abda2e",
+}
+
+
+def _sha256(sql: str) -> str:
+    return hashlib.sha256(sql.encode()).hexdigest()
+
+
+async def test_a_reservation_without_rules_sends_the_plain_statements(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No rule: the statements sent are the plain ones, unchanged; rules compile their own
+    statements once per combination (not per value), and those probe the rules' tables."""
+    plain = reservation.PLAIN
+    assert _sha256(plain.postgresql) == PLAIN_SHA256["postgresql"]
+    assert _sha256(plain.sqlite_fence.text) == PLAIN_SHA256["sqlite_fence"]
+    assert _sha256(plain.sqlite_reserve.text) == PLAIN_SHA256["sqlite_reserve"]
+    assert reservation.NO_RULES.statements() is plain
+    capped = reservation.ReservationRules(cap_max=1, cap_since=NOW)
+    assert reservation.ReservationRules(cap_max=3, cap_since=NOW - HOUR).statements() is (
+        capped.statements()
+    )
+    assert "funnel_events" not in capped.statements().postgresql
+    paid = reservation.ReservationRules(stop_on=StopOn.PAID, converted_since=NOW)
+    assert "payment_transactions" in paid.statements().sqlite_reserve.text
+    assert "shots_sent AS h" not in paid.statements().sqlite_reserve.text
+
+    sent: list[str] = []
+    if db.raw is not None:
+        fetchall = db.raw.fetchall
+
+        async def recording(sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+            sent.append(sql)
+            return await fetchall(sql, params)
+
+        monkeypatch.setattr(db.raw, "fetchall", recording)
+        expected = [plain.postgresql]
+    else:
+        engine = db.writer.sync_engine
+
+        def on_execute(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+            sent.append(statement)
+
+        event.listen(engine, "before_cursor_execute", on_execute)
+        expected = [str(c.compile(dialect=engine.dialect)) for c in plain[1:]]
+    shot_id = await claimed_shot(db)
+    await snapshot(db, shot_id, reserve=0)
+    sent.clear()
+    taken = await dq.reserve_batch(db, shot_id, worker_id="w1", now=NOW, limit=2)
+    if db.raw is None:
+        event.remove(engine, "before_cursor_execute", on_execute)
+    assert [sql for sql in sent if "shots_" in sql] == expected
+    assert [r.telegram_id for r in taken.rows] == [5, 4]

@@ -4,13 +4,11 @@ cannot drift from the database it stands for. One clock: the fixed NOW."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import delete, update
-from worker_support import NOW, add_bot, add_contacts, add_shot, deliveries, set_shot, shot
+from store_scene import BACKENDS, HOUR, LEASE, Scene, make_scene, shop
+from worker_support import NOW
 
 from disparo.db.deliveries import (
     ContactChange,
@@ -19,171 +17,19 @@ from disparo.db.deliveries import (
     Reserved,
     Snapshot,
 )
-from disparo.db.engine import Database
-from disparo.db.secrets import TokenCipher
-from disparo.db.store import SqlShotStore
-from disparo.db.tables import telegram_contacts
 from disparo.domain.statuses import ChatState, ShotStatus
-from disparo.engine.memory_store import MemoryShotStore
-from disparo.engine.store import ShotStore
-
-LEASE = NOW + timedelta(seconds=30)
-HOUR = timedelta(hours=1)
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "memory"])
+@pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     """Each case runs on both databases and on the memory store."""
     return str(request.param)
 
 
-@dataclass
-class Scene:
-    """Writes and reads a test makes around the store, on whichever side holds the data."""
-
-    store: ShotStore
-    db: Database | None = None
-    memory: MemoryShotStore | None = None
-
-    async def bot(self, slug: str) -> None:
-        if self.memory is not None:
-            self.memory.add_bot(slug, f"{len(self.memory.bot_records) + 1}:token")
-        else:
-            assert self.db is not None
-            await add_bot(self.db, slug)
-
-    async def contacts(
-        self,
-        slug: str,
-        ids: list[int],
-        *,
-        chat_state: ChatState = ChatState.ACTIVE,
-        last_interaction_at: datetime | None = NOW,
-    ) -> None:
-        if self.memory is not None:
-            self.memory.add_contacts(
-                slug, ids, chat_state=chat_state, last_interaction_at=last_interaction_at
-            )
-        else:
-            assert self.db is not None
-            await add_contacts(
-                self.db,
-                slug,
-                ids,
-                chat_state=chat_state.value,
-                last_interaction_at=last_interaction_at,
-            )
-
-    async def block(self, slug: str, telegram_id: int) -> None:
-        """The contact blocked the bot (an update arrived)."""
-        if self.memory is not None:
-            self.memory.contacts[slug, telegram_id].chat_state = ChatState.BLOCKED
-        else:
-            assert self.db is not None
-            async with self.db.write() as conn:
-                c = telegram_contacts.c
-                await conn.execute(
-                    update(telegram_contacts)
-                    .where(c.bot_slug == slug, c.telegram_id == telegram_id)
-                    .values(chat_state=ChatState.BLOCKED.value)
-                )
-
-    async def forget_contact(self, slug: str, telegram_id: int) -> None:
-        if self.memory is not None:
-            del self.memory.contacts[slug, telegram_id]
-        else:
-            assert self.db is not None
-            async with self.db.write() as conn:
-                c = telegram_contacts.c
-                await conn.execute(
-                    delete(telegram_contacts).where(
-                        c.bot_slug == slug, c.telegram_id == telegram_id
-                    )
-                )
-
-    async def shot(self, slug: str, *, scheduled_at: datetime = NOW) -> int:
-        if self.memory is not None:
-            return self.memory.add_shot(slug, scheduled_at=scheduled_at)
-        assert self.db is not None
-        return await add_shot(self.db, slug, scheduled_at=scheduled_at)
-
-    async def change(self, shot_id: int, **values: Any) -> None:
-        """As the operator (or another worker) would, without a wake-up."""
-        if self.memory is not None:
-            self.memory.set_shot(shot_id, wake=False, **values)
-        else:
-            assert self.db is not None
-            await set_shot(self.db, shot_id, wake=False, **values)
-
-    async def row(self, shot_id: int) -> dict[str, Any]:
-        names = ("status", "locked_by", "attempt_count", "last_error", "audience_total")
-        if self.memory is not None:
-            stored = self.memory.shots[shot_id]
-            return {name: getattr(stored, name) for name in names}
-        assert self.db is not None
-        found = await shot(self.db, shot_id)
-        return {name: found[name] for name in names}
-
-    async def deliveries(self, shot_id: int) -> dict[int, tuple[str, str | None]]:
-        """telegram_id → (status, reason), in send order."""
-        if self.memory is not None:
-            rows = self.memory.shot_deliveries(shot_id)
-            return {d.telegram_id: (d.status.value, d.reason) for d in rows}
-        assert self.db is not None
-        found = await deliveries(self.db, shot_id)
-        return {r["telegram_id"]: (r["status"], r["reason"]) for r in found}
-
-    async def chat_state(self, slug: str, telegram_id: int) -> str:
-        if self.memory is not None:
-            return self.memory.contacts[slug, telegram_id].chat_state.value
-        assert self.db is not None
-        async with self.db.read() as conn:
-            c = telegram_contacts.c
-            query = telegram_contacts.select().where(
-                c.bot_slug == slug, c.telegram_id == telegram_id
-            )
-            return str((await conn.execute(query)).mappings().one()["chat_state"])
-
-    # the engine's steps, as worker w1 -----------------------------------------------------
-
-    async def claim(self, worker_id: str = "w1", *, now: datetime = NOW) -> int | None:
-        claimed = await self.store.claim_due_shot(
-            worker_id=worker_id, now=now, lease_expires_at=now + timedelta(seconds=30)
-        )
-        return None if claimed is None else claimed.id
-
-    async def snapshot(
-        self, shot_id: int, *, reserve: int = 0, worker_id: str = "w1", slug: str = "loja"
-    ) -> Snapshot | None:
-        return await self.store.snapshot_audience(
-            shot_id,
-            bot_slug=slug,
-            target="started",
-            recency_days=None,
-            worker_id=worker_id,
-            now=NOW,
-            reserve=reserve,
-        )
-
-
 @pytest.fixture
 def scene(backend: str, request: pytest.FixtureRequest) -> Scene:
     """A store of the case's kind over an empty database (or memory)."""
-    if backend == "memory":
-        memory = MemoryShotStore()
-        return Scene(memory, memory=memory)
-    db: Database = request.getfixturevalue("db")
-    return Scene(SqlShotStore(db, TokenCipher(None)), db=db)
-
-
-async def shop(scene: Scene, contacts: int = 5) -> int:
-    """Bot `loja` with contacts 1..n (n the hottest lead), a shot due at NOW claimed by w1."""
-    await scene.bot("loja")
-    for n in range(1, contacts + 1):
-        await scene.contacts("loja", [n], last_interaction_at=NOW - timedelta(hours=100 - n))
-    shot_id = await scene.shot("loja")
-    assert await scene.claim() == shot_id
-    return shot_id
+    return make_scene(backend, request)
 
 
 async def test_claims_take_the_oldest_shot_of_each_free_bot(scene: Scene) -> None:

@@ -16,22 +16,17 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
-    BigInteger,
-    Integer,
-    Text,
-    bindparam,
     case,
     insert,
     literal,
     select,
-    text,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from disparo.db.audience import REACHABLE_CHAT_STATES, shot_audience_select
+from disparo.db.audience import shot_audience_select
 from disparo.db.engine import Database
-from disparo.db.raw import driver_sql
+from disparo.db.reservation import NO_RULES, ReservationRules
 from disparo.db.tables import shots_queue, shots_sent
 from disparo.db.types import UTCDateTime
 from disparo.domain.outcomes import Reason
@@ -110,7 +105,7 @@ class Snapshot:
 async def owned_shot(conn: AsyncConnection, shot_id: int, worker_id: str) -> Any | None:
     """The shot row, row-locked on PostgreSQL, if `worker_id` holds its lease; else None."""
     query = (
-        select(q.status, q.locked_by, q.lease_expires_at, q.audience_total)
+        select(q.status, q.locked_by, q.lease_expires_at, q.audience_total, q.expires_at)
         .where(q.id == shot_id)
         .with_for_update()
     )
@@ -181,61 +176,6 @@ async def snapshot_audience(
         return Snapshot(total, reserved)
 
 
-# The reservation runs once per bot per second of traffic: plain SQL, compiled once. Literal
-# states come from the enums, never from input.
-_REACHABLE_SQL = ", ".join(f"'{state}'" for state in REACHABLE_CHAT_STATES)
-_RESERVE_SET = f"""
-    status = CASE WHEN p.chat_state IN ({_REACHABLE_SQL}) THEN '{SENDING}' ELSE '{SKIPPED}' END,
-    reason = CASE WHEN p.chat_state IN ({_REACHABLE_SQL}) THEN NULL
-                  WHEN p.chat_state IS NULL THEN '{INELIGIBLE}' ELSE p.chat_state END,
-    updated_at = :now
-"""
-_PICK = f"""
-    SELECT s.telegram_id, c.chat_state
-    FROM shots_sent AS s
-    LEFT JOIN telegram_contacts AS c ON c.bot_slug = s.bot_slug AND c.telegram_id = s.telegram_id
-    WHERE s.shot_id = :shot_id AND s.status = '{PENDING}'
-"""  # noqa: S608 - only constants are formatted in; values are bound
-_RESERVE_PARAMS = (
-    bindparam("shot_id", type_=BigInteger()),
-    bindparam("worker_id", type_=Text()),
-    bindparam("now", type_=UTCDateTime()),
-    bindparam("limit", type_=Integer()),
-)
-# PostgreSQL: one round trip. The fence CTE reads the shot row FOR SHARE before any delivery
-# moves (the EXISTS is a one-time filter of the pick), so a rescue of this shot either waits
-# for this commit and then sees (and marks unknown) what was reserved, or it went first and
-# the fence finds the lease gone and nothing moves. The picked ids are computed once and the
-# update finds its rows by primary key (= ANY of them), so the plan stays a few index probes
-# whatever the statistics (the statement is prepared, and a generic plan must not rescan the
-# pick per pending row).
-_RESERVE_PG = text(
-    f"""
-    WITH fence AS (
-        SELECT status, locked_by, lease_expires_at FROM shots_queue WHERE id = :shot_id FOR SHARE
-    ), picked AS MATERIALIZED (
-        {_PICK}
-          AND EXISTS (SELECT 1 FROM fence WHERE fence.status = '{ShotStatus.RUNNING.value}'
-                      AND fence.locked_by = :worker_id AND fence.lease_expires_at > :now)
-        ORDER BY s.seq
-        LIMIT :limit
-    ), moved AS (
-        UPDATE shots_sent AS s SET {_RESERVE_SET}
-        FROM picked AS p
-        WHERE s.shot_id = :shot_id
-          AND s.telegram_id = ANY(ARRAY(SELECT telegram_id FROM picked))
-          AND s.telegram_id = p.telegram_id
-        RETURNING s.telegram_id, s.seq, s.status, s.reason
-    )
-    SELECT f.status AS shot_status,
-           (f.locked_by = :worker_id AND f.lease_expires_at > :now) AS owned,
-           m.telegram_id, m.seq, m.status, m.reason
-    FROM fence AS f LEFT JOIN moved AS m ON true
-    """  # noqa: S608 - only constants are formatted in; values are bound
-).bindparams(*_RESERVE_PARAMS)
-_RESERVE_PG_SQL = driver_sql(_RESERVE_PG)
-
-
 class _Reserved(NamedTuple):
     shot_status: str
     owned: bool | None
@@ -245,42 +185,35 @@ class _Reserved(NamedTuple):
     reason: str | None
 
 
-# SQLite: the write transaction is BEGIN IMMEDIATE, so nothing runs between the two statements.
-_FENCE_SQLITE = text(
-    "SELECT status AS shot_status, (locked_by = :worker_id AND lease_expires_at > :now) AS owned "
-    "FROM shots_queue WHERE id = :shot_id"
-).bindparams(*_RESERVE_PARAMS[:3])
-_RESERVE_SQLITE = text(
-    f"""
-    UPDATE shots_sent SET {_RESERVE_SET}
-    FROM ({_PICK} ORDER BY s.seq LIMIT :limit) AS p
-    WHERE shots_sent.shot_id = :shot_id AND shots_sent.telegram_id = p.telegram_id
-      AND shots_sent.status = '{PENDING}'
-    RETURNING telegram_id, seq, status, reason
-    """  # noqa: S608 - only constants are formatted in; values are bound
-).bindparams(_RESERVE_PARAMS[0], _RESERVE_PARAMS[2], _RESERVE_PARAMS[3])
-
-
 async def reserve_batch(
-    db: Database, shot_id: int, *, worker_id: str, now: datetime, limit: int
+    db: Database,
+    shot_id: int,
+    *,
+    worker_id: str,
+    now: datetime,
+    limit: int,
+    rules: ReservationRules = NO_RULES,
 ) -> Reservation:
     """Move up to `limit` pending deliveries, in send order, to `sending` for this worker.
 
     Deliveries whose contact blocked the bot, deleted their account or disappeared since the
-    snapshot are skipped here (reason blocked, deactivated or ineligible) instead of reserved.
-    Nothing moves unless the shot is running and its lease is this worker's and unexpired.
+    snapshot are skipped here (reason blocked, deactivated or ineligible) instead of reserved;
+    so are those the shot's `rules` leave out (converted, frequency_cap). Nothing moves unless
+    the shot is running and its lease is this worker's and unexpired.
     """
-    params = {"shot_id": shot_id, "worker_id": worker_id, "now": now, "limit": limit}
+    sql = rules.statements()
+    params: dict[str, Any] = {"shot_id": shot_id, "worker_id": worker_id, "now": now}
+    params.update(limit=limit, **rules.params())
     result: Sequence[Any] = ()
     if db.is_sqlite:
         async with db.write() as conn:
-            fence = (await conn.execute(_FENCE_SQLITE, params)).first()
+            fence = (await conn.execute(sql.sqlite_fence, params)).first()
             if fence is not None and fence.owned and fence.shot_status == ShotStatus.RUNNING:
-                result = (await conn.execute(_RESERVE_SQLITE, params)).all()
+                result = (await conn.execute(sql.sqlite_reserve, params)).all()
     else:
         # One statement, its own transaction: committed before any row is returned to send.
         assert db.raw is not None
-        result = [_Reserved(*row) for row in await db.raw.fetchall(_RESERVE_PG_SQL, params)]
+        result = [_Reserved(*row) for row in await db.raw.fetchall(sql.postgresql, params)]
         fence = result[0] if result else None
         result = [r for r in result if r.telegram_id is not None]
     if fence is None or not fence.owned:

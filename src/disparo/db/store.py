@@ -18,6 +18,7 @@ from disparo.db.leases import ClaimedShot
 from disparo.db.notify import ShotListener
 from disparo.db.outcomes import record_outcomes
 from disparo.db.rescue import RescuedShot
+from disparo.db.reservation import NO_RULES, ReservationRules
 from disparo.db.secrets import SecretKeyError, TokenCipher
 from disparo.domain.statuses import ShotStatus
 
@@ -138,6 +139,10 @@ class SqlShotStore:
         """See `finish.settle_cancelled`."""
         return await finish.settle_cancelled(self.db, now=now)
 
+    async def expire_shots(self, *, now: datetime) -> list[int]:
+        """See `finish.expire_shots`."""
+        return await finish.expire_shots(self.db, now=now)
+
     async def snapshot_audience(
         self,
         shot_id: int,
@@ -162,11 +167,17 @@ class SqlShotStore:
         )
 
     async def reserve_batch(
-        self, shot_id: int, *, worker_id: str, now: datetime, limit: int
+        self,
+        shot_id: int,
+        *,
+        worker_id: str,
+        now: datetime,
+        limit: int,
+        rules: ReservationRules = NO_RULES,
     ) -> Reservation:
         """See `deliveries.reserve_batch`."""
         return await deliveries.reserve_batch(
-            self.db, shot_id, worker_id=worker_id, now=now, limit=limit
+            self.db, shot_id, worker_id=worker_id, now=now, limit=limit, rules=rules
         )
 
     async def record_outcomes(
@@ -205,6 +216,14 @@ class SqlShotStore:
     ) -> dict[str, int] | None:
         """See `finish.finish_cancelled`."""
         return await finish.finish_cancelled(
+            self.db, shot_id, worker_id=worker_id, now=now, unsent=unsent
+        )
+
+    async def finish_expired(
+        self, shot_id: int, *, worker_id: str, now: datetime, unsent: Collection[int] = ()
+    ) -> dict[str, int] | None:
+        """See `finish.finish_expired`."""
+        return await finish.finish_expired(
             self.db, shot_id, worker_id=worker_id, now=now, unsent=unsent
         )
 

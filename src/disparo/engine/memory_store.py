@@ -1,22 +1,22 @@
 """The engine's storage in memory: `ShotStore` over plain objects, for unit tests of the engine.
 
 It keeps the SQL store's rules (the lease fence, writes only over `sending`, the rescue's count
-of failed attempts, the wake-ups of the writes that wake), so the engine runs against it as
-against a database, with no I/O; `tests/integration/test_store_contract.py` checks both stores
-with the same cases. Production never builds it. A test plays the operator and the database
-with it: it adds bots, contacts and shots, changes a shot as the API would (`set_shot`), reads
-what was written, and can make calls fail as with a database away (`down`, `failing`).
+of failed attempts, the send-time rules of a reservation, the wake-ups of the writes that wake),
+so the engine runs against it as against a database, with no I/O;
+`tests/integration/test_store_contract.py` checks both stores with the same cases. Production
+never builds it. A test plays the operator and the database with it: it adds bots, contacts,
+conversions and shots, changes a shot as the API would (`set_shot`), reads what was written,
+and can make calls fail as with a database away (`down`, `failing`). The rows and the seeding
+are `memory_rows`; how shots end, `memory_ends`.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from dataclasses import fields
+from datetime import datetime, timedelta
 
 from disparo.db.audience import AudienceError
 from disparo.db.bots import BotRecord
@@ -29,164 +29,27 @@ from disparo.db.deliveries import (
     Snapshot,
 )
 from disparo.db.leases import ClaimedShot
-from disparo.db.outcomes import LOST_ERROR
-from disparo.db.rescue import MAX_ATTEMPTS, RescuedShot
+from disparo.db.reservation import NO_RULES, ReservationRules
 from disparo.db.secrets import SecretKeyError
-from disparo.db.types import JSONValue
 from disparo.domain.outcomes import Reason
 from disparo.domain.statuses import (
+    PIX_EVENTS,
     UNREACHABLE_CHAT_STATES,
     ChatState,
     DeliveryStatus,
+    PaymentStatus,
     ShotStatus,
+    StopOn,
     Target,
 )
+from disparo.engine.memory_ends import MemoryEnds
+from disparo.engine.memory_rows import DatabaseAwayError, StoredContact, StoredDelivery, StoredShot
 
-_LOCKABLE = (ShotStatus.RUNNING, ShotStatus.PAUSED, ShotStatus.CANCELLED)
-_UNFINISHED = (ShotStatus.PENDING, ShotStatus.RUNNING, ShotStatus.PAUSED)
-_PROGRESS = (DeliveryStatus.SENT, DeliveryStatus.SKIPPED, DeliveryStatus.ERROR)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-class DatabaseAwayError(ConnectionRefusedError):
-    """The memory store plays a database that cannot be reached (an outage, as the engine
-    classifies it)."""
+__all__ = ["DatabaseAwayError", "MemoryShotStore"]
 
 
-@dataclass
-class StoredShot:
-    """A `shots_queue` row."""
-
-    id: int
-    bot_slug: str
-    scheduled_at: datetime
-    updated_at: datetime
-    target: str = Target.STARTED.value
-    recency_days: int | None = None
-    copy: str = "<b>Oferta</b> só hoje"
-    media_url: str | None = None
-    media_type: str = "none"
-    buttons: JSONValue = None
-    status: ShotStatus = ShotStatus.PENDING
-    locked_by: str | None = None
-    lease_expires_at: datetime | None = None
-    attempt_count: int = 0
-    audience_total: int | None = None
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    last_error: str | None = None
-    created_at: datetime = _EPOCH
-    expires_at: datetime | None = None
-    stop_on: str | None = None
-    ignore_frequency_cap: bool = False
-
-
-@dataclass
-class StoredDelivery:
-    """A `shots_sent` row."""
-
-    shot_id: int
-    telegram_id: int
-    seq: int
-    status: DeliveryStatus = DeliveryStatus.PENDING
-    reason: str | None = None
-    error: str | None = None
-    message_id: int | None = None
-    sent_at: datetime | None = None
-    attempts: int = 0
-    updated_at: datetime | None = None
-
-
-@dataclass
-class StoredContact:
-    """A `telegram_contacts` row (what audiences and pruning read)."""
-
-    bot_slug: str
-    telegram_id: int
-    chat_state: ChatState = ChatState.ACTIVE
-    last_interaction_at: datetime | None = None
-    has_pix: bool = False
-    blocked_at: datetime | None = None
-
-
-@dataclass
-class MemoryShotStore:
-    """Bots, contacts, shots and deliveries in dictionaries; every call may first wait
-    `latency_s` (as a round trip would), and fails while `down` or when its name is in
-    `failing`."""
-
-    latency_s: float = 0.0
-    down: bool = False
-    failing: set[str] = field(default_factory=set)
-    shots: dict[int, StoredShot] = field(default_factory=dict)
-    deliveries: dict[tuple[int, int], StoredDelivery] = field(default_factory=dict)
-    contacts: dict[tuple[str, int], StoredContact] = field(default_factory=dict)
-    bot_records: dict[str, BotRecord | SecretKeyError] = field(default_factory=dict)
-    calls: Counter[str] = field(default_factory=Counter)
-    _wake: list[Callable[[], None]] = field(default_factory=list)
-
-    # what a test writes and reads ----------------------------------------------------------
-
-    def add_bot(
-        self, slug: str, token: str, *, rate_per_s: int = 25, paid_broadcast: bool = False
-    ) -> None:
-        """Register a bot."""
-        self.bot_records[slug] = BotRecord(
-            slug=slug,
-            token=token,
-            name=None,
-            telegram_bot_id=None,
-            telegram_username=None,
-            rate_per_s=rate_per_s,
-            paid_broadcast=paid_broadcast,
-            timezone="UTC",
-            webhook_secret="s" * 20,
-            polling=False,
-            updates_offset=None,
-            created_at=_EPOCH,
-            updated_at=_EPOCH,
-        )
-
-    def add_contacts(
-        self,
-        slug: str,
-        ids: Iterable[int],
-        *,
-        chat_state: ChatState = ChatState.ACTIVE,
-        last_interaction_at: datetime | None = None,
-        has_pix: bool = False,
-    ) -> None:
-        """Contacts of `slug`, all alike."""
-        for tid in ids:
-            contact = StoredContact(slug, tid, chat_state, last_interaction_at, has_pix)
-            self.contacts[slug, tid] = contact
-
-    def add_shot(self, slug: str, *, scheduled_at: datetime, **values: Any) -> int:
-        """Queue a shot (other columns as keyword arguments); its id."""
-        shot_id = max(self.shots, default=0) + 1
-        if "status" in values:
-            values["status"] = ShotStatus(values["status"])
-        self.shots[shot_id] = StoredShot(shot_id, slug, scheduled_at, scheduled_at, **values)
-        return shot_id
-
-    def set_shot(self, shot_id: int, *, wake: bool = True, **values: Any) -> None:
-        """Change a shot as the operator's API does (pause, resume, cancel), waking workers."""
-        shot = self.shots[shot_id]
-        if "status" in values:
-            values["status"] = ShotStatus(values["status"])
-        for name, value in values.items():
-            setattr(shot, name, value)
-        if wake:
-            self._wake_up()
-
-    def shot_deliveries(self, shot_id: int) -> list[StoredDelivery]:
-        """The shot's deliveries in send order."""
-        rows = [d for (sid, _), d in self.deliveries.items() if sid == shot_id]
-        return sorted(rows, key=lambda d: d.seq)
-
-    def counts(self, shot_id: int) -> dict[str, int]:
-        """The shot's deliveries by status."""
-        return dict(Counter(d.status.value for d in self.shot_deliveries(shot_id)))
+class MemoryShotStore(MemoryEnds):
+    """The engine's storage over `MemoryData`'s collections (see the module's docstring)."""
 
     # ShotStore: wake-ups and claims --------------------------------------------------------
 
@@ -281,75 +144,6 @@ class MemoryShotStore:
         self._wake_up()
         return True
 
-    async def stop_bot_shots(
-        self,
-        bot_slug: str,
-        *,
-        message: str,
-        now: datetime,
-        worker_id: str,
-        shot_id: int | None = None,
-        unsent: Collection[int] = (),
-    ) -> list[int]:
-        """End the bot's unfinished shots (unlocked, or ours) in error."""
-        await self._call("stop_bot_shots")
-        if shot_id is not None:
-            self._return_unsent(shot_id, unsent, now)
-        stopped = []
-        for shot in self.shots.values():
-            mine = shot.locked_by in (None, worker_id)
-            if shot.bot_slug == bot_slug and shot.status in _UNFINISHED and mine:
-                shot.status, shot.last_error, shot.finished_at = ShotStatus.ERROR, message, now
-                self._free(shot, now)
-                stopped.append(shot.id)
-        return stopped
-
-    async def rescue_expired(
-        self, *, now: datetime, worker_id: str | None = None, keeping: Collection[int] = ()
-    ) -> list[RescuedShot]:
-        """Free expired leases; reserved deliveries become unknown (worker_lost)."""
-        await self._call("rescue_expired")
-        expired = [
-            s
-            for s in self.shots.values()
-            if s.status in _LOCKABLE
-            and s.locked_by is not None
-            and s.lease_expires_at is not None
-            and s.lease_expires_at < now
-            and not (worker_id is not None and s.locked_by == worker_id and s.id in keeping)
-        ]
-        rescued = []
-        for shot in expired:
-            if shot.status is ShotStatus.RUNNING:
-                shot.attempt_count = self._failed_attempts(shot)
-                shot.status = ShotStatus.PENDING
-                if shot.attempt_count >= MAX_ATTEMPTS:
-                    shot.status, shot.finished_at = ShotStatus.ERROR, now
-                    shot.last_error = (
-                        f"the workers sending this shot stopped {shot.attempt_count} times "
-                        "without recording any outcome (crash or lost database connection); "
-                        "check the workers' logs, then create the shot again for the "
-                        "deliveries left"
-                    )
-            self._free(shot, now)
-            unknown = self._mark_sending_unknown(shot.id, now, Reason.WORKER_LOST)
-            rescued.append(RescuedShot(shot.id, shot.bot_slug, shot.status, unknown))
-        if expired:
-            self._wake_up()
-        return rescued
-
-    async def settle_cancelled(self, *, now: datetime) -> int:
-        """Pending deliveries of cancelled, unlocked shots end skipped (cancelled)."""
-        await self._call("settle_cancelled")
-        settled = 0
-        for delivery in self.deliveries.values():
-            shot = self.shots[delivery.shot_id]
-            cancelled = shot.status is ShotStatus.CANCELLED and shot.locked_by is None
-            if cancelled and delivery.status is DeliveryStatus.PENDING:
-                self._skip_cancelled(delivery, now)
-                settled += 1
-        return settled
-
     # ShotStore: deliveries -----------------------------------------------------------------
 
     async def snapshot_audience(
@@ -389,9 +183,16 @@ class MemoryShotStore:
         return Snapshot(len(audience), reserved)
 
     async def reserve_batch(
-        self, shot_id: int, *, worker_id: str, now: datetime, limit: int
+        self,
+        shot_id: int,
+        *,
+        worker_id: str,
+        now: datetime,
+        limit: int,
+        rules: ReservationRules = NO_RULES,
     ) -> Reservation:
-        """Reserve the next `limit` pending deliveries, skipping unreachable contacts."""
+        """Reserve the next `limit` pending deliveries, skipping unreachable contacts and those
+        the `rules` leave out."""
         await self._call("reserve_batch")
         shot = self.shots.get(shot_id)
         if (
@@ -409,13 +210,13 @@ class MemoryShotStore:
         for delivery in pending[:limit]:
             contact = self.contacts.get((shot.bot_slug, delivery.telegram_id))
             delivery.updated_at = now
-            if contact is not None and contact.chat_state not in UNREACHABLE_CHAT_STATES:
+            reason = self._skip_reason(shot.bot_slug, delivery.telegram_id, contact, rules)
+            if reason is None:
                 delivery.status = DeliveryStatus.SENDING
                 rows.append(Reserved(delivery.telegram_id, delivery.seq))
             else:
-                delivery.status = DeliveryStatus.SKIPPED
-                delivery.reason = contact.chat_state.value if contact else Reason.INELIGIBLE.value
-                skipped[delivery.reason] += 1
+                delivery.status, delivery.reason = DeliveryStatus.SKIPPED, reason
+                skipped[reason] += 1
         return Reservation(ReservationState.OK, rows, dict(skipped), shot.status)
 
     async def record_outcomes(
@@ -440,74 +241,7 @@ class MemoryShotStore:
             if contact is not None and contact.chat_state != change.chat_state:
                 contact.chat_state, contact.blocked_at = ChatState(change.chat_state), now
 
-    # ShotStore: ends -----------------------------------------------------------------------
-
-    async def finish_shot(
-        self,
-        shot_id: int,
-        *,
-        worker_id: str,
-        now: datetime,
-        status: ShotStatus = ShotStatus.SENT,
-        last_error: str | None = None,
-        unsent: Collection[int] = (),
-    ) -> dict[str, int] | None:
-        """End our shot as `status` (a cancelled one stays cancelled); the counts."""
-        await self._call("finish_shot")
-        shot = self.shots.get(shot_id)
-        if shot is None or shot.locked_by != worker_id:
-            return None
-        self._return_unsent(shot_id, unsent, now)
-        self._mark_sending_unknown(shot_id, now, Reason.UNACCOUNTED)
-        counts = self.counts(shot_id)
-        errors = counts.get(DeliveryStatus.ERROR.value, 0)
-        if last_error is None and errors:
-            failed = Counter(
-                d.error for d in self.shot_deliveries(shot_id) if d.status is DeliveryStatus.ERROR
-            )
-            error, n = failed.most_common(1)[0]
-            last_error = f"{errors} deliveries failed; most often: {error} ({n})"
-        if shot.status is not ShotStatus.CANCELLED:
-            shot.status = status
-        shot.last_error, shot.finished_at = last_error, now
-        self._free(shot, now)
-        self._wake_up()
-        return counts
-
-    async def finish_cancelled(
-        self, shot_id: int, *, worker_id: str, now: datetime, unsent: Collection[int] = ()
-    ) -> dict[str, int] | None:
-        """Close our cancelled shot: never-sent deliveries end skipped (cancelled)."""
-        await self._call("finish_cancelled")
-        shot = self.shots.get(shot_id)
-        if shot is None or shot.locked_by != worker_id:
-            return None
-        for delivery in self.shot_deliveries(shot_id):
-            reserved = delivery.status is DeliveryStatus.SENDING
-            if delivery.status is DeliveryStatus.PENDING or (
-                reserved and delivery.telegram_id in unsent
-            ):
-                self._skip_cancelled(delivery, now)
-        self._mark_sending_unknown(shot_id, now, Reason.UNACCOUNTED)
-        self._free(shot, now)
-        return self.counts(shot_id)
-
-    async def delivery_counts(self, shot_id: int) -> dict[str, int]:
-        """The shot's deliveries by status."""
-        await self._call("delivery_counts")
-        return self.counts(shot_id)
-
     # the rules, shared ---------------------------------------------------------------------
-
-    async def _call(self, name: str) -> None:
-        self.calls[name] += 1
-        await asyncio.sleep(self.latency_s)
-        if self.down or name in self.failing:
-            raise DatabaseAwayError(f"{name}: the database is away")
-
-    def _wake_up(self) -> None:
-        for callback in list(self._wake):
-            callback()
 
     def _candidates(self, now: datetime, skip: Collection[str]) -> list[StoredShot]:
         busy = {
@@ -540,39 +274,53 @@ class MemoryShotStore:
         shots = (self.shots.get(i) for i in shot_ids)
         return [s for s in shots if s is not None and s.locked_by == worker_id]
 
-    def _free(self, shot: StoredShot, now: datetime) -> None:
-        shot.locked_by, shot.lease_expires_at, shot.updated_at = None, None, now
+    def _skip_reason(
+        self,
+        bot_slug: str,
+        telegram_id: int,
+        contact: StoredContact | None,
+        rules: ReservationRules,
+    ) -> str | None:
+        """Why a recipient is skipped at reservation (the first reason that holds), or None."""
+        if contact is None:
+            return Reason.INELIGIBLE.value
+        if contact.chat_state in UNREACHABLE_CHAT_STATES:
+            return contact.chat_state.value
+        stop_on, since = rules.stop_on, rules.converted_since
+        if stop_on and since and self._converted(bot_slug, telegram_id, stop_on, since):
+            return Reason.CONVERTED.value
+        cap_max, cap_since = rules.cap_max, rules.cap_since
+        if cap_max and cap_since and self._sent_since(bot_slug, telegram_id, cap_since) >= cap_max:
+            return Reason.FREQUENCY_CAP.value
+        return None
 
-    def _return_unsent(self, shot_id: int, unsent: Collection[int], now: datetime) -> None:
-        for telegram_id in unsent:
-            delivery = self.deliveries.get((shot_id, telegram_id))
-            if delivery is not None and delivery.status is DeliveryStatus.SENDING:
-                delivery.status, delivery.updated_at = DeliveryStatus.PENDING, now
+    def _converted(self, bot_slug: str, telegram_id: int, stop_on: StopOn, since: datetime) -> bool:
+        payments = [
+            p for p in self.payments if (p.bot_slug, p.telegram_id) == (bot_slug, telegram_id)
+        ]
+        if stop_on is StopOn.PAID:
+            return any(
+                p.status is PaymentStatus.PAID and (p.paid_at or p.created_at) >= since
+                for p in payments
+            )
+        return any(p.created_at >= since for p in payments) or any(
+            (e.bot_slug, e.telegram_id) == (bot_slug, telegram_id)
+            and e.event in PIX_EVENTS
+            and e.occurred_at >= since
+            for e in self.events
+        )
 
-    def _mark_sending_unknown(self, shot_id: int, now: datetime, reason: Reason) -> int:
-        marked = 0
-        for delivery in self.shot_deliveries(shot_id):
-            if delivery.status is DeliveryStatus.SENDING:
-                delivery.status, delivery.reason = DeliveryStatus.UNKNOWN, reason.value
-                delivery.error, delivery.updated_at = LOST_ERROR, now
-                marked += 1
-        return marked
-
-    def _skip_cancelled(self, delivery: StoredDelivery, now: datetime) -> None:
-        delivery.status, delivery.reason = DeliveryStatus.SKIPPED, Reason.CANCELLED.value
-        delivery.updated_at = now
-
-    def _failed_attempts(self, shot: StoredShot) -> int:
-        deliveries = self.shot_deliveries(shot.id)
-        if any(
-            d.status in _PROGRESS and d.updated_at is not None and d.updated_at >= shot.updated_at
-            for d in deliveries
-        ):
-            return 0  # it recorded outcomes: the shot is not what kills its workers
-        reserved = any(d.status is DeliveryStatus.SENDING for d in deliveries)
-        if shot.audience_total is not None and not reserved:
-            return max(0, shot.attempt_count - 1)  # it died before sending anything
-        return shot.attempt_count
+    def _sent_since(self, bot_slug: str, telegram_id: int, since: datetime) -> int:
+        """Deliveries of any shot of the bot sent to the contact at or after `since`."""
+        return sum(
+            1
+            for (shot_id, tid), d in self.deliveries.items()
+            if tid == telegram_id
+            and d.status is DeliveryStatus.SENT
+            and d.sent_at is not None
+            and d.sent_at >= since
+            and self.shots[shot_id].bot_slug == bot_slug
+        )
 
     def _audience(
         self, bot_slug: str, target: str, recency_days: int | None, now: datetime

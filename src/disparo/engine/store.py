@@ -18,6 +18,7 @@ from disparo.db.bots import BotRecord
 from disparo.db.deliveries import ContactChange, DeliveryOutcome, Reservation, Snapshot
 from disparo.db.leases import ClaimedShot
 from disparo.db.rescue import RescuedShot
+from disparo.db.reservation import NO_RULES, ReservationRules
 from disparo.db.secrets import SecretKeyError
 from disparo.domain.statuses import ShotStatus
 
@@ -108,6 +109,11 @@ class ShotStore(Protocol):
         """Never-sent deliveries of cancelled, unlocked shots end skipped (cancelled); how many."""
         ...
 
+    async def expire_shots(self, *, now: datetime) -> list[int]:
+        """Unlocked pending or paused shots whose expires_at passed end expired, their
+        never-sent deliveries skipped (expired); their ids."""
+        ...
+
     # deliveries ------------------------------------------------------------------------------
 
     async def snapshot_audience(
@@ -126,10 +132,17 @@ class ShotStore(Protocol):
         ...
 
     async def reserve_batch(
-        self, shot_id: int, *, worker_id: str, now: datetime, limit: int
+        self,
+        shot_id: int,
+        *,
+        worker_id: str,
+        now: datetime,
+        limit: int,
+        rules: ReservationRules = NO_RULES,
     ) -> Reservation:
         """Move up to `limit` pending deliveries, in send order, to sending (skipping those whose
-        contact became unreachable), fenced by the lease."""
+        contact became unreachable, and those the shot's send-time `rules` leave out: converted,
+        frequency_cap), fenced by the lease."""
         ...
 
     async def record_outcomes(
@@ -161,6 +174,13 @@ class ShotStore(Protocol):
         self, shot_id: int, *, worker_id: str, now: datetime, unsent: Collection[int] = ()
     ) -> dict[str, int] | None:
         """Close a cancelled shot: every never-sent delivery ends skipped (cancelled)."""
+        ...
+
+    async def finish_expired(
+        self, shot_id: int, *, worker_id: str, now: datetime, unsent: Collection[int] = ()
+    ) -> dict[str, int] | None:
+        """End a shot whose expires_at passed: status expired, every never-sent delivery
+        skipped (expired); the counts; None if not ours."""
         ...
 
     async def delivery_counts(self, shot_id: int) -> dict[str, int]:
