@@ -302,7 +302,8 @@ funnel_events = Table(
     Column("occurred_at", UTCDateTime(), nullable=False),
     Column("payload", JSON),
     UniqueConstraint("bot_slug", "telegram_id", "event", "occurred_at"),
-    Index("idx_funnel_events_audience", "bot_slug", "event", "telegram_id"),
+    # An event (within N days) as a range; one contact's events use the unique key (0006).
+    Index("idx_funnel_events_event_time", "bot_slug", "event", "occurred_at", "telegram_id"),
 )
 
 payment_transactions = Table(
@@ -325,7 +326,17 @@ payment_transactions = Table(
     UniqueConstraint("bot_slug", "external_id"),
     _one_of("status", PaymentStatus),
     CheckConstraint("amount_cents >= 0", name="amount_cents_non_negative"),
-    Index("idx_payment_transactions_audience", "bot_slug", "status", "telegram_id"),
+    # Audience filters read paid amounts, dates and totals from these alone (migration 0006).
+    Index(
+        "idx_payment_transactions_status",
+        "bot_slug",
+        "status",
+        "telegram_id",
+        "amount_cents",
+        "paid_at",
+        "created_at",
+    ),
+    Index("idx_payment_transactions_created", "bot_slug", "created_at", "status", "telegram_id"),
 )
 
 processed_updates = Table(
