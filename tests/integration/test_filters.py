@@ -7,13 +7,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 from worker_support import NOW, add_bot, add_contacts, add_shot, deliveries
 
 from disparo.db import deliveries as dq
 from disparo.db import leases
 from disparo.db.audience import FrequencyCap, audience_members, estimate_with_exclusions
 from disparo.db.engine import Database
+from disparo.db.filters import filter_condition
 from disparo.db.tables import (
     contact_tags,
     funnel_events,
@@ -124,11 +125,67 @@ async def matching(db: Database, tree: Any, target: str = "started") -> set[int]
         ({"interacted": {"within_days": 2}}, {1, 2, 4, 5, 6}),
         ({"received_shot": {"within_hours": 6}}, {6}),
         ({"received_shot": {"within_hours": 4}}, set()),
+        # Ranges of the lifetime total with and without 0 in them, negated, and in a union.
+        ({"total_paid": {"min_cents": 0, "max_cents": 19_980}}, {1, 3, 4, 5, 6}),
+        ({"total_paid": {"min_cents": 1, "max_cents": 20_000}}, {4}),
+        ({"total_paid": {"min_cents": 0}}, {1, 2, 3, 4, 5, 6}),
+        ({"not": {"total_paid": {"min_cents": 19_981}}}, {1, 3, 4, 5, 6}),
+        ({"any": [{"total_paid": {"min_cents": 19_980}}, {"tag": "vip"}]}, {1, 2, 3, 4}),
+        # An `any` of sets and of contact fields; negated; nested.
+        (
+            {"any": [{"tag": "vip"}, {"language": ["es"]}, {"paid": {"min_cents": 20_000}}]},
+            {1, 2, 3},
+        ),
+        ({"not": {"any": [{"tag": "vip"}, {"event": {"name": "quiz_done"}}]}}, {2, 4, 5}),
+        (
+            {
+                "any": [
+                    {"all": [{"tag": "curso-a"}, {"paid": {}}]},
+                    {"last_pix": {"older_than_days": 3}},
+                ]
+            },
+            {2, 4, 5},
+        ),
+        ({"not": {"last_pix": {"within_days": 3}}}, {2, 3, 5, 6}),
+        (
+            {"all": [{"tag": "curso-a"}, {"last_pix": {"within_days": 3}}, {"not": {"paid": {}}}]},
+            {1},
+        ),
     ],
 )
 async def test_each_filter(db: Database, bot: str, tree: Any, expected: set[int]) -> None:
     """Each leaf and group keeps exactly the reachable contacts it describes."""
     assert await matching(db, tree) == expected
+
+
+@pytest.mark.parametrize(
+    "tree",
+    [
+        {"any": [{"tag": "vip"}, {"paid": {"min_cents": 20_000}}, {"language": ["es"]}]},
+        {"all": [{"total_paid": {"min_cents": 19_980}}, {"not": {"tag": "aluno"}}]},
+        {"not": {"total_paid": {"max_cents": 10_000}}},
+        {"any": [{"last_pix": {"within_days": 7}}, {"received_shot": {"within_hours": 6}}]},
+        {"last_pix": {"older_than_days": 3}},
+    ],
+)
+async def test_a_filter_matches_the_same_without_the_bot_given(
+    db: Database, bot: str, tree: Any
+) -> None:
+    """Without the bot (tags applied by filter), each leaf is a probe per contact; with it, a
+    set of the bot's rows: both keep the same contacts, blocked and deactivated ones too."""
+    node = parse_filter(tree)
+    found = []
+    for condition in (
+        filter_condition(node, now=NOW),
+        filter_condition(node, now=NOW, bot_slug="loja"),
+    ):
+        query = select(telegram_contacts.c.telegram_id).where(
+            telegram_contacts.c.bot_slug == "loja", condition
+        )
+        async with db.read() as conn:
+            found.append(set((await conn.scalars(query)).all()))
+    assert found[0] == found[1]
+    assert found[0]
 
 
 async def test_a_filter_narrows_the_pix_target_too(db: Database, bot: str) -> None:
@@ -155,6 +212,21 @@ async def test_estimate_counts_each_exclusion_once(db: Database, bot: str) -> No
     async with db.read() as conn:
         plain = await estimate_with_exclusions(conn, "loja", "started", now=NOW)
     assert (plain.count, plain.recency, plain.filter, plain.frequency_cap) == (6, 0, 0, 0)
+
+
+async def test_estimate_of_the_pix_target_with_a_filter(db: Database, bot: str) -> None:
+    """`pix_created` (1, 2, 4) narrowed by not having paid within 2 days: 4 is left out."""
+    async with db.read() as conn:
+        estimate = await estimate_with_exclusions(
+            conn,
+            "loja",
+            "pix_created",
+            now=NOW,
+            narrowing=parse_filter({"not": {"paid": {"within_days": 2}}}),
+            cap=FrequencyCap(max_shots=2, window_hours=24),
+        )
+    assert (estimate.count, estimate.blocked, estimate.deactivated) == (2, 0, 0)
+    assert (estimate.recency, estimate.filter, estimate.frequency_cap) == (0, 1, 0)
 
 
 async def _snapshot(db: Database, shot_id: int) -> list[int]:

@@ -14,11 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, not_, select, true
+from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, func, not_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from disparo.db.errors import StoreError
-from disparo.db.filters import filter_condition, sent_count_since
+from disparo.db.filters import capped, filter_condition
 from disparo.db.tables import segments, shots_queue, telegram_contacts
 from disparo.domain.filters import Filter, parse_filter
 from disparo.domain.statuses import UNREACHABLE_CHAT_STATES, ChatState, Target
@@ -74,7 +74,7 @@ def audience_condition(
     if recent is not None:
         conditions.append(recent)
     if narrowing is not None:
-        conditions.append(filter_condition(narrowing, now=now))
+        conditions.append(filter_condition(narrowing, now=now, bot_slug=bot_slug))
     return and_(*conditions)
 
 
@@ -153,8 +153,8 @@ class Estimate:
     frequency_cap: int
 
 
-def _counted(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+def _count(*conditions: ColumnElement[bool]) -> ScalarSelect[int]:
+    return select(func.count()).where(*conditions).scalar_subquery()
 
 
 async def estimate_with_exclusions(
@@ -167,29 +167,49 @@ async def estimate_with_exclusions(
     narrowing: Filter | None = None,
     cap: FrequencyCap | None = None,
 ) -> Estimate:
-    """The audience's size and, among the target's contacts, how many each rule excludes: one
-    pass over the bot's contacts of that target."""
-    reachable = contacts.chat_state.in_(REACHABLE_CHAT_STATES)
+    """The audience's size and, among the target's contacts, how many each rule excludes.
+
+    One statement (one snapshot) of nested counts, each rule's exclusions the difference of
+    two: the target's contacts by state, then the reachable, those who interacted recently,
+    those the filter keeps, and those the cap leaves. Each count has its rules in its WHERE,
+    where the database can drive it from an index range or from the filter's most selective
+    set, instead of testing every rule on every contact of the bot (an exclusion counted as
+    SUM(CASE ...) took 4-13 s at 1,000,000 contacts). Every condition involved is true or false,
+    never NULL, so the differences count exactly the contacts each rule excludes.
+    """
+    target_rows = _target(bot_slug, target, recency_days)
+    reachable = [*target_rows, contacts.chat_state.in_(REACHABLE_CHAT_STATES)]
     recent = _recent(recency_days, now)
-    recent = true() if recent is None else and_(contacts.last_interaction_at.is_not(None), recent)
-    matches = true() if narrowing is None else filter_condition(narrowing, now=now)
-    capped = (
-        sent_count_since(now - timedelta(hours=cap.window_hours)) >= cap.max_shots
-        if cap is not None
-        else None
+    current = reachable if recent is None else [*reachable, recent]
+    kept = current
+    if narrowing is not None:
+        kept = [*current, filter_condition(narrowing, now=now, bot_slug=bot_slug)]
+    sendable = kept
+    if cap is not None:
+        since = now - timedelta(hours=cap.window_hours)
+        sendable = [*kept, not_(capped(bot_slug, since, cap.max_shots))]
+    steps = [reachable, current, kept, sendable]
+    # A rule that is absent excludes no one: its count is the one before it, not asked again.
+    asked = [i == 0 or step is not steps[i - 1] for i, step in enumerate(steps)]
+    query = select(
+        _count(*target_rows, contacts.chat_state == ChatState.BLOCKED.value),
+        _count(*target_rows, contacts.chat_state == ChatState.DEACTIVATED.value),
+        *(_count(*step) for step, ask in zip(steps, asked, strict=True) if ask),
     )
-    kept = and_(reachable, recent, matches)
-    columns = [
-        _counted(kept if capped is None else and_(kept, not_(capped))),
-        _counted(contacts.chat_state == ChatState.BLOCKED.value),
-        _counted(contacts.chat_state == ChatState.DEACTIVATED.value),
-        _counted(and_(reachable, not_(recent))),
-        _counted(and_(reachable, recent, not_(matches))),
-        _counted(and_(kept, capped)) if capped is not None else literal(0),
-    ]
-    query = select(*columns).where(*_target(bot_slug, target, recency_days))
-    row = (await conn.execute(query)).one()
-    return Estimate(*(int(value) for value in row))
+    row = iter(int(value) for value in (await conn.execute(query)).one())
+    blocked, deactivated = next(row), next(row)
+    figures: list[int] = []
+    for ask in asked:
+        figures.append(next(row) if ask else figures[-1])
+    n_reachable, n_current, n_kept, n_sendable = figures
+    return Estimate(
+        count=n_sendable,
+        blocked=blocked,
+        deactivated=deactivated,
+        recency=n_reachable - n_current,
+        filter=n_current - n_kept,
+        frequency_cap=n_kept - n_sendable,
+    )
 
 
 async def shot_narrowing(conn: AsyncConnection, shot_id: int) -> Filter | None:
