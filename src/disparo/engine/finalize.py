@@ -6,6 +6,7 @@
 | content error | error, last_error says what to fix | back to pending |
 | token revoked | error, with every other unfinished shot of the bot | back to pending |
 | cancelled | stays cancelled | skipped, reason cancelled |
+| expired (expires_at passed) | expired, last_error says when | skipped, reason expired |
 | paused | stays paused, lease released, attempt not counted | back to pending |
 | SIGTERM | pending again at once, attempt not counted | back to pending |
 | lease lost | left to the rescue (fenced: changed only if still ours) | back to pending if ours |
@@ -45,7 +46,7 @@ class Ending:
     shot: ClaimedShot
     reason: Stop
     message: str | None  # the shot's last_error when it stops in error
-    unsent: Collection[int]  # reserved deliveries never sent: back to pending (or cancelled)
+    unsent: Collection[int]  # reserved, never sent: back to pending (or cancelled, expired)
     total: int  # the audience size
     counts: Mapping[str, int]  # this worker's outcomes by status (logged if the store is away)
     paused_s: float  # time the bot spent paused by 429s
@@ -135,6 +136,12 @@ async def finalize(settler: Settler, end: Ending) -> Stop:
                 shot.id, worker_id=worker_id, now=now, unsent=end.unsent
             ),
         )
+    elif reason is Stop.EXPIRED:
+        counts = await _retrying(
+            "expire",
+            shot.id,
+            lambda: store.finish_expired(shot.id, worker_id=worker_id, now=now, unsent=end.unsent),
+        )
     else:  # paused, SIGTERM, lease lost: hand the shot back (fenced: only if still ours)
         await _retrying(
             "release",
@@ -180,7 +187,7 @@ def _log_end(end: Ending, counts: Mapping[str, int] | None) -> None:
     }
     if end.message:
         extra["last_error"] = end.message
-    if end.reason in (Stop.DONE, Stop.SHOT_ERROR, Stop.BOT_REVOKED, Stop.CANCELLED):
+    if end.reason in (Stop.DONE, Stop.SHOT_ERROR, Stop.BOT_REVOKED, Stop.CANCELLED, Stop.EXPIRED):
         log.info("[SHOTS][WORKER] job completed", extra=extra)
     else:
         log.info("[SHOTS][WORKER] job handed back", extra=extra)

@@ -23,10 +23,11 @@ class Stop(IntEnum):
     DONE = 0
     SHUTDOWN = 1
     PAUSED = 2
-    CANCELLED = 3
-    SHOT_ERROR = 4
-    BOT_REVOKED = 5
-    LOST = 6
+    EXPIRED = 3  # its expires_at passed: final, so stronger than a pause or a shutdown
+    CANCELLED = 4
+    SHOT_ERROR = 5
+    BOT_REVOKED = 6
+    LOST = 7
 
 
 # Why a sender stops when its shot, still leased to its worker, is no longer running.

@@ -3,8 +3,8 @@
 One `ShotSender` per owned shot (so per bot). Its loop takes the next reserved delivery, waits
 for an in-flight slot and the bot's limiter, checks the lease, and starts the request; answers
 are classified by `domain.outcomes` and recorded in batches. Reservations run ahead of the
-sends (about one second of traffic) so the limiter never waits on the database. Whatever stops
-the loop (done, pause, cancel, lost lease, SIGTERM, a content error, a revoked token), the
+sends (`reserver`) and wait for the shot's send-time rules (`send_rules`). Whatever stops the
+loop (done, pause, cancel, expiry, lost lease, SIGTERM, a content error, a revoked token), the
 in-flight requests finish and are recorded before the shot is settled (`finalize`).
 """
 
@@ -14,20 +14,20 @@ import asyncio
 import heapq
 import logging
 import random
-from collections import deque
 from typing import Any
 
-from disparo.db.deliveries import ReservationState, Reserved, Snapshot
+from disparo.db.deliveries import Snapshot
 from disparo.db.leases import ClaimedShot
 from disparo.domain import outcomes, pacing
 from disparo.domain.outcomes import Action, ErrorStreak, Failure, FailureKind, Verdict
 from disparo.domain.sending import ShotContentError, Step, delivery_steps
 from disparo.domain.statuses import DeliveryStatus
 from disparo.engine.finalize import Ending, Settler, finalize
-from disparo.engine.items import BotCaller, Item, LeaseView, Stop, failure_of, outcome_of, stop_for
+from disparo.engine.items import BotCaller, Item, LeaseView, Stop, failure_of, outcome_of
 from disparo.engine.limiter import BotLimiter, wait_any
-from disparo.engine.outage import Outage
 from disparo.engine.progress import Progress
+from disparo.engine.reserver import Reserver
+from disparo.engine.send_rules import ShotRules
 
 log = logging.getLogger("disparo.engine")
 
@@ -49,6 +49,7 @@ class ShotSender:
         lease: LeaseView,
         batch_s: float = pacing.BATCH_S,
         guard: pacing.JitterGuard | None = None,
+        rules: ShotRules | None = None,
     ) -> None:
         self.settler, self.bot, self.shot = settler, bot, shot
         self.store, self.recorder = settler.store, settler.recorder
@@ -61,16 +62,23 @@ class ShotSender:
         self.progress = Progress(shot, self.metrics)
         self._stop = asyncio.Event()
         self._changed = asyncio.Event()
-        self._queue: deque[Item] = deque()
+        self.reserver = Reserver(
+            settler,
+            shot,
+            rules=rules or ShotRules.of(shot),
+            batch_size=self.batch_size,
+            progress=self.progress,
+            stop=self._stop,
+            changed=self._changed,
+            request_stop=self.request_stop,
+        )
+        self._queue = self.reserver.queue
         self._retries: list[Item] = []
         self._tasks: set[asyncio.Task[None]] = set()
-        self._reserving: asyncio.Task[None] | None = None
-        self._exhausted = False
         self._in_flight = 0
         self._latency_s = INITIAL_LATENCY_S
         self._server_streak = 0
         self._streak = ErrorStreak()
-        self._outage = Outage("reserve a batch", self.clock)
         self._steps: tuple[Step, ...] = ()
         self._requests = self.metrics.requests.labels(shot.bot_slug)
         self._in_flight_gauge = self.metrics.in_flight.labels(shot.bot_slug)
@@ -107,6 +115,8 @@ class ShotSender:
             return await self._settle([])
         total, reserved = shot.audience_total, []
         if total is None:
+            if not await self.reserver.cleared():  # quiet hours waited out; expired: stop
+                return await self._settle([])
             snapshot = await self._snapshot()
             if snapshot is None:
                 self.request_stop(Stop.LOST)
@@ -116,7 +126,7 @@ class ShotSender:
             total, reserved = snapshot.total, snapshot.reserved
         self.progress.started(total)
         if reserved:
-            self._accept(reserved, {})
+            self.reserver.accept(reserved, {})
         await self._send_all()
         return await self._settle(self._unsent())
 
@@ -140,7 +150,8 @@ class ShotSender:
         return await finalize(self.settler, ending)
 
     async def _snapshot(self) -> Snapshot | None:
-        """Write the audience, reserving the first batch with it; None if the lease is lost."""
+        """Write the audience, reserving the first batch with it (unless rules screen the
+        recipients: the reservations check them); None if the lease is lost."""
         shot = self.shot
         snapshot = await self.store.snapshot_audience(
             shot.id,
@@ -149,7 +160,7 @@ class ShotSender:
             recency_days=shot.recency_days,
             worker_id=self.worker_id,
             now=self.clock.now(),
-            reserve=self.batch_size,
+            reserve=0 if self.reserver.gate.rules.screens else self.batch_size,
         )
         if snapshot is not None:
             self.progress.selected(snapshot.total)
@@ -175,8 +186,7 @@ class ShotSender:
             task.add_done_callback(self._tasks.discard)
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._reserving is not None:
-            await asyncio.gather(self._reserving, return_exceptions=True)
+        await self.reserver.drain()
 
     async def _acquire(self) -> bool | None:
         return await self.limiter.acquire(self._stop)
@@ -195,14 +205,14 @@ class ShotSender:
             now = self.clock.monotonic()
             if self._retries and self._retries[0].not_before <= now:
                 return heapq.heappop(self._retries)
-            self._maybe_reserve()
+            self.reserver.maybe_reserve()
             if self._queue:
                 return self._queue.popleft()
             if (
-                self._exhausted
+                self.reserver.exhausted
                 and not self._retries
                 and self._in_flight == 0
-                and self._reserving is None
+                and not self.reserver.busy
             ):
                 return None  # every delivery has its outcome
             self._changed.clear()
@@ -215,48 +225,6 @@ class ShotSender:
 
     def _unsent(self) -> list[Item]:
         return [*self._queue, *self._retries]
-
-    # reservations ----------------------------------------------------------------------------
-
-    def _maybe_reserve(self) -> None:
-        if (
-            self._exhausted
-            or self._reserving is not None
-            or self._stop.is_set()
-            or len(self._queue) > self.batch_size // 2
-        ):
-            return
-        self._reserving = asyncio.create_task(self._reserve())
-
-    async def _reserve(self) -> None:
-        try:
-            reservation = await self.store.reserve_batch(
-                self.shot.id,
-                worker_id=self.worker_id,
-                now=self.clock.now(),
-                limit=self.batch_size,
-            )
-        except Exception as exc:  # the database is away: try again after a pause
-            self._outage.failed(exc, shot_id=self.shot.id)
-            await wait_any(self._stop, within_s=1.0)
-            self._reserving = None
-            self._changed.set()
-            return
-        self._outage.succeeded()
-        self._reserving = None
-        self._changed.set()
-        if reservation.state is not ReservationState.OK:
-            self.request_stop(stop_for(reservation.shot_status))
-            return
-        self._accept(reservation.rows, reservation.skipped)
-
-    def _accept(self, rows: list[Reserved], skipped_by_reason: dict[str, int]) -> None:
-        skipped = sum(skipped_by_reason.values())
-        if not rows and not skipped:
-            self._exhausted = True
-            return
-        batch = self.progress.reserved(len(rows), skipped)
-        self._queue.extend(Item(r.telegram_id, r.seq, batch) for r in rows)
 
     # one request -----------------------------------------------------------------------------
 

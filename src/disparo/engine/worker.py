@@ -1,10 +1,11 @@
 """The worker loop: claim due shots, run one sender per claimed shot, rescue dead workers' shots.
 
-Each tick: rescue expired leases (every few seconds), claim due shots while fewer than
-`max_bots` senders run, then sleep until a wake-up (NOTIFY on PostgreSQL, the in-process
-event on SQLite, a sender finishing), the next scheduled shot, or `poll_interval_s` (≤ 1 s),
-whichever comes first. Stopping (SIGTERM) asks every sender to stop, waits for their in-flight
-requests and records, and hands their shots back for another worker.
+Each tick: rescue expired leases and settle the cancelled and expired shots nobody holds
+(every few seconds), claim due shots while fewer than `max_bots` senders run, then sleep until
+a wake-up (NOTIFY on PostgreSQL, the in-process event on SQLite, a sender finishing), the next
+scheduled shot, or `poll_interval_s` (≤ 1 s), whichever comes first. Stopping (SIGTERM) asks
+every sender to stop, waits for their in-flight requests and records, and hands their shots
+back for another worker.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from disparo.db.bots import BotRecord
 from disparo.db.leases import ClaimedShot
 from disparo.db.secrets import SecretKeyError
 from disparo.domain import pacing
+from disparo.domain.quiet_hours import QuietHoursError
 from disparo.domain.statuses import ShotStatus
 from disparo.engine.clock import Clock, SystemClock
 from disparo.engine.errors import BotNotRegisteredError
@@ -33,6 +35,7 @@ from disparo.engine.limiter import wait_any
 from disparo.engine.metrics import EngineMetrics, engine_metrics
 from disparo.engine.outage import Outage
 from disparo.engine.recorder import OutcomeRecorder
+from disparo.engine.send_rules import ShotRules
 from disparo.engine.sender import ShotSender
 from disparo.engine.store import ShotStore
 from disparo.telegram import MalformedTokenError
@@ -220,6 +223,8 @@ class Worker:
         settled = await self.store.settle_cancelled(now=now)
         if settled:
             log.info("[SHOTS][WORKER] cancelled deliveries settled", extra={"skipped": settled})
+        for shot_id in await self.store.expire_shots(now=now):  # paused, or never claimed
+            log.info("[SHOTS][WORKER] shot expired", extra={"shot_id": shot_id})
 
     async def _start_all(self, shots: list[ClaimedShot], started: float) -> None:
         for shot in shots:
@@ -246,6 +251,18 @@ class Worker:
             if isinstance(record, SecretKeyError):
                 raise record
             bot = self.api.bot(record.token)
+            rules = ShotRules.of(shot, record)
+        except QuietHoursError as exc:  # stored by hand: the API refuses such quiet hours
+            self.keeper.drop(shot.id)
+            message = f"the bot's quiet hours are invalid ({exc}); fix them in its settings"
+            await self.store.finish_shot(
+                shot.id,
+                worker_id=self.worker_id,
+                now=now,
+                status=ShotStatus.ERROR,
+                last_error=message,
+            )
+            return
         except (SecretKeyError, BotNotRegisteredError) as exc:  # this shot cannot be sent
             self.keeper.drop(shot.id)
             await self.store.finish_shot(
@@ -281,6 +298,7 @@ class Worker:
             lease=self.keeper,
             batch_s=self.settings.batch_s,
             guard=self.guard,
+            rules=rules,
         )
         self.senders[shot.id] = sender
         self._tasks[shot.id] = asyncio.create_task(self._run_sender(sender), name=f"shot-{shot.id}")

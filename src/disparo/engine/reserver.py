@@ -1,0 +1,108 @@
+"""Keeps a sender's reservations ahead of its sends: the next batch whenever half of the queue
+is left (so the limiter never waits for the database), each only once the shot's send-time
+rules allow it (quiet hours waited out; an expired shot stops instead), and each checking the
+recipients against the rules that screen them (frequency cap, stop on conversion).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+
+from disparo.db.deliveries import ReservationState, Reserved
+from disparo.db.leases import ClaimedShot
+from disparo.engine.finalize import Settler
+from disparo.engine.items import Item, Stop, stop_for
+from disparo.engine.limiter import wait_any
+from disparo.engine.outage import Outage
+from disparo.engine.progress import Progress
+from disparo.engine.send_rules import RuleGate, ShotRules
+
+
+class Reserver:
+    """The reserved deliveries of one sender (`queue`, in send order) and the reservation that
+    refills it; it wakes the sender through `changed` and stops it through `request_stop`."""
+
+    def __init__(
+        self,
+        settler: Settler,
+        shot: ClaimedShot,
+        *,
+        rules: ShotRules,
+        batch_size: int,
+        progress: Progress,
+        stop: asyncio.Event,
+        changed: asyncio.Event,
+        request_stop: Callable[[Stop], None],
+    ) -> None:
+        self.store, self.clock, self.worker_id = settler.store, settler.clock, settler.worker_id
+        self.shot, self.batch_size, self.progress = shot, batch_size, progress
+        self.gate = RuleGate(rules, self.clock, shot_id=shot.id, bot_slug=shot.bot_slug)
+        self.queue: deque[Item] = deque()
+        self.exhausted = False  # a reservation found nothing pending: every delivery is taken
+        self._stop, self._changed, self._request_stop = stop, changed, request_stop
+        self._task: asyncio.Task[None] | None = None
+        self._outage = Outage("reserve a batch", self.clock)
+
+    @property
+    def busy(self) -> bool:
+        """True while a reservation runs (or waits for quiet hours to end)."""
+        return self._task is not None
+
+    async def cleared(self) -> bool:
+        """Wait until the rules allow reserving (quiet hours over); False, with the sender told
+        to stop, when the shot expired; False too when a stop came meanwhile."""
+        if not await self.gate.clear(self._stop):
+            self._request_stop(Stop.EXPIRED)
+        return not self._stop.is_set()
+
+    def maybe_reserve(self) -> None:
+        """Start the next reservation when half of the queue is left (one at a time)."""
+        if (
+            self.exhausted
+            or self._task is not None
+            or self._stop.is_set()
+            or len(self.queue) > self.batch_size // 2
+        ):
+            return
+        self._task = asyncio.create_task(self._reserve())
+
+    async def drain(self) -> None:
+        """Wait for the running reservation, if any (the sender is stopping)."""
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    def accept(self, rows: list[Reserved], skipped_by_reason: dict[str, int]) -> None:
+        """Queue reserved rows; a reservation that found nothing left exhausts the shot."""
+        skipped = sum(skipped_by_reason.values())
+        if not rows and not skipped:
+            self.exhausted = True
+            return
+        batch = self.progress.reserved(len(rows), skipped)
+        self.queue.extend(Item(r.telegram_id, r.seq, batch) for r in rows)
+
+    async def _reserve(self) -> None:
+        try:
+            if not await self.cleared():
+                return
+            now = self.clock.now()
+            reservation = await self.store.reserve_batch(
+                self.shot.id,
+                worker_id=self.worker_id,
+                now=now,
+                limit=self.batch_size,
+                rules=self.gate.rules.reservation(now),
+            )
+        except Exception as exc:  # the database is away: try again after a pause
+            self._outage.failed(exc, shot_id=self.shot.id)
+            await wait_any(self._stop, within_s=1.0)
+            return
+        finally:
+            self._task = None
+            self._changed.set()
+        self._outage.succeeded()
+        if reservation.state is not ReservationState.OK:
+            self._request_stop(stop_for(reservation.shot_status))
+            return
+        self.accept(reservation.rows, reservation.skipped)
