@@ -191,11 +191,14 @@ async def upsert_contacts(
         return 0
     t = telegram_contacts
     stored = await _stored_keys(conn, t, bot_slug, ("telegram_id",), rows)
-    upserted = [{"bot_slug": bot_slug, **row, "tags": None} for row in rows]
+    tagged = [(row["telegram_id"], tags) for row in rows if (tags := row.get("tags")) is not None]
+    upserted = [{"bot_slug": bot_slug, **row} for row in rows]
     for row in upserted:
-        changes = row.get("attributes")
-        if changes is not None and (row["telegram_id"],) not in stored:
-            row["attributes"] = {k: v for k, v in changes.items() if v is not None} or None
+        if "tags" in row or "attributes" in row:
+            row.pop("tags", None)  # written to contact_tags, not a column
+            changes = row.get("attributes")
+            if changes is not None and (row["telegram_id"],) not in stored:
+                row["attributes"] = {k: v for k, v in changes.items() if v is not None} or None
 
     def extra_set(given: frozenset[str], new: Any) -> dict[str, Any]:
         changes: dict[str, Any] = {"updated_at": new.updated_at}
@@ -215,7 +218,6 @@ async def upsert_contacts(
         defaults={"chat_state": ChatState.ACTIVE.value, "updated_at": now},
         extra_set=extra_set,
     )
-    tagged = [(row["telegram_id"], tags) for row in rows if (tags := row.get("tags")) is not None]
     await write_tags(conn, bot_slug, tagged, replace=replace_tags)
     return len(stored)
 

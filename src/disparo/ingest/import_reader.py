@@ -160,6 +160,8 @@ class RowReader:
                         f"the row has {len(values)} values but the header names {len(header)}",
                     ),
                 )
+            elif record is None:
+                yield start, dict(zip(header, values, strict=True))
             else:
                 yield start, record(values)
             start = reader.line_num + 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -213,12 +213,17 @@ def attribute_changes(value: Any) -> dict[str, Any] | None:
 
 @dataclass(frozen=True, slots=True)
 class Spec:
-    """The columns of one kind of import: parsers, required ones, and the key of a row."""
+    """The columns of one kind of import: parsers, required ones, and the key of a row.
+
+    `extra` fields are checked only when a row gives them and are in the checked row only
+    then: an import without them costs what it did before they existed.
+    """
 
     table: str
     columns: dict[str, Parser]
     required: tuple[str, ...]
     key: tuple[str, ...]
+    extra: dict[str, Parser] = field(default_factory=dict)
 
 
 CONTACTS = Spec(
@@ -232,11 +237,10 @@ CONTACTS = Spec(
         "chat_state": one_of(ChatState),
         "started_at": timestamp,
         "last_interaction_at": timestamp,
-        TAGS: tag_list,
-        ATTRIBUTES: attribute_changes,
     },
     required=("telegram_id",),
     key=("telegram_id",),
+    extra={TAGS: tag_list, ATTRIBUTES: attribute_changes},
 )
 EVENTS = Spec(
     table="funnel_events",
@@ -267,9 +271,10 @@ TRANSACTIONS = Spec(
 
 def check_row(spec: Spec, raw: dict[str, Any]) -> dict[str, Any]:
     """The row with every column of the spec (None where not given); RowError if bad."""
-    unknown = [name for name in raw if name not in spec.columns]
+    unknown = [name for name in raw if name not in spec.columns and name not in spec.extra]
     if unknown:
-        raise RowError(unknown[0], f"{unknown[0]} is not a column; use: {', '.join(spec.columns)}")
+        accepted = ", ".join([*spec.columns, *spec.extra])
+        raise RowError(unknown[0], f"{unknown[0]} is not a column; use: {accepted}")
     row: dict[str, Any] = {}
     for name, parse in spec.columns.items():
         value = raw.get(name)
@@ -280,10 +285,11 @@ def check_row(spec: Spec, raw: dict[str, Any]) -> dict[str, Any]:
             continue
         try:
             row[name] = parse(value)
-        except RowError:
-            raise
         except ValueError as exc:
             raise RowError(name, f"{name} {exc}") from None
+    for name, parse in spec.extra.items():  # they raise RowError naming their own field
+        if name in raw and (value := raw[name]) is not None and value != "":
+            row[name] = parse(value)
     return row
 
 
@@ -307,12 +313,13 @@ def combine_contacts(*, replace_tags: bool) -> Combine:
     return combine
 
 
-def csv_record(spec: Spec, header: list[str]) -> Callable[[list[str]], dict[str, Any]]:
+def csv_record(spec: Spec, header: list[str]) -> Callable[[list[str]], dict[str, Any]] | None:
     """How a CSV record under `header` becomes a row as a JSON line would give it: a `tags`
     cell split at its | (empty: no tags), `attr.<key>` cells gathered into `attributes` (an
-    empty cell leaves its key out). RowError for a header naming a column the spec lacks."""
-    attributes = ATTRIBUTES in spec.columns
-    named = [name for name in spec.columns if not (attributes and name == ATTRIBUTES)]
+    empty cell leaves its key out); None when it is just the header's names zipped with the
+    values. RowError for a header naming a column the spec lacks."""
+    attributes = ATTRIBUTES in spec.extra
+    named = [name for name in (*spec.columns, *spec.extra) if name != ATTRIBUTES]
     for name in header:
         if name not in named and not (attributes and name.startswith(ATTRIBUTE_COLUMN)):
             accepted = [*named, f"{ATTRIBUTE_COLUMN}<key>"] if attributes else named
@@ -320,14 +327,14 @@ def csv_record(spec: Spec, header: list[str]) -> Callable[[list[str]], dict[str,
                 name,
                 f"the CSV header names {name!r}, which is not a column; use: {', '.join(accepted)}",
             )
-    tags_at = header.index(TAGS) if TAGS in header and TAGS in spec.columns else -1
+    tags_at = header.index(TAGS) if TAGS in header and TAGS in spec.extra else -1
     keys = [
         (i, name[len(ATTRIBUTE_COLUMN) :])
         for i, name in enumerate(header)
         if attributes and name.startswith(ATTRIBUTE_COLUMN)
     ]
     if tags_at < 0 and not keys:
-        return lambda values: dict(zip(header, values, strict=True))
+        return None
     taken = {tags_at, *(i for i, _key in keys)}
     plain = [(i, name) for i, name in enumerate(header) if i not in taken]
 

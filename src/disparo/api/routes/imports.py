@@ -218,7 +218,7 @@ def _doc(columns: Spec, example_csv: str, example_ndjson: str) -> dict[str, Any]
     return {
         "requestBody": {
             "required": True,
-            "description": f"columns: {', '.join(columns.columns)} "
+            "description": f"columns: {', '.join([*columns.columns, *columns.extra])} "
             f"(required: {', '.join(columns.required)})",
             "content": {
                 "application/x-ndjson": {"schema": {"type": "string"}, "example": example_ndjson},
