@@ -5,9 +5,11 @@ server as a subprocess (`disparo serve`: the API and an idle worker in one proce
 alone with `--server api`) with a probe task on its event loop, and POSTs N contacts to
 /admin/api/bots/{slug}/contacts:import, as CSV and/or JSON lines, first into an empty table (all
 inserts) and then again (all updates). For each run it reports the seconds and rows/s, the
-server's peak resident memory during the run (VmHWM, reset before each run), the longest
-event-loop stall (how late the probe's 10 ms sleeps woke up) and the slowest /healthz answer
-of a client polling every 50 ms meanwhile. With --with-shot the server's worker is sending a
+CPU seconds the server process and (on PostgreSQL) the database's backends spent meanwhile
+(steadier than the seconds on a machine shared with other work), the server's peak resident
+memory during the run (VmHWM, reset before each run), the longest event-loop stall (how late
+the probe's 10 ms sleeps woke up) and the slowest /healthz answer of a client polling every
+50 ms meanwhile. With --with-shot the server's worker is sending a
 shot (3,000 recipients at 30/s, to the simulator) through each import: the run also reports
 how many messages left during the import and the longest pause between two of them. Prints the
 machine, the parameters and one JSON object.
@@ -17,6 +19,8 @@ machine, the parameters and one JSON object.
         # the 64 MiB case: 1.8M contacts of four columns, just under the 64 MiB body limit
     .venv/bin/python bench/import_contacts.py --contacts 1800000 --shape slim --format csv \
         --with-shot  # the same while a shot is being sent
+    .venv/bin/python bench/import_contacts.py --shape tagged [--tags-mode replace]
+        # every column plus two tags and two custom attributes per contact
 """
 
 from __future__ import annotations
@@ -43,7 +47,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import psycopg
 from sqlalchemy import func, insert, select
+from sqlalchemy.engine import make_url
 
 from disparo.db.bots import insert_bot
 from disparo.db.engine import Database
@@ -63,7 +69,8 @@ SHOT_LEAD_S = 5.0  # the shot is sending steadily before the import starts
 
 
 def _contacts(count: int, fmt: str, generation: int, shape: str) -> bytes:
-    """`count` contacts, names changed per `generation`; `full`: every column, `slim`: four."""
+    """`count` contacts, names changed per `generation`; `full`: every column, `slim`: four,
+    `tagged`: every column, two tags (one changing per generation) and two attributes."""
     start = datetime(2026, 1, 1, tzinfo=UTC)
     rows: list[dict[str, Any]] = []
     for n in range(1, count + 1):
@@ -90,8 +97,15 @@ def _contacts(count: int, fmt: str, generation: int, shape: str) -> bytes:
                 "last_interaction_at": when,
             }
         )
+        if shape == "tagged":
+            rows[-1]["tags"] = ["lead", f"curso-{(n + generation) % 7}"]
+            rows[-1]["attributes"] = {"plano": f"plano-{generation}", "pontos": n % 1000}
     if fmt == "ndjson":
         return "".join(json.dumps(row) + "\n" for row in rows).encode()
+    if shape == "tagged":  # in CSV: tags separated by |, one attr.<key> column each
+        for row in rows:
+            row["tags"] = "|".join(row["tags"])
+            row.update({f"attr.{k}": v for k, v in row.pop("attributes").items()})
     header = ",".join(rows[0])
     lines = [header] + [",".join(str(v) for v in row.values()) for row in rows]
     return ("\n".join(lines) + "\n").encode()
@@ -208,10 +222,10 @@ def _wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
     raise SystemExit("the server did not become ready within 30 s")
 
 
-def _post(base: str, admin_token: str, body: bytes, fmt: str) -> dict[str, Any]:
+def _post(base: str, admin_token: str, body: bytes, fmt: str, tags_mode: str) -> dict[str, Any]:
     content_type = "text/csv" if fmt == "csv" else "application/x-ndjson"
     request = urllib.request.Request(  # noqa: S310 - a local URL we built
-        f"{base}/admin/api/bots/{SLUG}/contacts:import",
+        f"{base}/admin/api/bots/{SLUG}/contacts:import?tags_mode={tags_mode}",
         data=body,
         method="POST",
         headers={"Authorization": f"Bearer {admin_token}", "Content-Type": content_type},
@@ -229,6 +243,34 @@ def _memory_kib(pid: int) -> dict[str, int]:
         if name in ("VmRSS", "VmHWM"):
             values[name] = int(rest.split()[0])
     return values
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) process `pid` has used so far; 0 once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _db_backends_cpu_s(url: str) -> dict[int, float]:
+    """PostgreSQL: CPU seconds so far of each backend connected to the database of `url`."""
+    if not url.startswith("postgresql"):
+        return {}
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return {pid: _cpu_s(pid) for (pid,) in rows}
+
+
+def _db_cpu_spent_s(before: dict[int, float], after: dict[int, float]) -> float:
+    """What the backends spent between two looks (one that connected meanwhile: all of it)."""
+    return sum(spent - before.get(pid, 0.0) for pid, spent in after.items())
 
 
 def _reset_peak_memory(pid: int) -> None:
@@ -312,10 +354,13 @@ def _run_server(
                 time.sleep(1.0)  # let the server settle before the memory baseline
                 _reset_peak_memory(process.pid)
                 before = _memory_kib(process.pid)["VmRSS"]
+                cpu_before, db_before = _cpu_s(process.pid), _db_backends_cpu_s(url)
                 with _health_poller(base) as health:
                     started, started_epoch = time.monotonic(), time.time()
-                    result = _post(base, admin_token, body, fmt)
+                    result = _post(base, admin_token, body, fmt, args.tags_mode)
                     seconds = time.monotonic() - started
+                server_cpu = _cpu_s(process.pid) - cpu_before
+                db_cpu = _db_cpu_spent_s(db_before, _db_backends_cpu_s(url))
                 time.sleep(PROBE_S * 5)  # the probe's last line lands
                 peak = _memory_kib(process.pid)["VmHWM"]
                 stall = _worst_stall_s(probe_path, started, started + seconds + 0.5)
@@ -327,6 +372,8 @@ def _run_server(
                         "body_mib": round(len(body) / 2**20, 1),
                         "seconds": round(seconds, 2),
                         "rows_per_s": round(args.contacts / seconds),
+                        "server_cpu_s": round(server_cpu, 2),
+                        "db_cpu_s": round(db_cpu, 2),
                         "rss_before_mb": round(before / 1024),
                         "peak_rss_mb": round(peak / 1024),
                         "loop_stall_max_ms": round(stall * 1000, 1),
@@ -355,7 +402,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--format", default="csv,ndjson", help="csv, ndjson or both")
-    parser.add_argument("--shape", choices=("full", "slim"), default="full")
+    parser.add_argument("--shape", choices=("full", "slim", "tagged"), default="full")
+    parser.add_argument("--tags-mode", choices=("add", "replace"), default="add")
     parser.add_argument("--kinds", default="insert,update", help="insert, update or both")
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--server", choices=("serve", "api"), default="serve")
@@ -377,6 +425,7 @@ def main() -> int:
         "contacts": args.contacts,
         "formats": args.formats,
         "shape": args.shape,
+        "tags_mode": args.tags_mode,
         "kinds": args.kinds,
         "backend": args.backend,
         "server": args.server,
