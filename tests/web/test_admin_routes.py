@@ -147,17 +147,20 @@ def test_page_has_no_inline_script_or_style() -> None:
 
 def test_both_languages_have_the_same_words() -> None:
     """Every text of the page exists in pt-BR; English overrides only known keys (i18n.js, and
-    words_audience.js that it merges in)."""
+    the words_*.js files it merges in: `<NAME>_PT = {` then `<NAME>_EN = {`)."""
     source = (STATIC / "js" / "i18n.js").read_text(encoding="utf-8")
-    audience = (STATIC / "js" / "words_audience.js").read_text(encoding="utf-8")
-    pt_blocks = (
-        source[source.index("const PT = {") : source.index("const EN = {")],
-        audience[audience.index("AUDIENCE_PT = {") : audience.index("AUDIENCE_EN = {")],
-    )
-    en_blocks = (
-        source[source.index("const EN = {") : source.index("const DICTS")],
-        audience[audience.index("AUDIENCE_EN = {") :],
-    )
+    pt_blocks = [source[source.index("const PT = {") : source.index("const EN = {")]]
+    en_blocks = [source[source.index("const EN = {") : source.index("const DICTS")]]
+    words = sorted((STATIC / "js").glob("words_*.js"))
+    assert len(words) >= 2
+    for path in words:
+        text = path.read_text(encoding="utf-8")
+        pt_at, en_at = re.search(r"_PT = \{", text), re.search(r"_EN = \{", text)
+        assert pt_at, path.name
+        assert en_at, path.name
+        assert path.stem in source, f"i18n.js does not merge {path.name}"
+        pt_blocks.append(text[pt_at.start() : en_at.start()])
+        en_blocks.append(text[en_at.start() :])
     key = re.compile(r'^\s*"([a-zA-Z0-9_.]+)":', re.MULTILINE)
     pt = {k for block in pt_blocks for k in key.findall(block)}
     en = {k for block in en_blocks for k in key.findall(block)}

@@ -97,7 +97,11 @@ export const paths = {
   estimate: () => "/audience/estimate",
   tags: (slug) => `/bots/${encodeURIComponent(slug)}/tags`,
   tagsApply: (slug) => `/bots/${encodeURIComponent(slug)}/tags:apply`,
+  contacts: (slug, params) => `/bots/${encodeURIComponent(slug)}/contacts` + query(params || {}),
   contact: (slug, telegramId) => `/bots/${encodeURIComponent(slug)}/contacts/${encodeURIComponent(telegramId)}`,
   segments: (slug) => `/bots/${encodeURIComponent(slug)}/segments`,
   segment: (slug, id) => `/bots/${encodeURIComponent(slug)}/segments/${encodeURIComponent(id)}`,
+  preview: () => "/shots/preview",
+  templates: (params) => "/templates" + query(params || {}),
+  template: (id) => `/templates/${encodeURIComponent(id)}`,
 };

@@ -29,10 +29,10 @@ export function capLine(bot) {
 
 /**
  * The audience fields for bot `bot`; `values` holds target, recency, recency_days, narrowing,
- * segment_id, filter and ignore_frequency_cap and is kept current. Returns `{el, read, showError,
- * clearErrors, refresh}`.
+ * segment_id, filter and ignore_frequency_cap and is kept current; `onChange` runs when the
+ * audience changes. Returns `{el, read, query, showError, clearErrors, refresh}`.
  */
-export function audienceSection({ bot, mode, values }) {
+export function audienceSection({ bot, mode, values, onChange = () => {} }) {
   const slug = bot.slug;
   const estimate = h("span", { class: "estimate", "data-testid": "estimate", "aria-live": "polite" });
   const excluded = h("span", { class: "estimate-excluded", "data-testid": "estimate-excluded" });
@@ -53,8 +53,19 @@ export function audienceSection({ bot, mode, values }) {
     return { ok: true, filter: null, segment_id: null };
   }
 
+  /** The estimate's audience fields as they stand, or null while the narrowing is incomplete. */
+  function query() {
+    const narrowed = narrowing();
+    if (!narrowed.ok) return null;
+    const body = { target: values.target, recency_days: values.recency ? values.recency_days : null, ignore_frequency_cap: values.ignore_frequency_cap };
+    if (narrowed.filter) body.filter = narrowed.filter;
+    if (narrowed.segment_id) body.segment_id = narrowed.segment_id;
+    return body;
+  }
+
   const refresh = debounce(async () => {
     const ticket = ++asked;
+    onChange();
     const narrowed = narrowing();
     if (!narrowed.ok) {
       estimate.dataset.count = "";
@@ -64,9 +75,7 @@ export function audienceSection({ bot, mode, values }) {
     }
     estimate.textContent = t("form.estimate.loading");
     estimate.classList.add("is-loading");
-    const body = { bot_slug: slug, target: values.target, recency_days: values.recency ? values.recency_days : null, ignore_frequency_cap: values.ignore_frequency_cap };
-    if (narrowed.filter) body.filter = narrowed.filter;
-    if (narrowed.segment_id) body.segment_id = narrowed.segment_id;
+    const body = { bot_slug: slug, ...query() };
     try {
       const answer = await api("POST", paths.estimate(), body);
       if (ticket !== asked) return;
@@ -206,6 +215,7 @@ export function audienceSection({ bot, mode, values }) {
   return {
     el,
     refresh,
+    query,
     /** The audience part of the shot's payload, or null after marking what is missing. */
     read() {
       const narrowed = narrowing({ show: true });

@@ -1,43 +1,30 @@
 // "Novo disparo" / edit form (the spec's saveShotForm): the audience (audience.js), "Agora" vs
-// "Programar" in the bot's time zone, expiry and stop-on-conversion (shot_rules.js), the copy
-// editor with Telegram's preview and limits, media, buttons, "Enviar teste" (test_send.js); the
-// server's validation errors beside their fields.
+// "Programar" in the bot's time zone, expiry and stop-on-conversion (shot_rules.js), the content
+// editor with its variables and preview (editor.js), the warnings and previews of personal
+// variables (personal_checks.js, personal_preview.js), starting from a template or saving one
+// (template_actions.js), "Enviar teste" (test_send.js); the server's errors beside their fields.
 
 import { ApiError, api, paths } from "./api.js";
 import { audienceSection } from "./audience.js";
 import { h, replace } from "./dom.js";
-import { t, fmtNumber } from "./i18n.js";
+import { buttonsFromApi, contentEditor } from "./editor.js";
+import { t } from "./i18n.js";
+import { isTooLongRefusal, personalChecks, variableErrorText } from "./personal_checks.js";
+import { personalPreview } from "./personal_preview.js";
 import { rulesSection, rulesValues } from "./shot_rules.js";
 import { currentBot, botTimeZone } from "./state.js";
-import { renderTelegramHtml, copyLimit } from "./tghtml.js";
+import { saveAsTemplate, templatePicker } from "./template_actions.js";
 import { testSendCard } from "./test_send.js";
 import { instantToWall, offsetLabel, wallToInstant } from "./timezone.js";
 import { choice, clearFieldErrors, emptyState, field, showFieldError, showServerError, toast } from "./ui.js";
 
-const MEDIA = ["none", "photo", "video", "audio"];
-const TOOLS = [
-  ["b", "B", "tool-bold"],
-  ["i", "I", "tool-italic"],
-  ["u", "U", "tool-underline"],
-  ["s", "S", "tool-strike"],
-  ["code", "</>", "tool-code"],
-  ["tg-spoiler", "▒", "tool-spoiler"],
-  ["a", "link", "tool-link"],
-];
+// {tags} and {attr.…} have no bounded length: a stored copy using them was sent with
+// accept_too_long, so editing it keeps "Enviar mesmo assim" checked.
+const UNBOUNDED = /\{\s*(tags|attr\.[A-Za-z0-9_]+)\s*(\|[^{}]*)?\}/;
 
-/** Flat [{text, url}] rows from the API's buttons (a list of rows, or a flat list). */
-function buttonsFromApi(buttons) {
-  if (!Array.isArray(buttons)) return [];
-  return buttons.flatMap((row) => (Array.isArray(row) ? row : [row])).map((b) => ({ text: b.text || "", url: b.url || "" }));
-}
-
-function buttonsToApi(rows) {
-  const filled = rows.filter((b) => b.text.trim() || b.url.trim());
-  return filled.length ? filled.map((b) => [{ text: b.text.trim(), url: b.url.trim() }]) : null;
-}
-
-/** The form view; `mode` is "new" or "edit", `id` the shot edited or duplicated. */
-export function formView({ mode, id, from, segment }) {
+/** The form view; `mode` is "new" or "edit", `id` the shot edited or `from` the one duplicated,
+ * `template` the template a new shot starts from. */
+export function formView({ mode, id, from, segment, template }) {
   const bot = currentBot();
   if (!bot) return { el: h("section", { class: "view" }, emptyState(t("shots.nobots.title"), t("shots.nobots.lead"))) };
   const slug = bot.slug;
@@ -58,7 +45,10 @@ export function formView({ mode, id, from, segment }) {
     media_url: "",
     copy: "",
     buttons: [],
+    accept_too_long: false,
+    from_template: null,
   };
+  let templateName = null;
   let disposed = false;
 
   async function start() {
@@ -82,7 +72,13 @@ export function formView({ mode, id, from, segment }) {
       if (mode === "edit") {
         values.when = "schedule";
         values.wall = instantToWall(new Date(shot.scheduled_at), timeZone);
+        values.accept_too_long = UNBOUNDED.test((shot.copy || "").replace(/\{\{|\}\}/g, ""));
       }
+    } else if (template) {
+      const found = await api("GET", paths.template(template));
+      templateName = found.name;
+      values.from_template = found.id;
+      Object.assign(values, { media_type: found.media_type || "none", media_url: found.media_url || "", copy: found.copy || "", buttons: buttonsFromApi(found.buttons) });
     }
     if (!disposed) build();
   }
@@ -100,10 +96,30 @@ export function formView({ mode, id, from, segment }) {
   }
 
   function build() {
-    const title = mode === "edit" ? t("form.edit", { id }) : from ? t("form.duplicateOf", { id: from }) : t("form.new");
+    const title =
+      mode === "edit" ? t("form.edit", { id }) : from ? t("form.duplicateOf", { id: from }) : templateName ? t("form.fromTemplate", { name: templateName }) : t("form.new");
 
-    const audience = audienceSection({ bot, mode, values });
+    const personal = () => {
+      checks.refresh();
+      preview.refresh();
+    };
+    const audience = audienceSection({ bot, mode, values, onChange: personal });
     const rules = rulesSection({ values, timeZone });
+    const editor = contentEditor({ values, onChange: personal });
+    const checks = personalChecks({ slug, content: editor.content, audience: audience.query, values, textarea: editor.copyInput });
+    const preview = personalPreview({ slug, content: editor.content, audience: audience.query, editor });
+    editor.addToPreview(preview.chooser);
+    const picker =
+      mode === "new"
+        ? templatePicker({
+            slug,
+            selected: values.from_template,
+            onPick: (tpl) => {
+              values.from_template = tpl ? tpl.id : null;
+              if (tpl) editor.setContent(tpl);
+            },
+          })
+        : null;
 
     // When
     const wall = h("input", {
@@ -143,119 +159,11 @@ export function formView({ mode, id, from, segment }) {
       "segmented",
     );
 
-    // Media
-    const mediaUrl = h("input", {
-      type: "url",
-      id: "media_url",
-      class: "input",
-      placeholder: t("form.media.url.placeholder"),
-      value: values.media_url,
-      on: {
-        input: (ev) => {
-          values.media_url = ev.target.value;
-          updatePreview();
-        },
-      },
+    const saveTemplate = h("button", { type: "button", class: "btn btn-ghost", "data-testid": "save-as-template" }, t("templates.saveAs"));
+    saveTemplate.addEventListener("click", () => {
+      if (!values.copy.trim()) return showFieldError(form, "copy", t("form.required"));
+      saveAsTemplate({ slug, content: editor.content() });
     });
-    const mediaUrlField = field("media_url", t("form.media.url"), mediaUrl);
-    mediaUrlField.hidden = values.media_type === "none";
-    const mediaChips = choice(
-      "media_type",
-      MEDIA.map((k) => [k, t(`media.${k}`)]),
-      values.media_type,
-      (v) => {
-        values.media_type = v;
-        mediaUrlField.hidden = v === "none";
-        updatePreview();
-      },
-      "chips chips-compact",
-    );
-
-    // Copy
-    const copy = h("textarea", {
-      id: "copy",
-      class: "input copy-input",
-      rows: 9,
-      placeholder: t("form.copy.placeholder"),
-      spellcheck: "true",
-      on: {
-        input: (ev) => {
-          values.copy = ev.target.value;
-          updatePreview();
-        },
-      },
-    });
-    copy.value = values.copy;
-    const counter = h("span", { class: "counter", "data-testid": "counter" });
-    const toolbar = h(
-      "div",
-      { class: "toolbar", role: "toolbar" },
-      TOOLS.map(([tag, label, cls]) =>
-        h("button", { type: "button", class: ["tool", cls], title: `<${tag}>`, on: { click: () => wrapSelection(copy, tag) } }, label),
-      ),
-      counter,
-    );
-
-    // Buttons
-    const buttonList = h("div", { class: "button-rows" });
-    function drawButtons() {
-      replace(
-        buttonList,
-        values.buttons.map((b, i) =>
-          h(
-            "div",
-            { class: "button-row" },
-            h("input", { class: "input", placeholder: t("form.buttons.text"), value: b.text, "aria-label": t("form.buttons.text"), on: { input: (ev) => { b.text = ev.target.value; updatePreview(); } } }),
-            h("input", { class: "input", type: "url", placeholder: t("form.buttons.url"), value: b.url, "aria-label": t("form.buttons.link"), on: { input: (ev) => { b.url = ev.target.value; } } }),
-            h("button", { type: "button", class: "btn btn-icon btn-ghost", title: t("form.buttons.remove"), "aria-label": t("form.buttons.remove"), on: { click: () => { values.buttons.splice(i, 1); drawButtons(); updatePreview(); } } }, "×"),
-          ),
-        ),
-      );
-    }
-    drawButtons();
-    const addButton = h(
-      "button",
-      { type: "button", class: "btn btn-sm btn-ghost", on: { click: () => { values.buttons.push({ text: "", url: "" }); drawButtons(); updatePreview(); buttonList.querySelector(".button-row:last-child input").focus(); } } },
-      "+ ",
-      t("form.buttons.add"),
-    );
-
-    // Preview
-    const bubble = h("div", { class: "tg-bubble", "data-testid": "preview" });
-    const problems = h("div", { class: "preview-problems", "data-testid": "preview-problems" });
-    function updatePreview() {
-      const limit = copyLimit(values.media_type);
-      const { fragment, length, problems: found } = renderTelegramHtml(values.copy);
-      const media =
-        values.media_type !== "none"
-          ? h("div", { class: ["tg-media", `tg-media-${values.media_type}`] }, h("span", { class: "tg-media-label" }, t(`media.${values.media_type}`)), values.media_url ? h("span", { class: "tg-media-url" }, values.media_url) : null)
-          : null;
-      const text = h("div", { class: "tg-text" });
-      text.append(fragment);
-      const btns = values.buttons.filter((b) => b.text.trim());
-      replace(
-        bubble,
-        media,
-        values.copy ? text : h("p", { class: "preview-empty" }, t("form.preview.empty")),
-        btns.length ? h("div", { class: "tg-buttons" }, btns.map((b) => h("span", { class: "tg-button" }, b.text))) : null,
-      );
-      const kind = limit === 1024 ? t("form.counter.caption") : t("form.counter.text");
-      counter.textContent = `${fmtNumber(length)} / ${fmtNumber(limit)} · ${kind}`;
-      counter.classList.toggle("counter-warn", length > limit * 0.9 && length <= limit);
-      counter.classList.toggle("counter-over", length > limit);
-      counter.title = length > limit ? t("form.counter.over", { n: fmtNumber(length - limit) }) : "";
-      counter.dataset.length = length;
-      counter.dataset.limit = limit;
-      replace(
-        problems,
-        found.length
-          ? [h("p", {}, t("form.preview.problems")), h("ul", {}, [...new Set(found.map((p) => t(p.key, p.vars)))].map((m) => h("li", {}, m)))]
-          : null,
-      );
-      problems.hidden = !found.length;
-    }
-
-    const testCard = testSendCard(mode, id);
 
     const summary = h("p", { class: "form-summary", role: "alert", hidden: true });
     const form = h(
@@ -267,28 +175,20 @@ export function formView({ mode, id, from, segment }) {
         audience.el,
         field("scheduled_at", t("form.when"), h("div", { class: "when-row" }, whenControl, scheduleRow)),
         rules.el,
-        field("media_type", t("form.media"), mediaChips),
-        mediaUrlField,
-        field("copy", t("form.copy"), h("div", { class: "editor" }, toolbar, copy), t("form.copy.help")),
-        field("buttons", t("form.buttons"), h("div", {}, buttonList, addButton), t("form.buttons.help")),
+        picker,
+        editor.fields.media,
+        editor.fields.mediaUrl,
+        editor.fields.copy,
+        checks.el,
+        editor.fields.buttons,
         summary,
-        h(
-          "div",
-          { class: "form-actions" },
-          h("a", { class: "btn btn-ghost", href: "#/" }, t("common.cancel")),
-          submit,
-        ),
+        h("div", { class: "form-actions" }, h("a", { class: "btn btn-ghost", href: "#/" }, t("common.cancel")), saveTemplate, submit),
       ),
-      h(
-        "aside",
-        { class: "form-side" },
-        h("div", { class: "card preview-card" }, h("h2", { class: "card-title" }, t("form.preview")), h("div", { class: "phone" }, bubble), problems),
-        testCard,
-      ),
+      h("aside", { class: "form-side" }, editor.previewCard, preview.sample, testSendCard(mode, id)),
     );
     form.addEventListener("submit", (ev) => {
       ev.preventDefault();
-      saveShotForm(form, submit, summary, audience, rules);
+      saveShotForm({ form, submit, summary, audience, rules, editor, checks });
     });
     replace(
       el,
@@ -296,29 +196,21 @@ export function formView({ mode, id, from, segment }) {
       form,
     );
     updateWhenHint();
-    updatePreview();
     audience.refresh();
-    if (mode !== "edit") copy.focus();
+    if (mode !== "edit") editor.copyInput.focus();
   }
 
   /** Collect the form, send it, show the server's errors beside their fields. */
-  async function saveShotForm(form, submit, summary, audience, rules) {
+  async function saveShotForm({ form, submit, summary, audience, rules, editor, checks }) {
     clearFieldErrors(form);
     audience.clearErrors();
+    checks.clear();
     summary.hidden = true;
     const narrowed = audience.read();
     const sending = rules.read(form);
     if (!values.copy.trim()) showFieldError(form, "copy", t("form.required"));
     if (!narrowed || !sending || !values.copy.trim()) return showSummary(form, summary, t("form.fixErrors"));
-    const payload = {
-      target: values.target,
-      ...narrowed,
-      ...sending,
-      copy: values.copy,
-      media_type: values.media_type,
-      media_url: values.media_type === "none" ? null : values.media_url.trim() || null,
-      buttons: buttonsToApi(values.buttons),
-    };
+    const payload = { target: values.target, ...narrowed, ...sending, ...editor.content(), accept_too_long: values.accept_too_long };
     if (values.when === "schedule") {
       const instant = wallToInstant(values.wall, timeZone);
       if (!instant) {
@@ -329,6 +221,7 @@ export function formView({ mode, id, from, segment }) {
     } else if (mode === "edit") {
       payload.scheduled_at = new Date().toISOString();
     }
+    if (mode === "new" && values.from_template) payload.from_template = values.from_template;
     submit.disabled = true;
     const label = submit.textContent;
     submit.textContent = t("common.saving");
@@ -341,7 +234,14 @@ export function formView({ mode, id, from, segment }) {
       location.hash = "#/";
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
-      const placed = (err.field && audience.showError(err)) || showServerError(form, err);
+      if (isTooLongRefusal(err)) {
+        checks.showRefusal(err);
+        summary.textContent = t("vars.tooLong.summary");
+        summary.hidden = false;
+        return;
+      }
+      const variable = variableErrorText(err);
+      const placed = variable ? showFieldError(form, err.field, variable, err.message) : (err.field && audience.showError(err)) || showServerError(form, err);
       for (const extra of Array.isArray(err.details) ? err.details : []) {
         if (extra && extra.field) showFieldError(form, extra.field, extra.message);
       }
@@ -371,15 +271,4 @@ function showSummary(form, summary, message) {
 
 function omit(obj, keys) {
   return Object.fromEntries(Object.entries(obj).filter(([k]) => !keys.includes(k)));
-}
-
-/** Wrap the textarea's selection in <tag>…</tag> (a link asks nothing: href="https://"). */
-function wrapSelection(textarea, tag) {
-  const { selectionStart: start, selectionEnd: end, value } = textarea;
-  const open = tag === "a" ? '<a href="https://">' : `<${tag}>`;
-  const close = `</${tag}>`;
-  textarea.value = value.slice(0, start) + open + value.slice(start, end) + close + value.slice(end);
-  textarea.focus();
-  textarea.setSelectionRange(start + open.length, end + open.length);
-  textarea.dispatchEvent(new Event("input"));
 }

@@ -92,7 +92,8 @@ export function showFieldError(form, field, message, detail) {
     holder.classList.add("has-error");
     const slot = holder.querySelector(".field-error");
     if (slot) replace(slot, message, detail ? h("span", { class: "field-error-detail" }, detail) : null);
-    const input = holder.querySelector("input, textarea, select");
+    // The field's own control first: a field may hold others (the copy's variable panel).
+    const input = holder.querySelector(`#${CSS.escape(name)}`) || holder.querySelector("input, textarea, select");
     if (input) input.setAttribute("aria-invalid", "true");
     return true;
   }
