@@ -9,6 +9,8 @@ import { shotsView } from "./shots.js";
 import { segmentFormView, segmentsView } from "./segments.js";
 import { loadBots, onBotChange, selectBot, state } from "./state.js";
 import { statsView } from "./stats.js";
+import { templateFormView } from "./template_form.js";
+import { templatesView } from "./templates.js";
 
 const root = document.getElementById("app");
 let view = null;
@@ -16,13 +18,16 @@ let signinNotice = null;
 
 const ROUTES = [
   [/^\/?$/, () => shotsView()],
-  [/^\/new$/, (m, q) => formView({ mode: "new", from: q.get("from"), segment: q.get("segment") })],
+  [/^\/new$/, (m, q) => formView({ mode: "new", from: q.get("from"), segment: q.get("segment"), template: q.get("template") })],
   [/^\/shots\/(\d+)\/edit$/, (m) => formView({ mode: "edit", id: m[1] })],
   [/^\/shots\/(\d+)$/, (m) => statsView({ id: m[1] })],
   [/^\/bots$/, () => botsView({ onBotsChanged: drawHeader })],
   [/^\/segments$/, () => segmentsView()],
   [/^\/segments\/new$/, () => segmentFormView({ id: null })],
   [/^\/segments\/(\d+)$/, (m) => segmentFormView({ id: m[1] })],
+  [/^\/templates$/, () => templatesView()],
+  [/^\/templates\/new$/, () => templateFormView({ id: null })],
+  [/^\/templates\/(\d+)$/, (m) => templateFormView({ id: m[1] })],
 ];
 
 function parseHash() {
@@ -124,8 +129,9 @@ function drawHeader() {
       h(
         "nav",
         { class: "nav" },
-        link("#/", t("nav.shots"), path !== "/bots" && !path.startsWith("/segments")),
+        link("#/", t("nav.shots"), path !== "/bots" && !path.startsWith("/segments") && !path.startsWith("/templates")),
         link("#/segments", t("nav.segments"), path.startsWith("/segments")),
+        link("#/templates", t("nav.templates"), path.startsWith("/templates")),
         link("#/bots", t("nav.bots"), path === "/bots"),
       ),
       h("div", { class: "topbar-tools" }, h("label", { class: "sr-only", for: "bot-select" }, t("nav.bot")), select, langSwitch(), h("button", { type: "button", class: "btn btn-ghost btn-sm", "data-testid": "signout", on: { click: signOut } }, t("nav.signout"))),
@@ -168,8 +174,9 @@ onBotChange(() => {
   const { path } = parseHash();
   // A shot belongs to one bot: switching bots goes back to that bot's list.
   if (path === "/bots") drawHeader();
-  else if (path === "/" || path === "" || path === "/segments") route();
+  else if (path === "/" || path === "" || path === "/segments" || path === "/templates") route();
   else if (path.startsWith("/segments/")) location.hash = "#/segments";
+  else if (path.startsWith("/templates/")) location.hash = "#/templates";
   else location.hash = "#/";
 });
 onLangChange(() => (getToken() ? route() : signinView()));

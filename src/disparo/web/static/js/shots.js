@@ -7,6 +7,7 @@ import { t, fmtNumber, fmtDateTime, fmtDuration, fmtRate, fmtPercent } from "./i
 import { metricsCard } from "./metrics.js";
 import { state, currentBot, botTimeZone } from "./state.js";
 import { quietNote, shotRuleChips } from "./shot_extras.js";
+import { contentOf, saveAsTemplate } from "./template_actions.js";
 import { renderTelegramHtml } from "./tghtml.js";
 import { audienceChip, confirmDialog, emptyState, stat, statusBadge, toast } from "./ui.js";
 
@@ -131,6 +132,7 @@ export function renderShotCard(shot, { live, timeZone, onChanged, segments }) {
     actions.push(h("a", { class: "btn btn-sm btn-ghost", href: `#/shots/${shot.id}`, "data-action": "details" }, t("shots.details")));
   }
   actions.push(h("a", { class: "btn btn-sm btn-ghost", href: `#/new?from=${shot.id}`, "data-action": "duplicate" }, t("shots.duplicate")));
+  actions.push(act(t("templates.saveAs"), "btn-ghost", () => saveAsTemplate({ slug: shot.bot_slug, content: contentOf(shot) }), "save-template"));
 
   const stats = shot.stats || {};
   const meta = [];
