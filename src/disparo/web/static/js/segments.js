@@ -1,8 +1,9 @@
 // Segments of the selected bot: saved filters with their live counts; create and edit (a name
 // and the filter builder, with a live count), delete (the API names the pending shots that still
-// use one), and "use in a new shot".
+// use one), "use in a new shot", and a tag put on or taken off its contacts (bulk_tag.js).
 
 import { ApiError, api, paths } from "./api.js";
+import { bulkTagActions } from "./bulk_tag.js";
 import { debounce, h, replace } from "./dom.js";
 import { describeFilter, filterBuilder } from "./filter.js";
 import { fmtDateTime, fmtNumber, t } from "./i18n.js";
@@ -36,6 +37,7 @@ function segmentCard(segment, timeZone, onDeleted) {
       remove.disabled = false;
     }
   });
+  const tagging = bulkTagActions(segment);
   return h(
     "article",
     { class: "card segment-card", "data-testid": "segment-card", "data-segment-id": segment.id },
@@ -48,11 +50,13 @@ function segmentCard(segment, timeZone, onDeleted) {
     h("p", { class: "segment-filter", "data-testid": "segment-filter" }, segment.filter ? describeFilter(segment.filter) : t("segments.everyone")),
     h("p", { class: "muted small" }, t("segments.updatedAt", { when: fmtDateTime(segment.updated_at || segment.created_at, timeZone) })),
     problem,
+    tagging.result,
     h(
       "footer",
       { class: "shot-actions" },
       h("a", { class: "btn btn-sm btn-primary", href: `#/new?segment=${segment.id}`, "data-action": "use" }, t("segments.use")),
       h("a", { class: "btn btn-sm", href: `#/segments/${segment.id}`, "data-action": "edit" }, t("segments.edit")),
+      tagging.buttons,
       remove,
     ),
   );
