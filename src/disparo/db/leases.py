@@ -49,6 +49,7 @@ class ClaimedShot:
     expires_at: datetime | None = None  # unsent deliveries end skipped (expired) from then on
     stop_on: str | None = None  # pix_created or paid: such recipients are skipped (converted)
     ignore_frequency_cap: bool = False
+    templated: bool = False  # copy and button URLs in template syntax (see domain/personal.py)
 
 
 _CLAIMED_COLUMNS = [q[name] for name in ClaimedShot.__slots__]

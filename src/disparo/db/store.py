@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 
 from disparo.db import bots, deliveries, finish, leases, rescue, shots
+from disparo.db.contact_values import contact_values
 from disparo.db.deliveries import ContactChange, DeliveryOutcome, Reservation, Snapshot
 from disparo.db.engine import Database
 from disparo.db.leases import ClaimedShot
@@ -21,6 +22,7 @@ from disparo.db.rescue import RescuedShot
 from disparo.db.reservation import NO_RULES, ReservationRules
 from disparo.db.secrets import SecretKeyError, TokenCipher
 from disparo.domain.statuses import ShotStatus
+from disparo.domain.variables import ContactValues
 
 
 class SqlShotStore:
@@ -232,3 +234,10 @@ class SqlShotStore:
         async with self.db.read() as conn:
             counts = await shots.delivery_counts(conn, [shot_id])
         return counts.get(shot_id, {})
+
+    async def contact_values(
+        self, bot_slug: str, telegram_ids: Collection[int], variables: Collection[str]
+    ) -> dict[int, ContactValues]:
+        """See `contact_values.contact_values`."""
+        async with self.db.read() as conn:
+            return await contact_values(conn, bot_slug, telegram_ids, variables)

@@ -13,7 +13,9 @@ from typing import Any, Final, Protocol
 from disparo.db.deliveries import ContactChange, DeliveryOutcome
 from disparo.db.leases import ClaimedShot
 from disparo.domain.outcomes import Failure, FailureKind, Verdict
+from disparo.domain.sending import Step
 from disparo.domain.statuses import DeliveryStatus, ShotStatus
+from disparo.domain.variables import ContactValues
 from disparo.telegram import MaybeDeliveredError, NotDeliveredError, TelegramAPIError
 
 
@@ -96,6 +98,8 @@ class Item:
     rate_limited: int = 0
     delivered_message_id: int | None = None  # the audio's id once it went (audio shots)
     not_before: float = 0.0
+    values: ContactValues | None = None  # what its variables read (a shot with variables)
+    steps: tuple[Step, ...] | None = None  # its own calls, rendered from `values`
 
     def __lt__(self, other: Item) -> bool:
         return (self.not_before, self.seq) < (other.not_before, other.seq)

@@ -12,6 +12,7 @@ from disparo.db.finish import expiry_message
 from disparo.db.rescue import MAX_ATTEMPTS, RescuedShot
 from disparo.domain.outcomes import Reason
 from disparo.domain.statuses import DeliveryStatus, ShotStatus
+from disparo.domain.variables import ContactValues
 from disparo.engine.memory_rows import MemoryData, StoredShot
 
 _LOCKABLE = (ShotStatus.RUNNING, ShotStatus.PAUSED, ShotStatus.CANCELLED)
@@ -178,6 +179,14 @@ class MemoryEnds(MemoryData):
         """The shot's deliveries by status."""
         await self._call("delivery_counts")
         return self.counts(shot_id)
+
+    async def contact_values(
+        self, bot_slug: str, telegram_ids: Collection[int], variables: Collection[str]
+    ) -> dict[int, ContactValues]:
+        """Each known contact's `values` (every variable, whichever are asked)."""
+        await self._call("contact_values")
+        found = (self.contacts.get((bot_slug, tid)) for tid in telegram_ids)
+        return {c.telegram_id: c.values for c in found if c is not None}
 
     def _failed_attempts(self, shot: StoredShot) -> int:
         deliveries = self.shot_deliveries(shot.id)

@@ -19,6 +19,7 @@ from disparo.db.secrets import SecretKeyError
 from disparo.db.types import JSONValue
 from disparo.domain.outcomes import Reason
 from disparo.domain.statuses import ChatState, DeliveryStatus, PaymentStatus, ShotStatus, Target
+from disparo.domain.variables import ContactValues
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -54,6 +55,7 @@ class StoredShot:
     expires_at: datetime | None = None
     stop_on: str | None = None
     ignore_frequency_cap: bool = False
+    templated: bool = False
 
 
 @dataclass
@@ -82,6 +84,7 @@ class StoredContact:
     last_interaction_at: datetime | None = None
     has_pix: bool = False
     blocked_at: datetime | None = None
+    values: ContactValues = field(default_factory=ContactValues)  # what variables read
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ import asyncio
 from collections import deque
 from collections.abc import Callable
 
-from disparo.db.deliveries import ReservationState, Reserved
+from disparo.db.deliveries import Reservation, ReservationState, Reserved
 from disparo.db.leases import ClaimedShot
+from disparo.domain.variables import ContactValues
 from disparo.engine.finalize import Settler
 from disparo.engine.items import Item, Stop, stop_for
 from disparo.engine.limiter import wait_any
@@ -35,6 +36,7 @@ class Reserver:
         stop: asyncio.Event,
         changed: asyncio.Event,
         request_stop: Callable[[Stop], None],
+        variables: tuple[str, ...] = (),
     ) -> None:
         self.store, self.clock, self.worker_id = settler.store, settler.clock, settler.worker_id
         self.shot, self.batch_size, self.progress = shot, batch_size, progress
@@ -44,6 +46,8 @@ class Reserver:
         self._stop, self._changed, self._request_stop = stop, changed, request_stop
         self._task: asyncio.Task[None] | None = None
         self._outage = Outage("reserve a batch", self.clock)
+        # A shot with personal variables: each reserved recipient's values are read with it.
+        self.variables = variables
 
     @property
     def busy(self) -> bool:
@@ -75,17 +79,38 @@ class Reserver:
 
     def accept(self, rows: list[Reserved], skipped_by_reason: dict[str, int]) -> None:
         """Queue reserved rows; a reservation that found nothing left exhausts the shot."""
+        self.queue.extend(self._items(rows, skipped_by_reason))
+
+    def _items(self, rows: list[Reserved], skipped_by_reason: dict[str, int]) -> list[Item]:
         skipped = sum(skipped_by_reason.values())
         if not rows and not skipped:
             self.exhausted = True
-            return
+            return []
         batch = self.progress.reserved(len(rows), skipped)
-        self.queue.extend(Item(r.telegram_id, r.seq, batch) for r in rows)
+        return [Item(r.telegram_id, r.seq, batch) for r in rows]
 
     async def _reserve(self) -> None:
         try:
-            if not await self.cleared():
+            reservation = await self._reservation()
+            if reservation is None:
                 return
+            if reservation.state is not ReservationState.OK:
+                self._request_stop(stop_for(reservation.shot_status))
+                return
+            items = self._items(reservation.rows, reservation.skipped)
+            if self.variables and items:
+                await self._read_values(items)
+            self.queue.extend(items)
+        finally:
+            self._task = None
+            self._changed.set()
+
+    async def _reservation(self) -> Reservation | None:
+        """The next reservation once the rules allow it; None when they do not (or a stop
+        came), or when the database is away (after a pause: the sender asks again)."""
+        try:
+            if not await self.cleared():
+                return None
             now = self.clock.now()
             reservation = await self.store.reserve_batch(
                 self.shot.id,
@@ -97,12 +122,23 @@ class Reserver:
         except Exception as exc:  # the database is away: try again after a pause
             self._outage.failed(exc, shot_id=self.shot.id)
             await wait_any(self._stop, within_s=1.0)
-            return
-        finally:
-            self._task = None
-            self._changed.set()
+            return None
         self._outage.succeeded()
-        if reservation.state is not ReservationState.OK:
-            self._request_stop(stop_for(reservation.shot_status))
+        return reservation
+
+    async def _read_values(self, items: list[Item]) -> None:
+        """Read the reserved recipients' values; the rows are reserved already, so this
+        retries while the database is away (a stop leaves them unsent: they go back to
+        pending)."""
+        ids = [item.telegram_id for item in items]
+        while not self._stop.is_set():
+            try:
+                found = await self.store.contact_values(self.shot.bot_slug, ids, self.variables)
+            except Exception as exc:
+                self._outage.failed(exc, shot_id=self.shot.id)
+                await wait_any(self._stop, within_s=1.0)
+                continue
+            self._outage.succeeded()
+            for item in items:
+                item.values = found.get(item.telegram_id, ContactValues())
             return
-        self.accept(reservation.rows, reservation.skipped)

@@ -19,9 +19,11 @@ from typing import Any
 from disparo.db.deliveries import Snapshot
 from disparo.db.leases import ClaimedShot
 from disparo.domain import outcomes, pacing
-from disparo.domain.outcomes import Action, ErrorStreak, Failure, FailureKind, Verdict
-from disparo.domain.sending import ShotContentError, Step, delivery_steps
+from disparo.domain.outcomes import Action, ErrorStreak, Failure, FailureKind, Reason, Verdict
+from disparo.domain.personal import Personalizer, TooLongError, shot_steps
+from disparo.domain.sending import ShotContentError, Step
 from disparo.domain.statuses import DeliveryStatus
+from disparo.domain.variables import ContactValues, VariableError
 from disparo.engine.finalize import Ending, Settler, finalize
 from disparo.engine.items import BotCaller, Item, LeaseView, Stop, failure_of, outcome_of
 from disparo.engine.limiter import BotLimiter, wait_any
@@ -79,7 +81,8 @@ class ShotSender:
         self._latency_s = INITIAL_LATENCY_S
         self._server_streak = 0
         self._streak = ErrorStreak()
-        self._steps: tuple[Step, ...] = ()
+        self._steps: tuple[Step, ...] = ()  # what every recipient gets (no variables)
+        self._personal: Personalizer | None = None  # or what builds each recipient's
         self._requests = self.metrics.requests.labels(shot.bot_slug)
         self._in_flight_gauge = self.metrics.in_flight.labels(shot.bot_slug)
 
@@ -103,16 +106,23 @@ class ShotSender:
         """Send the shot; settle it according to why the loop ended; the reason."""
         shot = self.shot
         try:
-            self._steps = delivery_steps(
+            steps = shot_steps(
                 copy=shot.copy,
                 media_type=shot.media_type,
                 media_url=shot.media_url,
                 buttons=shot.buttons,
                 paid_broadcast=self.paid_broadcast,
+                templated=shot.templated,
+                timezone=self.reserver.gate.rules.timezone,
             )
-        except ShotContentError as exc:
+        except (ShotContentError, VariableError) as exc:
             self.request_stop(Stop.SHOT_ERROR, str(exc))
             return await self._settle([])
+        if isinstance(steps, Personalizer):  # each recipient's calls, from their own values
+            self._personal = steps
+            self.reserver.variables = steps.templates.variables
+        else:
+            self._steps = steps
         total, reserved = shot.audience_total, []
         if total is None:
             if not await self.reserver.cleared():  # quiet hours waited out; expired: stop
@@ -151,7 +161,8 @@ class ShotSender:
 
     async def _snapshot(self) -> Snapshot | None:
         """Write the audience, reserving the first batch with it (unless rules screen the
-        recipients: the reservations check them); None if the lease is lost."""
+        recipients, or their values must be read: reservations do both); None if the lease
+        is lost."""
         shot = self.shot
         snapshot = await self.store.snapshot_audience(
             shot.id,
@@ -160,7 +171,7 @@ class ShotSender:
             recency_days=shot.recency_days,
             worker_id=self.worker_id,
             now=self.clock.now(),
-            reserve=0 if self.reserver.gate.rules.screens else self.batch_size,
+            reserve=0 if self.reserver.gate.rules.screens or self._personal else self.batch_size,
         )
         if snapshot is not None:
             self.progress.selected(snapshot.total)
@@ -171,6 +182,8 @@ class ShotSender:
             item = await self._next_item()
             if item is None:
                 break
+            if self._personal is not None and item.steps is None and not self._render(item):
+                continue
             if not await self._in_flight_slot() or (probe := await self._acquire()) is None:
                 self._requeue(item)
                 break
@@ -228,8 +241,24 @@ class ShotSender:
 
     # one request -----------------------------------------------------------------------------
 
+    def _render(self, item: Item) -> bool:
+        """Build the item's own calls from its values; False (its outcome recorded) when its
+        copy passes Telegram's limit or its content cannot be sent."""
+        assert self._personal is not None
+        try:
+            item.steps = self._personal.steps_for(item.values or ContactValues())
+        except TooLongError as exc:
+            verdict = Verdict(Action.RECORD, DeliveryStatus.ERROR, Reason.TOO_LONG, str(exc))
+            self._record(item, DeliveryStatus.ERROR, verdict=verdict)
+            return False
+        except ShotContentError as exc:
+            verdict = Verdict(Action.RECORD, DeliveryStatus.ERROR, Reason.CONTENT, str(exc))
+            self._record(item, DeliveryStatus.ERROR, verdict=verdict)
+            return False
+        return True
+
     async def _deliver(self, item: Item, probe: bool) -> None:
-        step = self._steps[item.step]
+        step = (item.steps or self._steps)[item.step]
         item.requests += 1
         self._in_flight_gauge.inc()
         self._requests.inc()
@@ -267,7 +296,7 @@ class ShotSender:
     def _succeeded(self, item: Item, probe: bool, message_id: int) -> None:
         self.limiter.answered(probe=probe, refused=False)
         self._server_streak = 0
-        if item.step + 1 < len(self._steps):  # the audio went; the copy goes next, never it again
+        if item.step + 1 < len(item.steps or self._steps):  # the audio went; the copy goes next
             item.step += 1
             item.delivered_message_id = message_id
             item.not_before = 0.0

@@ -21,6 +21,7 @@ from disparo.db.rescue import RescuedShot
 from disparo.db.reservation import NO_RULES, ReservationRules
 from disparo.db.secrets import SecretKeyError
 from disparo.domain.statuses import ShotStatus
+from disparo.domain.variables import ContactValues
 
 
 class ShotStore(Protocol):
@@ -185,4 +186,11 @@ class ShotStore(Protocol):
 
     async def delivery_counts(self, shot_id: int) -> dict[str, int]:
         """The shot's deliveries by status, as the API counts them."""
+        ...
+
+    async def contact_values(
+        self, bot_slug: str, telegram_ids: Collection[int], variables: Collection[str]
+    ) -> dict[int, ContactValues]:
+        """What `variables` read for each of the bot's contacts among `telegram_ids` (a contact
+        not found is left out)."""
         ...
