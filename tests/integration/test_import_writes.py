@@ -10,7 +10,7 @@ from worker_support import NOW, add_bot
 
 from disparo.db import imports
 from disparo.db.engine import Database
-from disparo.db.tables import funnel_events, telegram_contacts
+from disparo.db.tables import contact_tags, funnel_events, telegram_contacts
 
 
 def people(*ids: int) -> list[dict[str, Any]]:
@@ -57,3 +57,46 @@ async def test_an_import_that_fails_stores_nothing(db: Database) -> None:
     with pytest.raises(RuntimeError):
         await broken_import()
     assert await stored_ids(db) == []
+
+
+async def tags_and_attributes(db: Database) -> dict[int, tuple[list[str], Any]]:
+    """Each contact's sorted tags and its attributes."""
+    async with db.read() as conn:
+        pairs = (await conn.execute(select(contact_tags.c.telegram_id, contact_tags.c.tag))).all()
+        rows = await conn.execute(
+            select(telegram_contacts.c.telegram_id, telegram_contacts.c.attributes)
+        )
+        return {
+            tid: (sorted(tag for owner, tag in pairs if owner == tid), attributes)
+            for tid, attributes in rows.tuples()
+        }
+
+
+async def test_upsert_contacts_writes_tags_and_attributes(db: Database) -> None:
+    """The chunk upsert (PostgreSQL's path, and SQLite's outside an import's stage) adds or
+    replaces tags and merges attributes, a None removing its key."""
+    await add_bot(db, "loja")
+    first = [
+        {"telegram_id": 1, "tags": ["vip", "a"], "attributes": {"x": 1, "gone": None}},
+        {"telegram_id": 2, "tags": ["vip"]},
+        {"telegram_id": 3, "first_name": "Caio"},
+    ]
+    async with db.write() as conn:
+        assert await imports.upsert_contacts(conn, "loja", first, now=NOW) == 0
+    assert await tags_and_attributes(db) == {
+        1: (["a", "vip"], {"x": 1}),
+        2: (["vip"], None),
+        3: ([], None),
+    }
+    second = [
+        {"telegram_id": 1, "tags": ["b"], "attributes": {"x": None, "y": "z"}},
+        {"telegram_id": 2, "tags": []},
+        {"telegram_id": 3, "attributes": {"k": True}},
+    ]
+    async with db.write() as conn:
+        assert await imports.upsert_contacts(conn, "loja", second, now=NOW, replace_tags=True) == 3
+    assert await tags_and_attributes(db) == {
+        1: (["b"], {"y": "z"}),
+        2: ([], None),
+        3: ([], {"k": True}),
+    }
