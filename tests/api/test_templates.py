@@ -241,3 +241,21 @@ async def test_contacts_are_found_by_name_username_or_id(api: Client, contacts: 
     wild = await api.get("/admin/api/bots/loja/contacts?q=%25")
     assert wild.body["items"] == []  # % is a character, not a wildcard
     assert (await api.get("/admin/api/bots/nada/contacts?q=a")).status == 404
+
+
+async def test_an_accepted_length_risk_holds_until_the_copy_changes(api: Client, bot: Any) -> None:
+    """An attribute is bounded (1,000 characters): a short copy needs no acceptance; a patch
+    that leaves the copy alone keeps what was accepted; a new copy is checked again."""
+    body = {"bot_slug": "loja", "target": "started", "copy": "Oi {attr.plano}"}
+    created = await api.post(SHOTS, body)
+    assert created.status == 201, created.body
+    assert created.body["templated"] is True
+    risky = await api.post(
+        SHOTS, body | {"copy": "x" * 3500 + "{attr.plano}", "accept_too_long": True}
+    )
+    assert risky.status == 201, risky.body
+    path = f"{SHOTS}/{risky.body['id']}"
+    later = (REAL_NOW + timedelta(days=1)).isoformat()
+    assert (await api.patch(path, {"scheduled_at": later})).status == 200
+    again = await api.patch(path, {"copy": "y" * 3500 + "{attr.plano}"})
+    assert (again.status, again.body["error"]["field"]) == (422, "copy")

@@ -176,6 +176,10 @@ class ShotOut(BaseModel):
     expires_at: datetime | None = Field(description=_EXPIRES)
     stop_on: StopOn | None = Field(description=_STOP_ON)
     ignore_frequency_cap: bool = Field(description=_IGNORE_CAP)
+    templated: bool = Field(
+        description="copy and button URLs are in template syntax (variables, {{ }}); false only "
+        "for shots created before templates existed, which are sent exactly as stored"
+    )
     quiet_until: datetime | None = Field(
         description="the shot is due but waits for the bot's quiet hours to end at this time"
     )

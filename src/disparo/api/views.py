@@ -78,6 +78,7 @@ def shot_out(
         expires_at=shot.expires_at,
         stop_on=shot.stop_on,
         ignore_frequency_cap=shot.ignore_frequency_cap,
+        templated=shot.templated,
         quiet_until=quiet_until,
         stats=delivery_counts(counts, shot.audience_total, shot.status),
     )

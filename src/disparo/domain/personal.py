@@ -14,10 +14,18 @@ from typing import Any
 from disparo.domain.copy import CAPTION_LIMIT, CAPTIONED_MEDIA, TEXT_LIMIT, visible_length
 from disparo.domain.errors import DomainError
 from disparo.domain.sending import Step, delivery_steps
-from disparo.domain.variables import ContactValues, Template, parse_template, render
+from disparo.domain.variables import (
+    ATTRIBUTE_PREFIX,
+    MAX_ATTRIBUTE_TEXT,
+    ContactValues,
+    Template,
+    parse_template,
+    render,
+)
 
 # The longest value each variable can take (Telegram's limits on names; amounts up to R$ 10
-# billion); None when nothing bounds it (tags, custom attributes).
+# billion; an attribute's text is at most MAX_ATTRIBUTE_TEXT); None when nothing bounds it
+# (tags: a contact may have any number).
 LONGEST_VALUE: dict[str, int | None] = {
     "first_name": 64,
     "last_name": 64,
@@ -102,8 +110,11 @@ class ShotTemplates:
         limit = CAPTION_LIMIT if media_type in CAPTIONED_MEDIA else TEXT_LIMIT
         longest = bare_length
         for variable in self.copy.variables:
-            bound = LONGEST_VALUE.get(variable.name)
-            if bound is None:  # tags, attributes: nothing bounds them
+            if variable.name.startswith(ATTRIBUTE_PREFIX):
+                bound: int | None = MAX_ATTRIBUTE_TEXT
+            else:
+                bound = LONGEST_VALUE.get(variable.name)
+            if bound is None:  # tags: nothing bounds how many a contact has
                 return True
             longest += bound  # a value's escaped characters count once each, as Telegram counts
         return longest > limit

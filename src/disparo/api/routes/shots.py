@@ -246,7 +246,10 @@ async def edit_shot(shot_id: ShotId, body: ShotPatch, db: DB, now: Now) -> ShotO
         shot = await _shot_or_404(conn, shot_id)
         _check_allowed("edit", shot)
         content, changes = _merged(shot, body)
-        check_templated_content(content, accept_too_long=body.accept_too_long)
+        # The length risk was accepted (or absent) when the copy was set: asked again only
+        # when the copy or its media type changes.
+        unchanged = not ({"copy_text", "media_type"} & body.model_fields_set) and shot.templated
+        check_templated_content(content, accept_too_long=body.accept_too_long or unchanged)
         changes["templated"] = True
         await narrowing_of(
             conn,
