@@ -16,9 +16,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     ColumnElement,
-    Delete,
     Text,
-    all_,
     bindparam,
     cast,
     column,
@@ -26,6 +24,7 @@ from sqlalchemy import (
     func,
     literal_column,
     select,
+    text,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -63,20 +62,35 @@ ATTRIBUTES_SQL = Merged(
 )
 
 
-def _tagged_pg() -> tuple[Delete, postgresql.Insert]:
-    """PostgreSQL: the tags a replace drops, and the tags to add, of the rows in the JSON array
-    bound as `tagged` ({telegram_id, tags}, read as rows of a bigint and a text[])."""
+# PostgreSQL: the tags a replace drops. Each contact's tags are found by an index probe of
+# their own, then deleted by their row address: inside the import's transaction the planner's
+# statistics still describe contact_tags before it, and a plain join was planned as a scan of
+# every tag of the bot for each chunk (quadratic over an import). OFFSET 0 keeps the lateral
+# subquery a per-contact probe; it is never merged into a join.
+_STALE_PG = text(
+    """
+    DELETE FROM contact_tags WHERE ctid = ANY(ARRAY(
+      SELECT stale.ctid
+      FROM json_to_recordset(CAST(:tagged AS JSON)) AS r(telegram_id BIGINT, tags TEXT[])
+      CROSS JOIN LATERAL (
+        SELECT t.ctid FROM contact_tags AS t
+        WHERE t.bot_slug = :bot_slug AND t.telegram_id = r.telegram_id AND t.tag <> ALL (r.tags)
+        OFFSET 0
+      ) AS stale
+    ))
+    """
+)
+
+
+def _new_tags_pg() -> postgresql.Insert:
+    """PostgreSQL: the tags of the rows in the JSON array bound as `tagged` ({telegram_id,
+    tags}, read as rows of a bigint and a text[]), those already there left alone."""
     rows = (
         func.json_to_recordset(cast(bindparam("tagged", type_=Text()), JSON))
         .table_valued(column("telegram_id", BigInteger), column("tags", postgresql.ARRAY(Text)))
         .render_derived(with_types=True)
     )
-    stale = delete(contact_tags).where(
-        t.bot_slug == bindparam("bot_slug"),
-        t.telegram_id == rows.c.telegram_id,
-        t.tag != all_(rows.c.tags),
-    )
-    new = (
+    return (
         postgresql.insert(contact_tags)
         .from_select(
             ["bot_slug", "telegram_id", "tag"],
@@ -84,7 +98,6 @@ def _tagged_pg() -> tuple[Delete, postgresql.Insert]:
         )
         .on_conflict_do_nothing()
     )
-    return stale, new
 
 
 async def write_tags(
@@ -110,7 +123,6 @@ async def write_tags(
         return
     document = orjson.dumps([{"telegram_id": tid, "tags": tags} for tid, tags in tagged])
     params = {"bot_slug": bot_slug, "tagged": document.decode()}
-    stale, new = _tagged_pg()
     if replace:
-        await conn.execute(stale, params)
-    await conn.execute(new, params)
+        await conn.execute(_STALE_PG, params)
+    await conn.execute(_new_tags_pg(), params)
