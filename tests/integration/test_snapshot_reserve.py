@@ -196,3 +196,58 @@ async def test_a_reservation_without_rules_sends_the_plain_statements(
         event.remove(engine, "before_cursor_execute", on_execute)
     assert [sql for sql in sent if "shots_" in sql] == expected
     assert [r.telegram_id for r in taken.rows] == [5, 4]
+
+
+# 20,000 payments and PIX events of 5,000 contacts of one bot over 30 days (PostgreSQL).
+_SPREAD = "timestamptz '2026-11-30 12:00+00' - n * interval '2 minutes'"
+PG_CONVERSIONS = (
+    "INSERT INTO bots (slug, token, webhook_secret) VALUES ('loja', 'x', repeat('s', 20))",
+    f"""INSERT INTO payment_transactions
+           (bot_slug, telegram_id, external_id, status, amount_cents, created_at)
+       SELECT 'loja', mod(n, 5000), 'tx-' || n,
+              (ARRAY['created', 'paid', 'expired'])[1 + mod(n, 3)], 4990, {_SPREAD}
+       FROM generate_series(1, 20000) AS n""",
+    f"""INSERT INTO funnel_events (bot_slug, telegram_id, event, occurred_at)
+       SELECT 'loja', mod(n, 5000), (ARRAY['pix_created', 'quiz_done'])[1 + mod(n, 2)], {_SPREAD}
+       FROM generate_series(1, 20000) AS n""",
+    "ANALYZE payment_transactions, funnel_events",
+)
+
+
+async def test_the_rules_probes_seek_the_contacts_rows(db: Database) -> None:
+    """With every rule, each probe seeks the picked contact's own rows: its sent deliveries
+    through idx_shots_sent_contact (partial: the probe names `sent_at IS NOT NULL`), its PIX
+    events through funnel_events' unique key, its payments through
+    idx_payment_transactions_status; never a range of the bot's payments by time, nor a hash
+    of every recent conversion."""
+    rules = reservation.ReservationRules(
+        cap_max=2, cap_since=NOW - 24 * HOUR, stop_on=StopOn.PIX_CREATED, converted_since=NOW
+    )
+    statements = rules.statements()
+    params: dict[str, Any] = {"shot_id": 1, "worker_id": "w1", "now": NOW, "limit": 10}
+    params.update(rules.params())
+    async with db.write() as conn:
+        if conn.dialect.name == "sqlite":  # a planner by rules: no data needed
+            sql = f"EXPLAIN QUERY PLAN {statements.sqlite_reserve.text}"
+            explained = await conn.exec_driver_sql(sql, {k: str(v) for k, v in params.items()})
+            plan = " ".join(str(row[-1]) for row in explained)
+            seeks = (
+                "idx_shots_sent_contact (bot_slug=? AND telegram_id=? AND sent_at>?)",
+                "sqlite_autoindex_funnel_events_1 (bot_slug=? AND telegram_id=?",
+                "idx_payment_transactions_status (bot_slug=? AND status=? AND telegram_id=?)",
+            )
+        else:  # a planner by statistics: give it a bot's worth of payments and events
+            for statement in PG_CONVERSIONS:
+                await conn.exec_driver_sql(statement)
+            await conn.exec_driver_sql("SET LOCAL enable_seqscan = off")  # shots_sent is empty
+            explained = await conn.exec_driver_sql(f"EXPLAIN {statements.postgresql}", params)
+            plan = " ".join(str(row[0]) for row in explained)
+            seeks = (
+                "idx_shots_sent_contact",
+                "uq_funnel_events_bot_slug_telegram_id_event_occurred_at",
+                "idx_payment_transactions_status",
+            )
+    for seek in seeks:
+        assert seek in plan, plan
+    assert "idx_payment_transactions_created" not in plan, plan
+    assert "hashed" not in plan, plan
