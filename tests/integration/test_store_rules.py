@@ -177,18 +177,20 @@ async def test_a_shot_expired_before_its_snapshot_writes_no_delivery(scene: Scen
     it expired before it started; a shot cancelled meanwhile ends as a cancel."""
     await scene.bot("loja")
     await scene.contacts("loja", [1, 2])
-    shot_id = await scene.shot("loja", expires_at=NOW)
+    shot_id = await scene.shot("loja", expires_at=NOW + MINUTE)
     assert await scene.claim() == shot_id
-    assert await scene.store.finish_expired(shot_id, worker_id="w1", now=NOW) == {}
+    later = NOW + MINUTE
+    assert await scene.store.finish_expired(shot_id, worker_id="w1", now=later) == {}
     row = await scene.row(shot_id)
     assert (row["status"], row["audience_total"], row["locked_by"]) == ("expired", None, None)
+    assert row["finished_at"] == later
     assert row["last_error"] == (
-        "the shot expired at 2026-11-30 12:00:00 UTC before it started; nothing was sent"
+        "the shot expired at 2026-11-30 12:01:00 UTC before it started; nothing was sent"
     )
     assert await scene.deliveries(shot_id) == {}
-    cancelled = await claimed_with_audience(scene, expires_at=NOW)
+    cancelled = await claimed_with_audience(scene, expires_at=NOW + MINUTE)
     await scene.change(cancelled, status="cancelled")
-    assert await scene.store.finish_expired(cancelled, worker_id="w1", now=NOW) == {"skipped": 2}
+    assert await scene.store.finish_expired(cancelled, worker_id="w1", now=later) == {"skipped": 2}
     assert (await scene.row(cancelled))["status"] == "cancelled"
     assert {r for _, r in (await scene.deliveries(cancelled)).values()} == {"cancelled"}
 
@@ -200,12 +202,12 @@ async def test_the_sweep_expires_pending_and_paused_shots_nobody_holds(scene: Sc
     for slug in ("a", "b", "c", "d", "e"):
         await scene.bot(slug)
         await scene.contacts(slug, [1, 2, 3])
-    paused = await claimed_with_audience(scene, "b", expires_at=NOW)
+    paused = await claimed_with_audience(scene, "b")
     await scene.store.reserve_batch(paused, worker_id="w1", now=NOW, limit=1)
     await scene.store.record_outcomes([DeliveryOutcome(paused, 1, "sent", message_id=1)], now=NOW)
-    await scene.change(paused, status="paused", locked_by=None)
-    draining = await claimed_with_audience(scene, "c", expires_at=NOW - HOUR)
-    await scene.change(draining, status="paused")
+    await scene.change(paused, status="paused", locked_by=None, expires_at=NOW)
+    draining = await claimed_with_audience(scene, "c")
+    await scene.change(draining, status="paused", expires_at=NOW - HOUR)
     never_claimed = await scene.shot("a", expires_at=NOW - HOUR)
     later = await scene.shot("d", expires_at=NOW + MINUTE)
     cancelled = await scene.shot("e", expires_at=NOW - HOUR, status="cancelled")
@@ -228,3 +230,21 @@ async def test_the_sweep_expires_pending_and_paused_shots_nobody_holds(scene: Sc
     assert (await scene.row(draining))["status"] == "paused"
     assert (await scene.row(later))["status"] == "pending"
     assert (await scene.row(cancelled))["status"] == "cancelled"
+
+
+async def test_an_expired_pending_shot_is_not_due_and_the_sweep_ends_it(scene: Scene) -> None:
+    """A pending shot past its expires_at is neither counted due nor claimed (the claim takes
+    the next shot of its bot instead); the sweep ends it expired, never started, no attempt."""
+    await scene.bot("loja")
+    await scene.contacts("loja", [1, 2])
+    expired = await scene.shot("loja", scheduled_at=NOW - HOUR, expires_at=NOW)
+    await scene.shot("loja", scheduled_at=NOW - HOUR, expires_at=NOW - MINUTE)
+    due = await scene.shot("loja", expires_at=NOW + MINUTE)
+    assert await scene.store.due_summary(now=NOW) == (1, None)
+    assert await scene.claim() == due
+    await scene.store.finish_shot(due, worker_id="w1", now=NOW)
+    assert await scene.claim() is None
+    assert expired in await scene.store.expire_shots(now=NOW)
+    row = await scene.row(expired)
+    assert (row["status"], row["attempt_count"], row["locked_by"]) == ("expired", 0, None)
+    assert await scene.deliveries(expired) == {}

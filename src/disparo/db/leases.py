@@ -5,8 +5,9 @@ A lease is `shots_queue.locked_by` + `lease_expires_at`. Every change a worker m
 it owns is fenced by `locked_by = <its id>`, so a worker whose lease was rescued changes
 nothing. At most one shot per bot is `running` (the partial unique index
 `uq_shots_queue_running_bot`), and a claim also skips a bot while any of its shots is still
-locked (a paused or cancelled shot whose in-flight requests are draining). Each function is one
-short transaction.
+locked (a paused or cancelled shot whose in-flight requests are draining). A due shot is pending,
+its `scheduled_at` passed and its `expires_at` (if any) not yet. Each function is one short
+transaction.
 """
 
 from __future__ import annotations
@@ -63,12 +64,19 @@ def _bot_is_busy() -> Any:
     )
 
 
+def _unexpired(now: datetime) -> Any:
+    # A pending shot past its expires_at is not due: the periodic sweep (`finish.expire_shots`)
+    # ends it expired without a claim, so it never counts an attempt nor looks started.
+    return or_(q.expires_at.is_(None), q.expires_at > now)
+
+
 def _candidate(now: datetime, skip_bots: Collection[str]) -> Any:
     query = (
         select(q.id, q.bot_slug)
         .where(
             q.status == ShotStatus.PENDING.value,
             q.scheduled_at <= now,
+            _unexpired(now),
             q.locked_by.is_(None),
             ~_bot_is_busy(),
         )
@@ -286,10 +294,10 @@ async def stop_bot_shots(
 
 async def due_summary(db: Database, *, now: datetime) -> tuple[int, datetime | None]:
     """One read for the worker's tick: how many pending shots are due now (a gauge, and
-    whether a claim is worth trying), and when the next unlocked pending shot becomes due
-    (after `now`; None when none is scheduled later)."""
+    whether a claim is worth trying; an expired one is not due), and when the next unlocked
+    pending shot becomes due (after `now`; None when none is scheduled later)."""
     query = select(
-        func.count().filter(q.scheduled_at <= now),
+        func.count().filter(q.scheduled_at <= now, _unexpired(now)),
         func.min(q.scheduled_at).filter(q.locked_by.is_(None), q.scheduled_at > now),
     ).where(q.status == ShotStatus.PENDING.value)
     async with db.read() as conn:

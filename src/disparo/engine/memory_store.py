@@ -65,10 +65,10 @@ class MemoryShotStore(MemoryEnds):
             self._wake.remove(callback)
 
     async def due_summary(self, *, now: datetime) -> tuple[int, datetime | None]:
-        """Pending shots due now, and the next unlocked one's time."""
+        """Pending shots due now (not expired), and the next unlocked one's time."""
         await self._call("due_summary")
         pending = [s for s in self.shots.values() if s.status is ShotStatus.PENDING]
-        due = sum(1 for s in pending if s.scheduled_at <= now)
+        due = sum(1 for s in pending if s.scheduled_at <= now and not _expired(s, now))
         later = [s.scheduled_at for s in pending if s.locked_by is None and s.scheduled_at > now]
         return due, min(later, default=None)
 
@@ -254,6 +254,7 @@ class MemoryShotStore(MemoryEnds):
             for s in self.shots.values()
             if s.status is ShotStatus.PENDING
             and s.scheduled_at <= now
+            and not _expired(s, now)  # the sweep ends it, unclaimed
             and s.locked_by is None
             and s.bot_slug not in busy
             and s.bot_slug not in skip
@@ -290,7 +291,11 @@ class MemoryShotStore(MemoryEnds):
         if stop_on and since and self._converted(bot_slug, telegram_id, stop_on, since):
             return Reason.CONVERTED.value
         cap_max, cap_since = rules.cap_max, rules.cap_since
-        if cap_max and cap_since and self._sent_since(bot_slug, telegram_id, cap_since) >= cap_max:
+        if (
+            cap_max is not None
+            and cap_since is not None
+            and self._sent_since(bot_slug, telegram_id, cap_since) >= cap_max
+        ):
             return Reason.FREQUENCY_CAP.value
         return None
 
@@ -347,3 +352,8 @@ class MemoryShotStore(MemoryEnds):
         # Hot leads first: latest interaction first, ties by telegram_id, never-interacted last.
         dated.sort(key=lambda member: (-member[0].timestamp(), member[1]))
         return [tid for _, tid in dated] + sorted(undated)
+
+
+def _expired(shot: StoredShot, now: datetime) -> bool:
+    """True once the shot's expires_at passed (a pending one is then not due)."""
+    return shot.expires_at is not None and shot.expires_at <= now

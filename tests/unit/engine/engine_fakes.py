@@ -225,10 +225,16 @@ async def claimed(store: MemoryShotStore, clock: FakeClock) -> ClaimedShot:
 
 
 async def send_shot(
-    store: MemoryShotStore, clock: FakeClock, bot: FakeBot, *, rate_per_s: float = 25.0
+    store: MemoryShotStore,
+    clock: FakeClock,
+    bot: FakeBot,
+    *,
+    rate_per_s: float = 25.0,
+    shot: ClaimedShot | None = None,
 ) -> ShotSender:
-    """Claim the due shot and run one sender over it to its end; the sender."""
-    shot = await claimed(store, clock)
+    """Claim the due shot (unless `shot` was claimed already) and run one sender over it to its
+    end; the sender."""
+    shot = shot or await claimed(store, clock)
     recorder = OutcomeRecorder(store, clock)
     settler = Settler(store, recorder, clock, WORKER, engine_metrics())
     sender = ShotSender(

@@ -17,6 +17,7 @@ from engine_fakes import (
     FakeBot,
     FakeBots,
     Request,
+    claimed,
     running_worker,
     send_shot,
     stocked_store,
@@ -124,15 +125,43 @@ async def test_a_shot_that_expires_during_quiet_hours_never_starts(clock: FakeCl
     assert bot.requests == []
 
 
-async def test_a_shot_claimed_after_it_expired_writes_no_delivery(clock: FakeClock) -> None:
-    """Its sender finds it expired before the snapshot: expired, no delivery, no request."""
+async def test_a_shot_expired_between_its_claim_and_its_snapshot_writes_no_delivery(
+    clock: FakeClock,
+) -> None:
+    """Claimed a second before it expires, its sender starting a second later: it finds it
+    expired before the snapshot, and ends it expired with no delivery and no request."""
     store, shot_id = stocked_store(clock, contacts=10)
-    store.set_shot(shot_id, expires_at=clock.now())
+    store.set_shot(shot_id, expires_at=clock.now() + timedelta(seconds=1))
+    shot = await claimed(store, clock)
+    clock.advance(1.0)
     bot = FakeBot(clock)
-    await send_shot(store, clock, bot)
-    assert store.shots[shot_id].status is ShotStatus.EXPIRED
+    await send_shot(store, clock, bot, shot=shot)
+    stored = store.shots[shot_id]
+    assert (stored.status, stored.finished_at) == (ShotStatus.EXPIRED, clock.now())
     assert store.shot_deliveries(shot_id) == []
     assert bot.requests == []
+
+
+async def test_an_expired_shot_is_left_to_the_sweep_not_claimed(clock: FakeClock) -> None:
+    """Due behind a 2 s shot of its bot and expiring after 1 s: when the bot is free (between
+    two sweeps) it is not claimed; the next sweep, at 5 s, ends it expired, never started."""
+    store, first = stocked_store(clock, contacts=50)
+    started = clock.now()
+    expires_at = started + timedelta(seconds=1)
+    waiting = store.add_shot("loja", scheduled_at=clock.now(), expires_at=expires_at)
+    bot = FakeBot(clock)
+    async with running_worker(store, FakeBots({TOKEN: bot}), clock, rescue_interval_s=5.0):
+        await until(lambda: store.shots[first].status is ShotStatus.SENT)
+        assert clock.monotonic() < START + 4
+        assert store.shots[waiting].status is ShotStatus.PENDING
+        await until(lambda: store.shots[waiting].status is ShotStatus.EXPIRED)
+    shot = store.shots[waiting]
+    assert shot.finished_at is not None  # at the second sweep (the first ran at the start)
+    assert started + timedelta(seconds=5) <= shot.finished_at <= started + timedelta(seconds=6)
+    assert (shot.attempt_count, shot.started_at, shot.locked_by) == (0, None, None)
+    assert shot.last_error is not None
+    assert "before it started" in shot.last_error
+    assert len(bot.requests) == 50
 
 
 async def test_an_expiry_mid_shot_skips_the_rest_and_sends_nobody_twice(clock: FakeClock) -> None:
