@@ -159,9 +159,10 @@ async def test_bad_tags_and_attributes_reject_their_rows(
         {"telegram_id": 6, "attributes": {"texto": "x" * 1001}},
         {"telegram_id": 7, "attributes": ["plano"]},
         {"telegram_id": 8, "attributes": {f"k{n}": n for n in range(51)}},
+        {"telegram_id": 9, "tags": ["vip|curso-a"]},
     )
     result = await send(api, body, csv=False)
-    assert (result["inserted"], result["rejected"]) == (1, 7)
+    assert (result["inserted"], result["rejected"]) == (1, 8)
     reasons = {r["line"]: (r["field"], r["reason"]) for r in result["rejections"]}
     assert reasons[2] == (
         "tags",
@@ -182,6 +183,8 @@ async def test_bad_tags_and_attributes_reject_their_rows(
         'attributes must be a JSON object, such as {"plano": "anual"}',
     )
     assert reasons[8] == ("attributes", "a contact holds at most 50 attributes")
+    assert reasons[9][0] == "tags"
+    assert "tag 'vip|curso-a' is invalid" in reasons[9][1]
     csv_body = "telegram_id,tags,attr.ok,attr.bad key\n10,vip|curso a,,\n11,vip,1,\n12,,,x\n"
     result = await send(api, csv_body, csv=True)
     assert (result["inserted"], result["rejected"]) == (1, 2)
