@@ -173,7 +173,7 @@ def test_templates_and_the_variable_warnings_in_english(page: Page, stack: Stack
         "{first_name|friend} becomes “friend”"
     )
     page.get_by_test_id("variables").click()
-    page.locator("#copy").fill("Hi {first_name}! Your coupon: {attr.cupom}")
+    page.locator("#copy").fill("Hi {first_name}! Your tags: {tags}")
     expect(page.get_by_test_id("missing-first_name")).to_contain_text(
         "2 contacts without first_name — use {first_name|friend}"
     )

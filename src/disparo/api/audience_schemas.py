@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from disparo.api.schemas import ButtonRows
+from disparo.api.schemas import ID_LIMIT, ButtonRows
 from disparo.domain.statuses import MediaType, Target
 
 _FILTER = (
@@ -80,7 +80,9 @@ class EstimateIn(BaseModel):
     filter: dict[str, Any] | None = Field(
         default=None, description=_FILTER + "; not with segment_id"
     )
-    segment_id: int | None = Field(default=None, ge=1, description="a saved segment of the bot")
+    segment_id: int | None = Field(
+        default=None, ge=1, le=ID_LIMIT, description="a saved segment of the bot"
+    )
     ignore_frequency_cap: bool = Field(
         default=False, description="count as a shot that ignores the cap"
     )

@@ -64,6 +64,7 @@ UTCTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 # Telegram's ids have at most 52 significant bits. A bound OpenAPI can state exactly: FastAPI
 # writes numeric bounds as floats, and 2**63 - 1 does not survive that.
 TELEGRAM_ID_LIMIT = 2**53 - 1
+ID_LIMIT = 2**53 - 1  # a row's id in a body (segment_id, from_template), bounded the same way
 
 
 class Button(BaseModel):
@@ -103,13 +104,13 @@ class ShotCreate(BaseModel):
     media_type: MediaType | None = Field(
         default=None, description="photo, video, audio, none (default none)"
     )
-    from_template: int | None = Field(default=None, ge=1, description=_FROM_TEMPLATE)
+    from_template: int | None = Field(default=None, ge=1, le=ID_LIMIT, description=_FROM_TEMPLATE)
     accept_too_long: bool = Field(default=False, description=_ACCEPT_TOO_LONG)
     scheduled_at: UTCTime | None = Field(default=None, description=_SCHEDULED)
     recency_days: int | None = Field(default=None, ge=1, le=3650, description=_RECENCY)
     buttons: ButtonRows | None = Field(default=None, description=_BUTTONS)
     filter: dict[str, Any] | None = Field(default=None, description=_FILTER)
-    segment_id: int | None = Field(default=None, ge=1, description=_SEGMENT)
+    segment_id: int | None = Field(default=None, ge=1, le=ID_LIMIT, description=_SEGMENT)
     expires_at: UTCTime | None = Field(default=None, description=_EXPIRES)
     stop_on: StopOn | None = Field(default=None, description=_STOP_ON)
     ignore_frequency_cap: bool = Field(default=False, description=_IGNORE_CAP)
@@ -130,7 +131,7 @@ class ShotPatch(BaseModel):
     recency_days: int | None = Field(default=None, ge=1, le=3650, description=_RECENCY)
     buttons: ButtonRows | None = Field(default=None, description=_BUTTONS)
     filter: dict[str, Any] | None = Field(default=None, description=_FILTER)
-    segment_id: int | None = Field(default=None, ge=1, description=_SEGMENT)
+    segment_id: int | None = Field(default=None, ge=1, le=ID_LIMIT, description=_SEGMENT)
     expires_at: UTCTime | None = Field(default=None, description=_EXPIRES)
     stop_on: StopOn | None = Field(default=None, description=_STOP_ON)
     ignore_frequency_cap: bool | None = Field(default=None, description=_IGNORE_CAP)

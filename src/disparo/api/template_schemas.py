@@ -7,7 +7,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from disparo.api.schemas import _BUTTONS, _COPY, _MEDIA_URL, TELEGRAM_ID_LIMIT, ButtonRows
+from disparo.api.schemas import (
+    _BUTTONS,
+    _COPY,
+    _MEDIA_URL,
+    ID_LIMIT,
+    TELEGRAM_ID_LIMIT,
+    ButtonRows,
+)
 from disparo.domain.statuses import MediaType, Target
 
 _NAME = "a name for people (1–100 characters)"
@@ -103,7 +110,9 @@ class RenderIn(BaseModel):
     target: Target = Field(default=Target.STARTED, description="the audience, without telegram_id")
     recency_days: int | None = Field(default=None, ge=1, le=3650, description="the audience's")
     filter: dict[str, Any] | None = Field(default=None, description="the audience's filter")
-    segment_id: int | None = Field(default=None, ge=1, description="the audience's segment")
+    segment_id: int | None = Field(
+        default=None, ge=1, le=ID_LIMIT, description="the audience's segment"
+    )
     limit: int = Field(default=5, ge=1, le=20, description="how many of the audience's first")
 
 
