@@ -87,6 +87,8 @@ async def test_contact_attributes_are_merged(api: Client, contacts: None) -> Non
     assert (bad_key.status, bad_key.body["error"]["field"]) == (422, "attributes.meu plano")
     nested = await api.patch(path, {"attributes": {"plano": {"a": 1}}})
     assert nested.status == 422
+    nul = await api.patch(path, {"attributes": {"plano": "a\x00b"}})
+    assert (nul.status, nul.body["error"]["field"]) == (422, "attributes.plano")
 
 
 async def test_contact_tag_errors(api: Client, contacts: None) -> None:

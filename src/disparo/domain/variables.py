@@ -71,6 +71,8 @@ def check_attributes(values: Mapping[str, object]) -> None:
             )
         if isinstance(value, str) and len(value) > MAX_ATTRIBUTE_TEXT:
             raise AttributesError(f"at most {MAX_ATTRIBUTE_TEXT} characters", key)
+        if isinstance(value, str) and "\x00" in value:
+            raise AttributesError("must not contain a NUL character (\\u0000)", key)
         if value is not None and not isinstance(value, str | int | float | bool):
             raise AttributesError("a value is text, a number or a boolean (flat, no objects)", key)
 
