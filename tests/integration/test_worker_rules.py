@@ -1,8 +1,7 @@
 """The send-time rules through a real worker and the simulator over HTTP, on both databases: a
 bot's frequency cap skips who had enough shots (a service message is exempt), a stop-on-
-conversion skips who converted after the shot was created, and an expiry ends a shot midway.
-The worker decides on the machine's clock; conversions are dated around the fixed NOW, which
-only the shot's created_at is compared with."""
+conversion skips who converted after the shot was created (the expiry: test_worker_expiry.py).
+Conversions are dated around the fixed NOW, which only the shot's created_at is compared with."""
 
 from __future__ import annotations
 
