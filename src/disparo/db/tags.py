@@ -66,7 +66,9 @@ async def change_tags(
 
 
 def _matching(bot_slug: str, narrowing: Filter, now: datetime) -> ColumnElement[bool]:
-    return and_(contacts.bot_slug == bot_slug, filter_condition(narrowing, now=now))
+    return and_(
+        contacts.bot_slug == bot_slug, filter_condition(narrowing, now=now, bot_slug=bot_slug)
+    )
 
 
 async def apply_tag(
