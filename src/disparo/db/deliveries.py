@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from disparo.db.audience import shot_audience_select
 from disparo.db.engine import Database
+from disparo.db.experiment import shot_split, variant_of
 from disparo.db.reservation import NO_RULES, ReservationRules
 from disparo.db.tables import shots_queue, shots_sent
 from disparo.db.types import UTCDateTime
@@ -37,6 +38,7 @@ q = shots_queue.c
 SENDING = DeliveryStatus.SENDING.value
 PENDING = DeliveryStatus.PENDING.value
 SKIPPED = DeliveryStatus.SKIPPED.value
+HOLDOUT = DeliveryStatus.HOLDOUT.value
 INELIGIBLE = Reason.INELIGIBLE.value
 
 
@@ -46,6 +48,7 @@ class Reserved:
 
     telegram_id: int
     seq: int
+    variant: str | None = None  # the variant to send (None: the shot's own content)
 
 
 class ReservationState(StrEnum):
@@ -68,6 +71,7 @@ class Reservation:
     rows: list[Reserved]
     skipped: dict[str, int]  # deliveries found ineligible at reservation, by reason
     shot_status: ShotStatus | None = None
+    held: int = 0  # holdout members passed (status holdout: never sent anything)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,13 +144,17 @@ async def snapshot_audience(
             return None
         if row.audience_total is not None:
             return Snapshot(int(row.audience_total), [])
-        if row.status != ShotStatus.RUNNING.value or row.lease_expires_at <= now:
-            reserve = 0
+        split = await shot_split(conn, shot_id)
+        if row.status != ShotStatus.RUNNING.value or row.lease_expires_at <= now or split:
+            reserve = 0  # a split's holdout and undecided rows are left to the reservations
         query = await shot_audience_select(conn, shot_id, bot_slug, target, recency_days, now=now)
         audience = query.subquery()
         columns = ["shot_id", "bot_slug", "telegram_id", "seq", "status"]
         values: list[Any] = [literal(shot_id), literal(bot_slug), audience.c.telegram_id]
         values += [audience.c.seq, literal(PENDING)]
+        if split is not None:
+            columns.append("variant")
+            values.append(variant_of(split, shot_id, audience.c.telegram_id))
         if reserve:  # the first deliveries go out reserved, stamped as `reserve_batch` stamps them
             first = audience.c.seq <= reserve
             columns.append("updated_at")
@@ -183,6 +191,7 @@ class _Reserved(NamedTuple):
     seq: int | None
     status: str | None
     reason: str | None
+    variant: str | None
 
 
 async def reserve_batch(
@@ -222,8 +231,9 @@ async def reserve_batch(
     if status is not ShotStatus.RUNNING:
         return Reservation(ReservationState.STOPPED, [], {}, status)
     rows = sorted(
-        (Reserved(r.telegram_id, r.seq) for r in result if r.status == SENDING),
+        (Reserved(r.telegram_id, r.seq, r.variant) for r in result if r.status == SENDING),
         key=lambda r: r.seq,
     )
-    skipped = Counter(str(r.reason) for r in result if r.status != SENDING)
-    return Reservation(ReservationState.OK, rows, dict(skipped), status)
+    skipped = Counter(str(r.reason) for r in result if r.status == SKIPPED)
+    held = sum(1 for r in result if r.status == HOLDOUT)
+    return Reservation(ReservationState.OK, rows, dict(skipped), status, held)

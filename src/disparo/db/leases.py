@@ -12,18 +12,21 @@ transaction.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from disparo.db.engine import Database
+from disparo.db.experiment import variants_of
 from disparo.db.outcomes import return_unsent
 from disparo.db.tables import shots_queue
 from disparo.db.types import JSONValue
+from disparo.domain.experiment import Variant
 from disparo.domain.statuses import ShotStatus
 
 q = shots_queue.c
@@ -51,9 +54,24 @@ class ClaimedShot:
     stop_on: str | None = None  # pix_created or paid: such recipients are skipped (converted)
     ignore_frequency_cap: bool = False
     templated: bool = False  # copy and button URLs in template syntax (see domain/personal.py)
+    winner: JSONValue = None  # winner mode's settings, None without it
+    winner_decision: JSONValue = None  # its decision once taken
+    variants: tuple[Variant, ...] = ()  # what each variant sends (none: the shot's own content)
+
+    @property
+    def undecided(self) -> bool:
+        """Winner mode before its decision: only the test share and the holdout are sent."""
+        return self.winner is not None and not (
+            isinstance(self.winner_decision, dict) and "winner" in self.winner_decision
+        )
 
 
-_CLAIMED_COLUMNS = [q[name] for name in ClaimedShot.__slots__]
+_CLAIMED_COLUMNS = [q[name] for name in ClaimedShot.__slots__ if name != "variants"]
+
+
+async def _with_variants(conn: AsyncConnection, rows: Sequence[Any]) -> list[ClaimedShot]:
+    found = await variants_of(conn, [row["id"] for row in rows])
+    return [ClaimedShot(**row, variants=found.get(row["id"], ())) for row in rows]
 
 
 def _bot_is_busy() -> Any:
@@ -135,12 +153,12 @@ async def claim_due_shots(
                 )
                 .returning(*_CLAIMED_COLUMNS)
             )
-            claimed = (await conn.execute(query)).mappings().all()
+            claimed = await _with_variants(conn, (await conn.execute(query)).mappings().all())
     except IntegrityError as exc:
         if RUNNING_INDEX not in str(exc.orig):
             raise
         return []
-    return sorted((ClaimedShot(**row) for row in claimed), key=lambda s: (s.scheduled_at, s.id))
+    return sorted(claimed, key=lambda s: (s.scheduled_at, s.id))
 
 
 async def claim_due_shot(
@@ -169,7 +187,8 @@ async def claim_due_shot(
                 query = claim.where(
                     q.id == row.id, q.status == ShotStatus.PENDING.value, q.locked_by.is_(None)
                 ).returning(*_CLAIMED_COLUMNS)
-                claimed = (await conn.execute(query)).mappings().first()
+                taken = (await conn.execute(query)).mappings().first()
+                claimed = None if taken is None else (await _with_variants(conn, [taken]))[0]
         except IntegrityError as exc:
             if RUNNING_INDEX not in str(exc.orig):
                 raise
@@ -177,7 +196,7 @@ async def claim_due_shot(
             skipped.add(str(bot_slug))
             continue
         if claimed is not None:
-            return ClaimedShot(**claimed)
+            return claimed
         skipped.add(str(bot_slug))  # the row changed under us (SQLite cannot skip locked rows)
     return None
 

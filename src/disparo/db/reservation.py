@@ -34,6 +34,7 @@ SENDING = DeliveryStatus.SENDING.value
 PENDING = DeliveryStatus.PENDING.value
 SKIPPED = DeliveryStatus.SKIPPED.value
 SENT = DeliveryStatus.SENT.value
+HOLDOUT = DeliveryStatus.HOLDOUT.value
 INELIGIBLE = Reason.INELIGIBLE.value
 
 
@@ -44,13 +45,16 @@ class ReservationRules:
 
     `cap_max` with `cap_since`: a recipient already delivered `cap_max` shots of the bot since
     `cap_since` is skipped (frequency_cap). `stop_on` with `converted_since`: a recipient who
-    created a PIX (pix_created) or paid (paid) since then is skipped (converted).
+    created a PIX (pix_created) or paid (paid) since then is skipped (converted). `undecided`:
+    winner mode before its decision, when only recipients with a variant (the test share and
+    the holdout) are reserved.
     """
 
     cap_max: int | None = None
     cap_since: datetime | None = None
     stop_on: StopOn | None = None
     converted_since: datetime | None = None
+    undecided: bool = False
 
     def __post_init__(self) -> None:
         if (self.cap_max is None) != (self.cap_since is None):
@@ -61,11 +65,11 @@ class ReservationRules:
     @property
     def applies(self) -> bool:
         """True when any rule applies (otherwise the reservation is the plain one)."""
-        return self.cap_max is not None or self.stop_on is not None
+        return self.cap_max is not None or self.stop_on is not None or self.undecided
 
     def statements(self) -> Statements:
         """The reservation's statements for these rules (compiled once per combination)."""
-        return statements(self.cap_max is not None, self.stop_on)
+        return statements(self.cap_max is not None, self.stop_on, self.undecided)
 
     def params(self) -> dict[str, object]:
         """The bound values the rules' probes read."""
@@ -90,22 +94,27 @@ class Statements(NamedTuple):
 
 
 # The plain reservation (no rule) ------------------------------------------------------------
+# A holdout member (variant `holdout`) is checked like every recipient; one the checks let
+# through is never sent anything: it becomes `holdout`, stamped with this moment (its turn).
 
 _REACHABLE_SQL = ", ".join(f"'{state}'" for state in REACHABLE_CHAT_STATES)
+_HELD = f"WHEN p.variant = '{HOLDOUT}' THEN '{HOLDOUT}'"
 _RESERVE_SET = f"""
-    status = CASE WHEN p.chat_state IN ({_REACHABLE_SQL}) THEN '{SENDING}' ELSE '{SKIPPED}' END,
+    status = CASE WHEN p.chat_state NOT IN ({_REACHABLE_SQL}) OR p.chat_state IS NULL
+                  THEN '{SKIPPED}' {_HELD} ELSE '{SENDING}' END,
     reason = CASE WHEN p.chat_state IN ({_REACHABLE_SQL}) THEN NULL
                   WHEN p.chat_state IS NULL THEN '{INELIGIBLE}' ELSE p.chat_state END,
     updated_at = :now
 """
 
 
-def _pick(probes: str = "") -> str:
+def _pick(probes: str = "", undecided: bool = False) -> str:
+    decided = " AND s.variant IS NOT NULL" if undecided else ""
     return f"""
-    SELECT s.telegram_id, c.chat_state{probes}
+    SELECT s.telegram_id, s.variant, c.chat_state{probes}
     FROM shots_sent AS s
     LEFT JOIN telegram_contacts AS c ON c.bot_slug = s.bot_slug AND c.telegram_id = s.telegram_id
-    WHERE s.shot_id = :shot_id AND s.status = '{PENDING}'
+    WHERE s.shot_id = :shot_id AND s.status = '{PENDING}'{decided}
 """  # noqa: S608 - only constants are formatted in; values are bound
 
 
@@ -141,11 +150,11 @@ def _reserve_pg(pick: str, reserve_set: str) -> TextClause:
         WHERE s.shot_id = :shot_id
           AND s.telegram_id = ANY(ARRAY(SELECT telegram_id FROM picked))
           AND s.telegram_id = p.telegram_id
-        RETURNING s.telegram_id, s.seq, s.status, s.reason
+        RETURNING s.telegram_id, s.seq, s.status, s.reason, s.variant
     )
     SELECT f.status AS shot_status,
            (f.locked_by = :worker_id AND f.lease_expires_at > :now) AS owned,
-           m.telegram_id, m.seq, m.status, m.reason
+           m.telegram_id, m.seq, m.status, m.reason, m.variant
     FROM fence AS f LEFT JOIN moved AS m ON true
     """  # noqa: S608 - only constants are formatted in; values are bound
     ).bindparams(*_RESERVE_PARAMS)
@@ -165,7 +174,7 @@ def _reserve_sqlite(pick: str, reserve_set: str) -> TextClause:
     FROM ({pick} ORDER BY s.seq LIMIT :limit) AS p
     WHERE shots_sent.shot_id = :shot_id AND shots_sent.telegram_id = p.telegram_id
       AND shots_sent.status = '{PENDING}'
-    RETURNING telegram_id, seq, status, reason
+    RETURNING telegram_id, seq, status, reason, variant
     """  # noqa: S608 - only constants are formatted in; values are bound
     ).bindparams(_RESERVE_PARAMS[0], _RESERVE_PARAMS[2], _RESERVE_PARAMS[3])
 
@@ -221,10 +230,10 @@ def _converted(stop_on: StopOn, *, sqlite: bool) -> str:
 
 
 @cache
-def statements(capped: bool, stop_on: StopOn | None) -> Statements:
+def statements(capped: bool, stop_on: StopOn | None, undecided: bool = False) -> Statements:
     """The reservation's statements for this combination of rules, compiled once; the plain
     ones when no rule applies."""
-    if not capped and stop_on is None:
+    if not capped and stop_on is None and not undecided:
         return PLAIN
     probes, skips, rules = {"pg": "", "sqlite": ""}, "", []
     binds: list[BindParameter[Any]] = []
@@ -248,12 +257,13 @@ def statements(capped: bool, stop_on: StopOn | None) -> Statements:
     # converted, then capped.
     unreachable = f"p.chat_state IS NULL OR p.chat_state NOT IN ({_REACHABLE_SQL})"
     reserve_set = f"""
-    status = CASE WHEN {unreachable} OR {" OR ".join(rules)} THEN '{SKIPPED}' ELSE '{SENDING}' END,
+    status = CASE WHEN {" OR ".join([unreachable, *rules])} THEN '{SKIPPED}' {_HELD}
+                  ELSE '{SENDING}' END,
     reason = CASE WHEN p.chat_state IS NULL THEN '{INELIGIBLE}'
                   WHEN p.chat_state NOT IN ({_REACHABLE_SQL}) THEN p.chat_state{skips}
                   ELSE NULL END,
     updated_at = :now
 """
-    postgresql = _reserve_pg(_pick(probes["pg"]), reserve_set).bindparams(*binds)
-    sqlite = _reserve_sqlite(_pick(probes["sqlite"]), reserve_set).bindparams(*binds)
+    postgresql = _reserve_pg(_pick(probes["pg"], undecided), reserve_set).bindparams(*binds)
+    sqlite = _reserve_sqlite(_pick(probes["sqlite"], undecided), reserve_set).bindparams(*binds)
     return Statements(driver_sql(postgresql), _FENCE_SQLITE, sqlite)

@@ -144,12 +144,19 @@ shots_queue = Table(
     # Copy and button URLs are in template syntax (migration 0005): variables and {{ }}. Rows
     # older than templates are false and are sent exactly as stored.
     Column("templated", Boolean, nullable=False, server_default=false()),
+    # A/B measurement (migration 0007): the share of the audience kept as a holdout (never
+    # sent anything, followed like the others); winner mode's settings ({test_percent,
+    # wait_hours, min_sample}) and, once taken, its decision.
+    Column("holdout_percent", Integer, nullable=False, server_default=text("0")),
+    Column("winner", JSON(none_as_null=True)),
+    Column("winner_decision", JSON(none_as_null=True)),
     _one_of("target", Target),
     _one_of("media_type", MediaType),
     _one_of("status", ShotStatus),
     CheckConstraint("recency_days IS NULL OR recency_days >= 1", name="recency_days_positive"),
     _one_of("stop_on", StopOn),
     CheckConstraint("filter IS NULL OR segment_id IS NULL", name="filter_or_segment"),
+    CheckConstraint("holdout_percent >= 0 AND holdout_percent <= 50", name="holdout_range"),
     Index("idx_shots_queue_scheduled", "status", "scheduled_at"),
     Index("idx_shots_queue_slug", "bot_slug", "status", "scheduled_at"),
     # One sender per bot: at most one running shot per bot, enforced by the database.
@@ -181,10 +188,14 @@ shots_sent = Table(
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("sent_at", UTCDateTime()),
     Column("updated_at", UTCDateTime()),
+    # The recipient's variant's name, `holdout`, or NULL (a shot without variants, or winner
+    # mode's remainder until the winner is chosen); decided once, at the snapshot (0007).
+    Column("variant", Text),
     PrimaryKeyConstraint("shot_id", "telegram_id"),
     _one_of("status", DeliveryStatus),
-    # The spec's index, with `seq` appended so a batch is reserved in snapshot order.
-    Index("idx_shots_sent_shot_id", "shot_id", "status", "seq"),
+    # The spec's index, with `seq` appended so a batch is reserved in snapshot order, and
+    # `variant` so a report counts each group's deliveries from the index alone (0007).
+    Index("idx_shots_sent_shot_id", "shot_id", "status", "seq", "variant"),
     # Sent deliveries only: a snapshot writes every row with sent_at NULL (migration 0003).
     Index(
         "idx_shots_sent_slug_time",
@@ -202,6 +213,73 @@ shots_sent = Table(
         "sent_at",
         postgresql_where=text("sent_at IS NOT NULL"),
         sqlite_where=text("sent_at IS NOT NULL"),
+    ),
+    # Holdout members by the time their turn came: a conversion's lookup (migration 0007).
+    Index(
+        "idx_shots_sent_holdout",
+        "bot_slug",
+        "telegram_id",
+        "updated_at",
+        postgresql_where=text("status = 'holdout'"),
+        sqlite_where=text("status = 'holdout'"),
+    ),
+)
+
+shot_variants = Table(
+    "shot_variants",
+    metadata,
+    Column("shot_id", BigInteger, ForeignKey("shots_queue.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer, nullable=False),  # 0 is A, the fallback
+    Column("name", Text, nullable=False),
+    Column("copy", Text, nullable=False),
+    Column("media_type", Text, nullable=False, server_default=text("'none'")),
+    Column("media_url", Text),
+    Column("buttons", JSON(none_as_null=True)),
+    Column("weight", Integer, nullable=False),
+    PrimaryKeyConstraint("shot_id", "position"),
+    UniqueConstraint("shot_id", "name"),
+    _one_of("media_type", MediaType),
+    CheckConstraint("weight >= 1 AND weight <= 100", name="weight_range"),
+)
+
+# A shot's conversion events: `pix_created`, `paid` or a funnel event's name, each with its
+# window in hours; position 0 is the primary one (migration 0007).
+shot_goals = Table(
+    "shot_goals",
+    metadata,
+    Column("shot_id", BigInteger, ForeignKey("shots_queue.id", ondelete="CASCADE"), nullable=False),
+    Column("event", Text, nullable=False),
+    Column("bot_slug", Text, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("window_hours", Integer, nullable=False),
+    PrimaryKeyConstraint("shot_id", "event"),
+    CheckConstraint("window_hours >= 1 AND window_hours <= 720", name="window_range"),
+    Index("idx_shot_goals_bot_event", "bot_slug", "event"),
+)
+
+# One recipient's conversion on one event of one shot: written by database triggers when a
+# funnel event or a payment follows the recipient's delivery (or holdout turn) within the
+# event's window (migration 0007), never by the code. `revenue_cents` and `payments` add up the
+# paid transactions in the window (event `paid`); `variant` is the delivery's.
+shot_conversions = Table(
+    "shot_conversions",
+    metadata,
+    Column("shot_id", BigInteger, ForeignKey("shots_queue.id", ondelete="CASCADE"), nullable=False),
+    Column("event", Text, nullable=False),
+    Column("telegram_id", BigInteger, nullable=False),
+    Column("variant", Text),
+    Column("converted_at", UTCDateTime(), nullable=False),
+    Column("revenue_cents", BigInteger, nullable=False, server_default=text("0")),
+    Column("payments", Integer, nullable=False, server_default=text("0")),
+    PrimaryKeyConstraint("shot_id", "event", "telegram_id"),
+    # A report's groups and hours from the index alone.
+    Index(
+        "idx_shot_conversions_report",
+        "shot_id",
+        "event",
+        "variant",
+        "converted_at",
+        "revenue_cents",
     ),
 )
 

@@ -45,6 +45,8 @@ class DeliveryStatus(StrEnum):
     SKIPPED = "skipped"
     ERROR = "error"
     UNKNOWN = "unknown"
+    # A holdout member (A/B measurement): never sent anything, passed when its turn came.
+    HOLDOUT = "holdout"
 
 
 class StopOn(StrEnum):

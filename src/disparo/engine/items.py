@@ -100,6 +100,7 @@ class Item:
     not_before: float = 0.0
     values: ContactValues | None = None  # what its variables read (a shot with variables)
     steps: tuple[Step, ...] | None = None  # its own calls, rendered from `values`
+    variant: str | None = None  # the shot's variant it gets (None: the shot's own content)
 
     def __lt__(self, other: Item) -> bool:
         return (self.not_before, self.seq) < (other.not_before, other.seq)

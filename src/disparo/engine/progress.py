@@ -44,13 +44,15 @@ class Progress:
         self.total = total
         self.metrics.shot_audience.labels(self.shot.bot_slug, str(self.shot.id)).set(total)
 
-    def reserved(self, reserved: int, skipped: int) -> Batch:
-        """A reservation of `reserved` deliveries (and `skipped` found ineligible): its batch."""
+    def reserved(self, reserved: int, skipped: int, held: int = 0) -> Batch:
+        """A reservation of `reserved` deliveries (and `skipped` found ineligible, `held`
+        holdout members passed): its batch."""
         self._batches += 1
         batch = Batch(self._batches, reserved)
-        if skipped:
-            self._count("skipped", skipped)
-            batch.counts["skipped"] += skipped
+        for status, count in (("skipped", skipped), ("holdout", held)):
+            if count:
+                self._count(status, count)
+                batch.counts[status] += count
         log.info(
             "[SHOTS][WORKER] processing batch",
             extra={
@@ -59,6 +61,7 @@ class Progress:
                 "batch": batch.number,
                 "reserved": reserved,
                 "skipped_ineligible": skipped,
+                "holdout": held,
                 "done": self.done,
                 "total": self.total,
             },

@@ -81,13 +81,15 @@ class Reserver:
         """Queue reserved rows; a reservation that found nothing left exhausts the shot."""
         self.queue.extend(self._items(rows, skipped_by_reason))
 
-    def _items(self, rows: list[Reserved], skipped_by_reason: dict[str, int]) -> list[Item]:
+    def _items(
+        self, rows: list[Reserved], skipped_by_reason: dict[str, int], held: int = 0
+    ) -> list[Item]:
         skipped = sum(skipped_by_reason.values())
-        if not rows and not skipped:
+        if not rows and not skipped and not held:
             self.exhausted = True
             return []
-        batch = self.progress.reserved(len(rows), skipped)
-        return [Item(r.telegram_id, r.seq, batch) for r in rows]
+        batch = self.progress.reserved(len(rows), skipped, held)
+        return [Item(r.telegram_id, r.seq, batch, variant=r.variant) for r in rows]
 
     async def _reserve(self) -> None:
         try:
@@ -97,7 +99,7 @@ class Reserver:
             if reservation.state is not ReservationState.OK:
                 self._request_stop(stop_for(reservation.shot_status))
                 return
-            items = self._items(reservation.rows, reservation.skipped)
+            items = self._items(reservation.rows, reservation.skipped, reservation.held)
             if self.variables and items:
                 await self._read_values(items)
             self.queue.extend(items)

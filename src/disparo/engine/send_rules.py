@@ -35,6 +35,7 @@ class ShotRules:
     cap_window: timedelta | None = None
     stop_on: StopOn | None = None
     created_at: datetime | None = None  # conversions count from then on
+    undecided: bool = False  # winner mode before its decision: the remainder waits
 
     @classmethod
     def of(cls, shot: ClaimedShot, bot: BotRecord | None = None) -> ShotRules:
@@ -44,6 +45,7 @@ class ShotRules:
             expires_at=shot.expires_at,
             stop_on=StopOn(shot.stop_on) if shot.stop_on is not None else None,
             created_at=shot.created_at,
+            undecided=shot.undecided,
         )
         if bot is None:
             return rules
@@ -61,7 +63,7 @@ class ShotRules:
     @property
     def screens(self) -> bool:
         """True when a reservation checks recipients against a rule (cap or stop-on)."""
-        return self.cap_max is not None or self.stop_on is not None
+        return self.cap_max is not None or self.stop_on is not None or self.undecided
 
     def expired(self, now: datetime) -> bool:
         """True once the shot's expires_at passed."""
@@ -83,6 +85,7 @@ class ShotRules:
             cap_since=cap_since,
             stop_on=self.stop_on,
             converted_since=self.created_at if self.stop_on is not None else None,
+            undecided=self.undecided,
         )
 
 

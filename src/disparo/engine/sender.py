@@ -83,6 +83,7 @@ class ShotSender:
         self._streak = ErrorStreak()
         self._steps: tuple[Step, ...] = ()  # what every recipient gets (no variables)
         self._personal: Personalizer | None = None  # or what builds each recipient's
+        self._variants: dict[str, tuple[Step, ...] | Personalizer] = {}  # each variant's
         self._requests = self.metrics.requests.labels(shot.bot_slug)
         self._in_flight_gauge = self.metrics.in_flight.labels(shot.bot_slug)
 
@@ -106,23 +107,28 @@ class ShotSender:
         """Send the shot; settle it according to why the loop ended; the reason."""
         shot = self.shot
         try:
-            steps = shot_steps(
-                copy=shot.copy,
-                media_type=shot.media_type,
-                media_url=shot.media_url,
-                buttons=shot.buttons,
-                paid_broadcast=self.paid_broadcast,
-                templated=shot.templated,
-                timezone=self.reserver.gate.rules.timezone,
-            )
+            steps = self._steps_of(shot.copy, shot.media_type, shot.media_url, shot.buttons)
+            for variant in shot.variants:
+                self._variants[variant.name] = self._steps_of(
+                    variant.copy, variant.media_type, variant.media_url, variant.buttons
+                )
         except (ShotContentError, VariableError) as exc:
-            self.request_stop(Stop.SHOT_ERROR, str(exc))
+            self.request_stop(Stop.SHOT_ERROR, f"{exc}")
             return await self._settle([])
         if isinstance(steps, Personalizer):  # each recipient's calls, from their own values
             self._personal = steps
-            self.reserver.variables = steps.templates.variables
         else:
             self._steps = steps
+        self.reserver.variables = tuple(
+            sorted(
+                {
+                    name
+                    for each in (steps, *self._variants.values())
+                    if isinstance(each, Personalizer)
+                    for name in each.templates.variables
+                }
+            )
+        )
         total, reserved = shot.audience_total, []
         if total is None:
             if not await self.reserver.cleared():  # quiet hours waited out; expired: stop
@@ -159,6 +165,19 @@ class ShotSender:
         )
         return await finalize(self.settler, ending)
 
+    def _steps_of(
+        self, copy: str, media_type: str, media_url: str | None, buttons: Any
+    ) -> tuple[Step, ...] | Personalizer:
+        return shot_steps(
+            copy=copy,
+            media_type=media_type,
+            media_url=media_url,
+            buttons=buttons,
+            paid_broadcast=self.paid_broadcast,
+            templated=self.shot.templated,
+            timezone=self.reserver.gate.rules.timezone,
+        )
+
     async def _snapshot(self) -> Snapshot | None:
         """Write the audience, reserving the first batch with it (unless rules screen the
         recipients, or their values must be read: reservations do both); None if the lease
@@ -182,7 +201,11 @@ class ShotSender:
             item = await self._next_item()
             if item is None:
                 break
-            if self._personal is not None and item.steps is None and not self._render(item):
+            if (
+                item.steps is None
+                and (self._personal is not None or item.variant in self._variants)
+                and not self._render(item)
+            ):
                 continue
             if not await self._in_flight_slot() or (probe := await self._acquire()) is None:
                 self._requeue(item)
@@ -242,11 +265,14 @@ class ShotSender:
     # one request -----------------------------------------------------------------------------
 
     def _render(self, item: Item) -> bool:
-        """Build the item's own calls from its values; False (its outcome recorded) when its
-        copy passes Telegram's limit or its content cannot be sent."""
-        assert self._personal is not None
+        """Give the item its variant's calls, or build its own from its values; False (its
+        outcome recorded) when its copy passes Telegram's limit or its content cannot be sent."""
+        content = self._variants.get(item.variant or "", self._personal or self._steps)
+        if not isinstance(content, Personalizer):
+            item.steps = content
+            return True
         try:
-            item.steps = self._personal.steps_for(item.values or ContactValues())
+            item.steps = content.steps_for(item.values or ContactValues())
         except TooLongError as exc:
             verdict = Verdict(Action.RECORD, DeliveryStatus.ERROR, Reason.TOO_LONG, str(exc))
             self._record(item, DeliveryStatus.ERROR, verdict=verdict)
