@@ -49,6 +49,7 @@ async def test_create_shot_with_defaults(api: Client, bot: dict[str, Any]) -> No
         "skipped": 0,
         "error": 0,
         "unknown": 0,
+        "holdout": 0,
         "progress": 0.0,
     }
 

@@ -7,7 +7,21 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
+from disparo.api.button_schemas import Button, ButtonRows
+from disparo.api.experiment_schemas import (
+    CONVERSIONS_DOC,
+    HOLDOUT_DOC,
+    VARIANTS_DOC,
+    WINNER_DOC,
+    GoalIn,
+    GoalOut,
+    VariantIn,
+    VariantOut,
+    WinnerIn,
+)
 from disparo.domain.statuses import DeliveryStatus, MediaType, ShotStatus, StopOn, Target
+
+__all__ = ["Button", "ButtonRows"]
 
 _COPY = (
     "the message, Telegram HTML (parse_mode=HTML): at most 4096 characters, or 1024 when it is "
@@ -67,17 +81,6 @@ TELEGRAM_ID_LIMIT = 2**53 - 1
 ID_LIMIT = 2**53 - 1  # a row's id in a body (segment_id, from_template), bounded the same way
 
 
-class Button(BaseModel):
-    """One inline keyboard button opening a link."""
-
-    model_config = ConfigDict(extra="forbid")
-    text: str = Field(description="the button's label", examples=["Comprar agora"])
-    url: str = Field(description="http(s):// or tg:// link", examples=["https://example.com/pix"])
-
-
-ButtonRows = list[list[Button]]
-
-
 class ShotCreate(BaseModel):
     """A new shot."""
 
@@ -114,6 +117,10 @@ class ShotCreate(BaseModel):
     expires_at: UTCTime | None = Field(default=None, description=_EXPIRES)
     stop_on: StopOn | None = Field(default=None, description=_STOP_ON)
     ignore_frequency_cap: bool = Field(default=False, description=_IGNORE_CAP)
+    variants: list[VariantIn] | None = Field(default=None, description=VARIANTS_DOC)
+    holdout_percent: int = Field(default=0, ge=0, le=50, description=HOLDOUT_DOC)
+    conversions: list[GoalIn] | None = Field(default=None, description=CONVERSIONS_DOC)
+    winner: WinnerIn | None = Field(default=None, description=WINNER_DOC)
 
 
 class ShotPatch(BaseModel):
@@ -135,6 +142,10 @@ class ShotPatch(BaseModel):
     expires_at: UTCTime | None = Field(default=None, description=_EXPIRES)
     stop_on: StopOn | None = Field(default=None, description=_STOP_ON)
     ignore_frequency_cap: bool | None = Field(default=None, description=_IGNORE_CAP)
+    variants: list[VariantIn] | None = Field(default=None, description=VARIANTS_DOC)
+    holdout_percent: int | None = Field(default=None, ge=0, le=50, description=HOLDOUT_DOC)
+    conversions: list[GoalIn] | None = Field(default=None, description=CONVERSIONS_DOC)
+    winner: WinnerIn | None = Field(default=None, description=WINNER_DOC)
 
 
 class DeliveryCounts(BaseModel):
@@ -147,6 +158,9 @@ class DeliveryCounts(BaseModel):
     skipped: int = Field(description="not sent: blocked, deactivated, chat not found, ...")
     error: int = Field(description="Telegram refused the message")
     unknown: int = Field(description="the request may or may not have arrived; never retried")
+    holdout: int = Field(
+        default=0, description="holdout members passed: never sent anything, measured only"
+    )
     progress: float = Field(ge=0, le=1, description="finished deliveries / total, 0..1")
 
 
@@ -183,6 +197,15 @@ class ShotOut(BaseModel):
     )
     quiet_until: datetime | None = Field(
         description="the shot is due but waits for the bot's quiet hours to end at this time"
+    )
+    variants: list[VariantOut] = Field(description=VARIANTS_DOC + " (empty: one message)")
+    holdout_percent: int = Field(description=HOLDOUT_DOC)
+    conversions: list[GoalOut] = Field(description=CONVERSIONS_DOC)
+    winner: dict[str, Any] | None = Field(description=WINNER_DOC)
+    winner_decision: dict[str, Any] | None = Field(
+        description="winner mode's decision once taken: winner, reason (significant, "
+        "not_significant, too_few), each variant's rate and test recipients, the difference "
+        "with its interval, decided_at; before it, test_ended_at and decide_at"
     )
     stats: DeliveryCounts = Field(description="its deliveries by status")
 

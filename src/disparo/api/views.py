@@ -8,15 +8,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from disparo.api.errors import invalid
+from disparo.api.experiment_schemas import GoalOut, VariantOut
 from disparo.api.schemas import DeliveryCounts, ShotOut, TimelinePoint
 from disparo.db.shots import ShotRecord
-from disparo.domain.statuses import FINAL_SHOT_STATUSES, DeliveryStatus, ShotStatus
+from disparo.domain.experiment import Goal, Variant
+from disparo.domain.statuses import FINAL_SHOT_STATUSES, DeliveryStatus, MediaType, ShotStatus
 
 MAX_TIMELINE_POINTS = 300
 # Bucket widths tried in order: 1 s for short shots, a minute for hour-long ones, wider
 # only past five hours so the chart never has more than MAX_TIMELINE_POINTS points.
 _BUCKETS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 21600, 86400)
-_FINAL_DELIVERY = ("sent", "skipped", "error", "unknown")
+_FINAL_DELIVERY = ("sent", "skipped", "error", "unknown", "holdout")
 
 
 _CURSOR_PATTERN = r"^[0-9]{1,18}$"
@@ -53,10 +55,30 @@ def delivery_counts(
 
 
 def shot_out(
-    shot: ShotRecord, counts: Mapping[str, int], *, quiet_until: datetime | None = None
+    shot: ShotRecord,
+    counts: Mapping[str, int],
+    *,
+    quiet_until: datetime | None = None,
+    variants: Sequence[Variant] = (),
+    goals: Sequence[Goal] = (),
 ) -> ShotOut:
     """The response body of a shot."""
     return ShotOut(
+        variants=[
+            VariantOut(
+                name=v.name,
+                copy=v.copy,
+                media_type=MediaType(v.media_type),
+                media_url=v.media_url,
+                buttons=v.buttons,
+                weight=v.weight,
+            )
+            for v in variants
+        ],
+        conversions=[GoalOut(event=g.event, window_hours=g.window_hours) for g in goals],
+        holdout_percent=shot.holdout_percent,
+        winner=shot.winner,
+        winner_decision=shot.winner_decision,
         id=shot.id,
         bot_slug=shot.bot_slug,
         target=shot.target,

@@ -80,6 +80,9 @@ class ShotRecord:
     stop_on: str | None
     ignore_frequency_cap: bool
     templated: bool  # copy and button URLs in template syntax (every shot made since 0005)
+    holdout_percent: int
+    winner: Any  # winner mode's settings, or None
+    winner_decision: Any  # its decision once taken (before: when the test ended)
 
 
 _COLUMNS = [shots_queue.c[name] for name in ShotRecord.__slots__]

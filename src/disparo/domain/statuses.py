@@ -83,7 +83,13 @@ FINAL_SHOT_STATUSES = frozenset(
     }
 )
 FINAL_DELIVERY_STATUSES = frozenset(
-    {DeliveryStatus.SENT, DeliveryStatus.SKIPPED, DeliveryStatus.ERROR, DeliveryStatus.UNKNOWN}
+    {
+        DeliveryStatus.SENT,
+        DeliveryStatus.SKIPPED,
+        DeliveryStatus.ERROR,
+        DeliveryStatus.UNKNOWN,
+        DeliveryStatus.HOLDOUT,
+    }
 )
 UNREACHABLE_CHAT_STATES = frozenset({ChatState.BLOCKED, ChatState.DEACTIVATED})
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 
 from disparo.api.content import Content
 from disparo.api.deps import DB, Now, ShotId
+from disparo.api.experiment import checked_goals, checked_variants, checked_winner
 from disparo.api.errors import (
     BODY_ERRORS,
     ERROR_RESPONSES,
@@ -28,7 +29,9 @@ from disparo.db import shots as shot_queries
 from disparo.db import templates as template_queries
 from disparo.db.bots import bot_exists, bot_rules
 from disparo.db.engine import Connection
+from disparo.db.experiment import goals_of, variants_of, write_experiment
 from disparo.db.shots import ShotRecord
+from disparo.domain.experiment import Goal, Variant
 from disparo.domain.statuses import MediaType, TransitionError, operator_transition
 
 log = logging.getLogger("disparo.api.shots")
@@ -53,18 +56,39 @@ async def _shot_or_404(conn: Connection, shot_id: int) -> ShotRecord:
     return shot
 
 
+async def _outs(conn: Connection, shots: list[ShotRecord], now: datetime) -> list[ShotOut]:
+    """The response bodies of one bot's shots."""
+    if not shots:
+        return []
+    ids = [s.id for s in shots]
+    counts = await shot_queries.delivery_counts(conn, ids)
+    variants, goals = await variants_of(conn, ids), await goals_of(conn, ids)
+    rules = await bot_rules(conn, shots[0].bot_slug)
+    return [
+        shot_out(
+            s,
+            counts.get(s.id, {}),
+            quiet_until=quiet_until(rules, s.status, s.scheduled_at, now),
+            variants=variants.get(s.id, ()),
+            goals=goals.get(s.id, ()),
+        )
+        for s in shots
+    ]
+
+
 async def _out(conn: Connection, shot: ShotRecord, now: datetime) -> ShotOut:
-    counts = await shot_queries.delivery_counts(conn, [shot.id])
-    rules = await bot_rules(conn, shot.bot_slug)
-    waiting = quiet_until(rules, shot.status, shot.scheduled_at, now)
-    return shot_out(shot, counts.get(shot.id, {}), quiet_until=waiting)
+    return (await _outs(conn, [shot], now))[0]
 
 
-async def _content_of(conn: Connection, body: ShotCreate) -> Content:
-    """The new shot's content: the body's fields, the rest from `from_template` when given."""
+async def _content_of(conn: Connection, body: ShotCreate, first: Variant | None) -> Content:
+    """The new shot's content: the body's fields, the rest from `from_template` when given,
+    or from the first variant (a shot with variants: what the test send and lists show)."""
     given = body.model_fields_set
     copy, media_type, media_url = body.copy_text, body.media_type, body.media_url
     buttons = _plain(body.buttons)
+    if first is not None and "copy_text" not in given:
+        copy, buttons = first.copy, first.buttons
+        media_type, media_url = MediaType(first.media_type), first.media_url
     if body.from_template is not None:
         template = await template_queries.get_template(conn, body.from_template)
         if template is None or template.bot_slug not in (None, body.bot_slug):
@@ -112,7 +136,10 @@ async def create_shot(body: ShotCreate, db: DB, now: Now) -> ShotOut:
                 f"no bot is registered as '{body.bot_slug}'; "
                 "see GET /admin/api/bots or register it with POST /admin/api/bots",
             )
-        content = await _content_of(conn, body)
+        variants = checked_variants(body.variants, accept_too_long=body.accept_too_long)
+        goals = checked_goals(body.conversions)
+        winner = checked_winner(body.winner, variants)
+        content = await _content_of(conn, body, variants[0] if variants else None)
         check_templated_content(content, accept_too_long=body.accept_too_long)
         await narrowing_of(conn, body.bot_slug, body.filter, body.segment_id)
         values: dict[str, Any] = {
@@ -128,12 +155,16 @@ async def create_shot(body: ShotCreate, db: DB, now: Now) -> ShotOut:
             "stop_on": body.stop_on.value if body.stop_on else None,
             "ignore_frequency_cap": body.ignore_frequency_cap,
             "templated": True,
+            "holdout_percent": body.holdout_percent,
         }
         if content.buttons is not None:
             values["buttons"] = content.buttons
         if body.filter is not None:
             values["filter"] = body.filter
+        if winner is not None:
+            values["winner"] = winner
         shot = await shot_queries.insert_shot(conn, now=now, **values)
+        await write_experiment(conn, shot.id, shot.bot_slug, variants=variants, goals=goals)
         out = await _out(conn, shot, now)
     log.info(
         "[SHOTS][API] shot created",
@@ -157,17 +188,8 @@ async def list_shots(
             raise not_found(f"bot '{bot_slug}'")
         shots = await shot_queries.list_shots(conn, bot_slug, before_id=before_id, limit=limit + 1)
         page = shots[:limit]
-        counts = await shot_queries.delivery_counts(conn, [s.id for s in page])
-        rules = await bot_rules(conn, bot_slug)
+        items = await _outs(conn, page, now)
     next_cursor = str(page[-1].id) if len(shots) > limit else None
-    items = [
-        shot_out(
-            s,
-            counts.get(s.id, {}),
-            quiet_until=quiet_until(rules, s.status, s.scheduled_at, now),
-        )
-        for s in page
-    ]
     return ShotPage(items=items, next_cursor=next_cursor)
 
 
@@ -262,13 +284,49 @@ async def edit_shot(shot_id: ShotId, body: ShotPatch, db: DB, now: Now) -> ShotO
             changes.get("scheduled_at", shot.scheduled_at),
             now,
         )
+        variants, goals = await _experiment_changes(conn, shot, body, changes)
         edited = await shot_queries.edit_pending_shot(conn, shot_id, now=now, **changes)
         if edited is None:
             _check_allowed("edit", await _shot_or_404(conn, shot_id))
             raise conflict("the shot changed while it was being edited; try again")
+        await write_experiment(conn, shot_id, shot.bot_slug, variants=variants, goals=goals)
         out = await _out(conn, edited, now)
     log.info("[SHOTS][API] shot edited", extra={"shot_id": shot_id, "fields": sorted(changes)})
     return out
+
+
+_EXPERIMENT_FIELDS = {"variants", "holdout_percent", "conversions", "winner"}
+
+
+async def _experiment_changes(
+    conn: Connection, shot: ShotRecord, body: ShotPatch, changes: dict[str, Any]
+) -> tuple[tuple[Variant, ...] | None, tuple[Goal, ...] | None]:
+    """The patch's variants and conversion events to store (None: unchanged); the holdout and
+    winner mode go into `changes`. Refused (409) once the audience is written: each
+    recipient's group was recorded then."""
+    given = _EXPERIMENT_FIELDS & body.model_fields_set
+    if not given:
+        return None, None
+    if shot.audience_total is not None:
+        raise conflict(
+            "the audience of this shot is written and each recipient's group recorded; "
+            "variants, holdout, conversions and winner mode can no longer change",
+            field=sorted(given)[0],
+        )
+    variants = None
+    if "variants" in given:
+        variants = checked_variants(body.variants, accept_too_long=body.accept_too_long)
+    current = (
+        variants if variants is not None else (await variants_of(conn, [shot.id])).get(shot.id, ())
+    )
+    if "holdout_percent" in given:
+        changes["holdout_percent"] = body.holdout_percent or 0
+    if "winner" in given:
+        changes["winner"] = checked_winner(body.winner, current)
+    elif shot.winner is not None and not current:
+        changes["winner"] = None  # its variants are gone: so is winner mode
+    goals = checked_goals(body.conversions) if "conversions" in given else None
+    return variants, goals
 
 
 def _check_allowed(action: str, shot: ShotRecord) -> None:
