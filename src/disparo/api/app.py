@@ -19,6 +19,7 @@ from disparo.api.middleware.auth import AdminAuthMiddleware
 from disparo.api.middleware.limits import BodyLimitMiddleware
 from disparo.api.routes import audiences as routes_audiences
 from disparo.api.routes import bots as routes_bots
+from disparo.api.routes import conversions as routes_conversions
 from disparo.api.routes import health, webhook
 from disparo.api.routes import imports as routes_imports
 from disparo.api.routes import reports as routes_reports
@@ -138,6 +139,7 @@ def create_app(
         routes_templates,
         routes_shots,
         routes_reports,
+        routes_conversions,
         routes_bots,
         routes_imports,
         routes_audiences,

@@ -75,7 +75,8 @@ async def shot_stats(shot_id: ShotId, db: DB, now: Now) -> ShotStats:
         rows = await shot_queries.outcome_timeline(conn, shot_id, bucket_s=bucket_s)
     summary = delivery_counts(counts, shot.audience_total, shot.status)
     rate = recent / RATE_WINDOW_S
-    left = summary.total - (summary.sent + summary.skipped + summary.error + summary.unknown)
+    done = summary.sent + summary.skipped + summary.error + summary.unknown + summary.holdout
+    left = summary.total - done
     return ShotStats(
         shot_id=shot.id,
         status=ShotStatus(shot.status),

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Query
 
 from disparo.api.content import Content
 from disparo.api.deps import DB, Now, ShotId
-from disparo.api.experiment import checked_goals, checked_variants, checked_winner
 from disparo.api.errors import (
     BODY_ERRORS,
     ERROR_RESPONSES,
@@ -19,6 +18,7 @@ from disparo.api.errors import (
     invalid,
     not_found,
 )
+from disparo.api.experiment import checked_goals, checked_variants, checked_winner
 from disparo.api.middleware.auth import ADMIN, ADMIN_PREFIX
 from disparo.api.narrowing import narrowing_of
 from disparo.api.personalize import check_templated_content
