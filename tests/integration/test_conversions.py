@@ -112,14 +112,16 @@ async def test_variants_holdout_and_a_planted_effect(
         assert row["variant"] == split.group(bucket(shot_id, row["telegram_id"]))
     groups = Counter(row["variant"] for row in rows)
     assert sum(groups.values()) == len(AUDIENCE)
-    assert 320 <= groups["holdout"] <= 480 and 640 <= groups["A"] <= 960
+    assert 320 <= groups["holdout"] <= 480
+    assert 640 <= groups["A"] <= 960
     assert {row["status"] for row in rows if row["variant"] == "holdout"} == {"holdout"}
     assert all(row["updated_at"] is not None for row in rows)
     messages = {m["chat_id"]: m["text"] for m in await sim.messages(token)}
     assert len(messages) == groups["A"] + groups["B"]
     for row in rows:
         if row["variant"] == "holdout":
-            assert row["telegram_id"] not in messages and row["sent_at"] is None
+            assert row["telegram_id"] not in messages
+            assert row["sent_at"] is None
         else:
             assert messages[row["telegram_id"]] == f"Oferta {row['variant']}"
 
@@ -130,15 +132,18 @@ async def test_variants_holdout_and_a_planted_effect(
         assert facts[group].conversions == {"paid": count, "pix_created": count}
         assert facts[group].revenue_cents == count * PRICE
         assert facts[group].recipients == groups[group]
-    assert facts["holdout"].delivered == 0 and facts["A"].delivered == groups["A"]
+    assert facts["holdout"].delivered == 0
+    assert facts["A"].delivered == groups["A"]
 
     events = [g.event for g in GOALS]
     report = {name: group_json(f, events, facts["holdout"]) for name, f in facts.items()}
     b, a = report["B"]["lift"]["paid"]["absolute"], report["A"]["lift"]["paid"]["absolute"]
     truth_b = buyers["B"] / groups["B"] - buyers["holdout"] / groups["holdout"]
-    assert b["low"] <= truth_b <= b["high"] and b["low"] > 0
+    assert b["low"] <= truth_b <= b["high"]
+    assert b["low"] > 0
     assert report["B"]["significant"] is True
-    assert a["low"] < 0 < a["high"] and report["A"]["significant"] is False
+    assert a["low"] < 0 < a["high"]
+    assert report["A"]["significant"] is False
     money = report["B"]["revenue_lift"]["total_cents"]
     assert money["low"] > 0
     assert money["value"] == report["B"]["revenue_lift"]["per_recipient"]["value"] * groups["B"]

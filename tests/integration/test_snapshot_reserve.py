@@ -139,7 +139,8 @@ async def test_the_sent_time_indexes_hold_sent_deliveries_only(db: Database) -> 
 
 
 # The plain reservation's statements (rows picked with their variant; a holdout member passed,
-# migration 0007): the hot path of every shot without a rule. A change here must be deliberate (and measured: bench/).
+# migration 0007): the hot path of every shot without a rule. A change here must be deliberate
+# (and measured: bench/).
 PLAIN_SHA256 = {
     "postgresql": "62e4904a60a0ea63094b1ceb2f301680be6cc9918438f3f0f70c0fe362965125",
     "sqlite_fence": "5e15e9518ba6eca1686e0556c8cbddbfd0aa72239dbccc68a02709ab76b50eaa",
