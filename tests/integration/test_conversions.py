@@ -10,7 +10,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select, update
-from worker_support import NOW, Sim, StartWorker, add_bot, add_contacts, add_shot, wait_for_status
+from worker_support import (
+    NOW,
+    Sim,
+    StartWorker,
+    add_bot,
+    add_contacts,
+    add_shot,
+    set_shot,
+    shot,
+    wait_for_status,
+    wait_until,
+)
 
 from disparo.db.conversions import group_facts
 from disparo.db.engine import Database
@@ -233,3 +244,67 @@ async def test_a_holdout_member_converts_after_its_turn(db: Database) -> None:
         1,
         "holdout",
     )
+
+
+async def _winner_test(db: Database, sim: Sim, start_worker: StartWorker, every_b: int) -> Any:
+    """A winner-mode shot on 2,000 contacts: the test share sent, conversions planted (one in
+    20 of A's test recipients buy, one in `every_b` of B's), the wait cut short; the shot once
+    it ends, with its rows."""
+    await add_bot(db, "loja")
+    await add_contacts(db, "loja", AUDIENCE)
+    shot_id = await _ab_shot(db, holdout_percent=0)
+    await set_shot(db, shot_id, winner={"test_percent": 20, "wait_hours": 6, "min_sample": 50})
+    await start_worker()
+
+    async def waiting() -> bool:
+        return (await shot(db, shot_id))["winner_decision"] is not None
+
+    await wait_until(waiting, what="the end of the test share")
+    row = await shot(db, shot_id)
+    assert row["status"] == "pending"
+    assert row["locked_by"] is None
+    test = [r for r in await _rows(db, shot_id) if r["variant"] is not None]
+    rest = [r for r in await _rows(db, shot_id) if r["variant"] is None]
+    assert 300 <= len(test) <= 500
+    assert {r["status"] for r in test} == {"sent"}
+    assert {r["status"] for r in rest} == {"pending"}
+    payments = []
+    for group, every in (("A", 20), ("B", every_b)):
+        members = sorted((r for r in test if r["variant"] == group), key=lambda r: r["telegram_id"])
+        for r in members[::every]:
+            payments.append(
+                _payment(r["telegram_id"], f"w{r['telegram_id']}", _reached(r) + timedelta(hours=1))
+            )
+    async with db.write() as conn:
+        await conn.execute(insert(payment_transactions), payments)
+    await set_shot(db, shot_id, scheduled_at=NOW - timedelta(minutes=1))
+    final = await wait_for_status(db, shot_id)
+    return final, await _rows(db, shot_id)
+
+
+async def test_winner_mode_sends_the_better_variant_to_the_rest(
+    db: Database, sim: Sim, start_worker: StartWorker
+) -> None:
+    """A clearly better B wins and goes to the remainder; the decision keeps its numbers."""
+    final, rows = await _winner_test(db, sim, start_worker, every_b=3)
+    assert final["status"] == "sent"
+    decision = final["winner_decision"]
+    assert decision["winner"] == "B"
+    assert decision["reason"] == "significant"
+    assert decision["difference"]["low"] > 0
+    assert {a["name"] for a in decision["arms"]} == {"A", "B"}
+    assert "test_ended_at" in decision
+    assert "decided_at" in decision
+    assert Counter(r["variant"] for r in rows)["B"] > 1500
+    assert {r["status"] for r in rows} == {"sent"}
+
+
+async def test_winner_mode_falls_back_to_a_when_inconclusive(
+    db: Database, sim: Sim, start_worker: StartWorker
+) -> None:
+    """The same true rate in both variants: not significant, variant A goes to the rest."""
+    final, rows = await _winner_test(db, sim, start_worker, every_b=20)
+    decision = final["winner_decision"]
+    assert decision["winner"] == "A"
+    assert decision["reason"] == "not_significant"
+    assert Counter(r["variant"] for r in rows)["A"] > 1500

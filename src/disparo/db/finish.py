@@ -15,6 +15,7 @@ from disparo.db.deliveries import owned_shot
 from disparo.db.engine import Database
 from disparo.db.outcomes import mark_sending_unknown, return_unsent
 from disparo.db.tables import shots_queue, shots_sent
+from disparo.db.winner import wait_for_winner
 from disparo.domain.outcomes import Reason
 from disparo.domain.statuses import DeliveryStatus, ShotStatus
 
@@ -77,6 +78,9 @@ async def finish_shot(
         await return_unsent(conn, shot_id, unsent, now=now)
         await mark_sending_unknown(conn, shot_id, now=now, reason=Reason.UNACCOUNTED)
         counts = await _counts(conn, shot_id)
+        done = status is ShotStatus.SENT and row.status != ShotStatus.CANCELLED.value
+        if done and await wait_for_winner(conn, shot_id, now=now):
+            return counts  # the test share is done: pending until the winner is chosen
         errors = counts.get(DeliveryStatus.ERROR.value, 0)
         if last_error is None and errors:
             last_error = await _error_summary(conn, shot_id, errors)

@@ -26,6 +26,7 @@ from disparo.db.experiment import variants_of
 from disparo.db.outcomes import return_unsent
 from disparo.db.tables import shots_queue
 from disparo.db.types import JSONValue
+from disparo.db.winner import decide
 from disparo.domain.experiment import Variant
 from disparo.domain.statuses import ShotStatus
 
@@ -69,9 +70,21 @@ class ClaimedShot:
 _CLAIMED_COLUMNS = [q[name] for name in ClaimedShot.__slots__ if name != "variants"]
 
 
-async def _with_variants(conn: AsyncConnection, rows: Sequence[Any]) -> list[ClaimedShot]:
+async def _with_variants(
+    conn: AsyncConnection, rows: Sequence[Any], now: datetime
+) -> list[ClaimedShot]:
+    """The claimed shots with their variants; winner mode's decision taken first when the
+    test share is done (the shot waited for it)."""
     found = await variants_of(conn, [row["id"] for row in rows])
-    return [ClaimedShot(**row, variants=found.get(row["id"], ())) for row in rows]
+    claimed = []
+    for row in rows:
+        values = dict(row)
+        if values["winner"] is not None:
+            decision = await decide(conn, values["id"], now=now)
+            if decision is not None:
+                values["winner_decision"] = decision
+        claimed.append(ClaimedShot(**values, variants=found.get(values["id"], ())))
+    return claimed
 
 
 def _bot_is_busy() -> Any:
@@ -153,7 +166,8 @@ async def claim_due_shots(
                 )
                 .returning(*_CLAIMED_COLUMNS)
             )
-            claimed = await _with_variants(conn, (await conn.execute(query)).mappings().all())
+            taken = (await conn.execute(query)).mappings().all()
+            claimed = await _with_variants(conn, taken, now)
     except IntegrityError as exc:
         if RUNNING_INDEX not in str(exc.orig):
             raise
@@ -188,7 +202,7 @@ async def claim_due_shot(
                     q.id == row.id, q.status == ShotStatus.PENDING.value, q.locked_by.is_(None)
                 ).returning(*_CLAIMED_COLUMNS)
                 taken = (await conn.execute(query)).mappings().first()
-                claimed = None if taken is None else (await _with_variants(conn, [taken]))[0]
+                claimed = None if taken is None else (await _with_variants(conn, [taken], now))[0]
         except IntegrityError as exc:
             if RUNNING_INDEX not in str(exc.orig):
                 raise

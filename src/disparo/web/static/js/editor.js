@@ -50,29 +50,32 @@ function wrapSelection(textarea, tag) {
 
 /**
  * The editor over `values` (media_type, media_url, copy, buttons as [{text, url}]), kept
- * current; `onChange` runs after every edit. Returns `{fields: {media, mediaUrl, copy, buttons},
- * previewCard, addToPreview, setContent, showRendered, content, update, copyInput}`.
+ * current; `onChange` runs after every edit. `prefix` names its fields and controls when a form
+ * holds several editors (the variants: "variants[1]." gives variants[1].copy, the API's name).
+ * Returns `{fields: {media, mediaUrl, copy, buttons}, previewCard, addToPreview, setContent,
+ * showRendered, content, update, copyInput}`.
  */
-export function contentEditor({ values, onChange = () => {} }) {
+export function contentEditor({ values, onChange = () => {}, prefix = "" }) {
+  const name = (key) => prefix + key;
   let rendered = null;
   const changed = () => {
     update();
     onChange();
   };
 
-  const mediaUrl = h("input", { type: "url", id: "media_url", class: "input", placeholder: t("form.media.url.placeholder"), value: values.media_url });
+  const mediaUrl = h("input", { type: "url", id: name("media_url"), class: "input", placeholder: t("form.media.url.placeholder"), value: values.media_url });
   mediaUrl.addEventListener("input", () => {
     values.media_url = mediaUrl.value;
     changed();
   });
-  const mediaUrlField = field("media_url", t("form.media.url"), mediaUrl);
+  const mediaUrlField = field(name("media_url"), t("form.media.url"), mediaUrl);
   const mediaHolder = h("div", {});
   function drawMedia() {
     mediaUrlField.hidden = values.media_type === "none";
     replace(
       mediaHolder,
       choice(
-        "media_type",
+        name("media_type"),
         MEDIA.map((k) => [k, t(`media.${k}`)]),
         values.media_type,
         (v) => {
@@ -85,7 +88,7 @@ export function contentEditor({ values, onChange = () => {} }) {
     );
   }
 
-  const copy = h("textarea", { id: "copy", class: "input copy-input", rows: 9, placeholder: t("form.copy.placeholder"), spellcheck: "true" });
+  const copy = h("textarea", { id: name("copy"), class: "input copy-input", rows: 9, placeholder: t("form.copy.placeholder"), spellcheck: "true" });
   copy.value = values.copy;
   copy.addEventListener("input", () => {
     values.copy = copy.value;
@@ -158,10 +161,10 @@ export function contentEditor({ values, onChange = () => {} }) {
   update();
   return {
     fields: {
-      media: field("media_type", t("form.media"), mediaHolder),
+      media: field(name("media_type"), t("form.media"), mediaHolder),
       mediaUrl: mediaUrlField,
-      copy: field("copy", t("form.copy"), h("div", { class: "editor" }, toolbar, picker.panel, copy), t("form.copy.help")),
-      buttons: field("buttons", t("form.buttons"), h("div", {}, buttonList, addButton), t("form.buttons.help")),
+      copy: field(name("copy"), t("form.copy"), h("div", { class: "editor" }, toolbar, picker.panel, copy), t("form.copy.help")),
+      buttons: field(name("buttons"), t("form.buttons"), h("div", {}, buttonList, addButton), t("form.buttons.help")),
     },
     previewCard,
     copyInput: copy,

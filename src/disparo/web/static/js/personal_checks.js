@@ -12,7 +12,7 @@ import { variableToken } from "./variables.js";
 
 /** Whether the API refused a copy because some contacts' values could make it too long. */
 export function isTooLongRefusal(err) {
-  return err instanceof ApiError && err.field === "copy" && /accept_too_long/.test(err.message || "");
+  return err instanceof ApiError && /^(variants[.[]\d+\]?\.)?copy$/.test(err.field || "") && /accept_too_long/.test(err.message || "");
 }
 
 /** The page's sentence for an unknown variable or a stray brace (the API's message), else null. */
@@ -29,12 +29,14 @@ function bare(copy, name) {
 /**
  * The warnings for bot `slug` (or a function giving it): `content()` gives `{copy, media_type,
  * buttons}` (the API's buttons), `audience()` the estimate's audience fields (null while incomplete), `values` holds
- * `accept_too_long`, `textarea` is the copy (a suggested fallback is written into it). With
+ * `accept_too_long`, `textarea` is the copy (or a function giving it: the variant shown); a
+ * suggested fallback is written into it. With
  * `allowAccept` false (templates) there is no checkbox; `scope()` may name whom the counts are
  * of. Returns `{el, refresh, showRefusal, clear}`.
  */
 export function personalChecks({ slug, content, audience, values, textarea, allowAccept = true, scope = () => null }) {
   const botOf = typeof slug === "function" ? slug : () => slug;
+  const copyArea = typeof textarea === "function" ? textarea : () => textarea;
   const lines = h("div", { class: "personal-lines", "aria-live": "polite" });
   const refusal = h("p", { class: "field-error", role: "alert", "data-testid": "too-long-refused" });
   const box = h("input", { type: "checkbox", id: "accept_too_long", checked: Boolean(values.accept_too_long) });
@@ -63,7 +65,8 @@ export function personalChecks({ slug, content, audience, values, textarea, allo
   function missingLine(name, n) {
     const token = variableToken(name);
     const lead = t(n === 1 ? "vars.missing.one" : "vars.missing", { n: fmtNumber(n), name });
-    const canFix = token.fallback && textarea && bare(textarea.value, name);
+    const area = copyArea();
+    const canFix = token.fallback && area && bare(area.value, name);
     return h(
       "p",
       { class: "personal-line personal-missing", "data-testid": `missing-${name}`, "data-count": n },
@@ -77,6 +80,7 @@ export function personalChecks({ slug, content, audience, values, textarea, allo
   /** Give every {name} of the copy the suggested fallback. */
   function useFallback(name, text) {
     const escaped = name.replace(/\./g, "\\.");
+    const textarea = copyArea();
     textarea.value = textarea.value.replace(new RegExp(`(?<!\\{)\\{\\s*${escaped}\\s*\\}(?!\\})`, "g"), text);
     textarea.dispatchEvent(new Event("input"));
   }

@@ -82,18 +82,34 @@ export function stat(label, value, kind, testid) {
   );
 }
 
-/** Show an error beside the field it names; returns whether a field took it. */
+/** The API's field in the page's spelling: "variants.1.weight" (FastAPI's) is variants[1].weight. */
+export function fieldPath(field) {
+  return String(field).replace(/\.(\d+)(?=[.[]|$)/g, "[$1]");
+}
+
+/** A field and the fields holding it, nearest first: variants[1].buttons[0] … variants[1], variants. */
+function fieldHolders(field) {
+  const names = [];
+  for (let name = fieldPath(field); name; ) {
+    names.push(name);
+    const shorter = name.replace(/(\[\d+\]|\.[^.[\]]*)$/, "");
+    if (shorter === name) break;
+    name = shorter;
+  }
+  return names;
+}
+
+/** Show an error beside the field it names (or the nearest field holding it); returns whether a field took it. */
 export function showFieldError(form, field, message, detail) {
   if (!field) return false;
-  const names = [field, field.split(/[.[]/)[0]];
-  for (const name of names) {
+  for (const name of fieldHolders(field)) {
     const holder = form.querySelector(`[data-field="${CSS.escape(name)}"]`);
     if (!holder) continue;
     holder.classList.add("has-error");
-    const slot = holder.querySelector(".field-error");
+    const slot = holder.querySelector(":scope > .field-error") || holder.querySelector(".field-error");
     if (slot) replace(slot, message, detail ? h("span", { class: "field-error-detail" }, detail) : null);
     // The field's own control first: a field may hold others (the copy's variable panel).
-    const input = holder.querySelector(`#${CSS.escape(name)}`) || holder.querySelector("input, textarea, select");
+    const input = holder.querySelector(`#${CSS.escape(fieldPath(field))}`) || holder.querySelector(`#${CSS.escape(name)}`) || holder.querySelector("input, textarea, select");
     if (input) input.setAttribute("aria-invalid", "true");
     return true;
   }
@@ -107,8 +123,10 @@ export function showFieldError(form, field, message, detail) {
 export function showServerError(form, err, fallbackField) {
   const field = err.field || fallbackField;
   if (!field) return false;
-  const base = field.split(/[.[]/)[0];
-  const localized = tOr(`error.${base}`, null);
+  // variants[1].copy reads error.variants.copy, else error.copy, else error.variants.
+  const path = fieldPath(field).replace(/\[\d+\]/g, "");
+  const keys = [path, ...path.split(".").reverse()];
+  const localized = keys.map((key) => tOr(`error.${key}`, null)).find(Boolean) || null;
   return localized ? showFieldError(form, field, localized, err.message) : showFieldError(form, field, err.message);
 }
 
