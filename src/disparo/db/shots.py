@@ -48,6 +48,8 @@ EDITABLE_SHOT_FIELDS = frozenset(
         "stop_on",
         "ignore_frequency_cap",
         "templated",
+        "holdout_percent",
+        "winner",
     }
 )
 _FINAL = tuple(s.value for s in FINAL_DELIVERY_STATUSES)

@@ -316,6 +316,14 @@ async def _experiment_changes(
     variants = None
     if "variants" in given:
         variants = checked_variants(body.variants, accept_too_long=body.accept_too_long)
+        if variants and "copy_text" not in body.model_fields_set:  # the shot's own: A's
+            first = variants[0]
+            changes.update(
+                copy=first.copy,
+                media_type=first.media_type,
+                media_url=first.media_url,
+                buttons=first.buttons,
+            )
     current = (
         variants if variants is not None else (await variants_of(conn, [shot.id])).get(shot.id, ())
     )

@@ -1,13 +1,15 @@
 // "Novo disparo" / edit form (the spec's saveShotForm): the audience (audience.js), "Agora" vs
-// "Programar" in the bot's time zone, expiry and stop-on-conversion (shot_rules.js), the content
-// editor with its variables and preview (editor.js), the warnings and previews of personal
-// variables (personal_checks.js, personal_preview.js), starting from a template or saving one
+// "Programar" in the bot's time zone, expiry and stop-on-conversion (shot_rules.js), the A/B test
+// and conversions (experiment.js, the variants' tabs in variants.js), the content editor with
+// its variables and preview (editor.js), the warnings and previews of personal variables
+// (personal_checks.js, personal_preview.js), starting from a template or saving one
 // (template_actions.js), "Enviar teste" (test_send.js); the server's errors beside their fields.
 
 import { ApiError, api, paths } from "./api.js";
 import { audienceSection } from "./audience.js";
 import { h, replace } from "./dom.js";
 import { buttonsFromApi, contentEditor } from "./editor.js";
+import { EXPERIMENT_FIELDS, experimentSection, experimentValues } from "./experiment.js";
 import { t } from "./i18n.js";
 import { isTooLongRefusal, personalChecks, variableErrorText } from "./personal_checks.js";
 import { personalPreview } from "./personal_preview.js";
@@ -16,7 +18,8 @@ import { currentBot, botTimeZone } from "./state.js";
 import { saveAsTemplate, templatePicker } from "./template_actions.js";
 import { testSendCard } from "./test_send.js";
 import { instantToWall, offsetLabel, wallToInstant } from "./timezone.js";
-import { choice, clearFieldErrors, emptyState, field, showFieldError, showServerError, toast } from "./ui.js";
+import { choice, clearFieldErrors, emptyState, field, fieldPath, showFieldError, showServerError, toast } from "./ui.js";
+import { variantFrom, variantTabs } from "./variants.js";
 
 // {tags} and {attr.…} have no bounded length: a stored copy using them was sent with
 // accept_too_long, so editing it keeps "Enviar mesmo assim" checked.
@@ -47,6 +50,7 @@ export function formView({ mode, id, from, segment, template }) {
     buttons: [],
     accept_too_long: false,
     from_template: null,
+    ...experimentValues(null),
   };
   let templateName = null;
   let disposed = false;
@@ -68,11 +72,13 @@ export function formView({ mode, id, from, segment, template }) {
         media_url: shot.media_url || "",
         copy: shot.copy || "",
         buttons: buttonsFromApi(shot.buttons),
+        ...experimentValues(shot),
       });
       if (mode === "edit") {
         values.when = "schedule";
         values.wall = instantToWall(new Date(shot.scheduled_at), timeZone);
-        values.accept_too_long = UNBOUNDED.test((shot.copy || "").replace(/\{\{|\}\}/g, ""));
+        const copies = [shot.copy, ...(shot.variants || []).map((v) => v.copy)];
+        values.accept_too_long = copies.some((copy) => UNBOUNDED.test((copy || "").replace(/\{\{|\}\}/g, "")));
       }
     } else if (template) {
       const found = await api("GET", paths.template(template));
@@ -106,9 +112,40 @@ export function formView({ mode, id, from, segment, template }) {
     const audience = audienceSection({ bot, mode, values, onChange: personal });
     const rules = rulesSection({ values, timeZone });
     const editor = contentEditor({ values, onChange: personal });
-    const checks = personalChecks({ slug, content: editor.content, audience: audience.query, values, textarea: editor.copyInput });
-    const preview = personalPreview({ slug, content: editor.content, audience: audience.query, editor });
-    editor.addToPreview(preview.chooser);
+    // With variants on, the checks, previews, template picker and "Salvar como modelo" work on
+    // the variant whose tab is shown.
+    const tabs = variantTabs({ list: values.variants, onChange: personal, onSwitch: () => showEditor() });
+    const current = () => (values.variants_on ? tabs.editor() : editor);
+    const content = () => current().content();
+    const checks = personalChecks({ slug, content, audience: audience.query, values, textarea: () => current().copyInput });
+    const preview = personalPreview({ slug, content, audience: audience.query, editor: { showRendered: (item) => current().showRendered(item) } });
+    const previewSlot = h("div", { class: "preview-slot" });
+    function showEditor() {
+      replace(previewSlot, current().previewCard);
+      current().addToPreview(preview.chooser);
+      current().fields.copy.after(checks.el);
+      personal();
+    }
+    const single = h("div", { class: "message-single", hidden: values.variants_on }, editor.fields.media, editor.fields.mediaUrl, editor.fields.copy, editor.fields.buttons);
+    tabs.el.hidden = !values.variants_on;
+    const experiment = experimentSection({ values, onVariants: switchVariants, readVariants: tabs.read });
+    /** "Testar variantes": the message becomes variant A (B starts as its copy), and back. */
+    function switchVariants(on) {
+      if (on) {
+        const first = variantFrom(values, values.variants[0] ? values.variants[0].name : "A");
+        if (values.variants[0]) first.weight = values.variants[0].weight;
+        values.variants.splice(0, 1, first);
+        if (values.variants.length < 2) values.variants.push(variantFrom(values, "B"));
+        tabs.rebuild(0);
+      } else {
+        editor.setContent(values.variants[0]);
+      }
+      single.hidden = on;
+      tabs.el.hidden = !on;
+      showEditor();
+    }
+    if (values.variants_on) tabs.rebuild(0);
+    showEditor();
     const picker =
       mode === "new"
         ? templatePicker({
@@ -116,7 +153,7 @@ export function formView({ mode, id, from, segment, template }) {
             selected: values.from_template,
             onPick: (tpl) => {
               values.from_template = tpl ? tpl.id : null;
-              if (tpl) editor.setContent(tpl);
+              if (tpl) current().setContent(tpl);
             },
           })
         : null;
@@ -161,8 +198,8 @@ export function formView({ mode, id, from, segment, template }) {
 
     const saveTemplate = h("button", { type: "button", class: "btn btn-ghost", "data-testid": "save-as-template" }, t("templates.saveAs"));
     saveTemplate.addEventListener("click", () => {
-      if (!values.copy.trim()) return showFieldError(form, "copy", t("form.required"));
-      saveAsTemplate({ slug, content: editor.content() });
+      if (!content().copy.trim()) return showFieldError(form, current().copyInput.id, t("form.required"));
+      saveAsTemplate({ slug, content: content() });
     });
 
     const summary = h("p", { class: "form-summary", role: "alert", hidden: true });
@@ -175,20 +212,20 @@ export function formView({ mode, id, from, segment, template }) {
         audience.el,
         field("scheduled_at", t("form.when"), h("div", { class: "when-row" }, whenControl, scheduleRow)),
         rules.el,
+        experiment.el,
         picker,
-        editor.fields.media,
-        editor.fields.mediaUrl,
-        editor.fields.copy,
-        checks.el,
-        editor.fields.buttons,
+        single,
+        tabs.el,
         summary,
         h("div", { class: "form-actions" }, h("a", { class: "btn btn-ghost", href: "#/" }, t("common.cancel")), saveTemplate, submit),
       ),
-      h("aside", { class: "form-side" }, editor.previewCard, preview.sample, testSendCard(mode, id)),
+      h("aside", { class: "form-side" }, previewSlot, preview.sample, testSendCard(mode, id)),
     );
+    // An edit sends the A/B fields it changed only: they are refused once the audience is written.
+    const stored = mode === "edit" ? experiment.payload() : null;
     form.addEventListener("submit", (ev) => {
       ev.preventDefault();
-      saveShotForm({ form, submit, summary, audience, rules, editor, checks });
+      saveShotForm({ form, submit, summary, audience, rules, editor, checks, tabs, experiment, stored });
     });
     replace(
       el,
@@ -197,20 +234,30 @@ export function formView({ mode, id, from, segment, template }) {
     );
     updateWhenHint();
     audience.refresh();
-    if (mode !== "edit") editor.copyInput.focus();
+    if (mode !== "edit") current().copyInput.focus();
   }
 
   /** Collect the form, send it, show the server's errors beside their fields. */
-  async function saveShotForm({ form, submit, summary, audience, rules, editor, checks }) {
+  async function saveShotForm({ form, submit, summary, audience, rules, editor, checks, tabs, experiment, stored }) {
     clearFieldErrors(form);
     audience.clearErrors();
     checks.clear();
     summary.hidden = true;
     const narrowed = audience.read();
     const sending = rules.read(form);
-    if (!values.copy.trim()) showFieldError(form, "copy", t("form.required"));
-    if (!narrowed || !sending || !values.copy.trim()) return showSummary(form, summary, t("form.fixErrors"));
-    const payload = { target: values.target, ...narrowed, ...sending, ...editor.content(), accept_too_long: values.accept_too_long };
+    const copies = values.variants_on ? values.variants.map((v, i) => [`variants[${i}].copy`, v.copy]) : [["copy", values.copy]];
+    const blank = copies.filter(([, copy]) => !copy.trim());
+    for (const [name] of blank) showFieldError(form, name, t("form.required"));
+    if (!narrowed || !sending || blank.length) {
+      tabs.revealErrors();
+      return showSummary(form, summary, t("form.fixErrors"));
+    }
+    // A shot with variants carries the first one's content as its own (lists, tests, templates).
+    const own = values.variants_on ? tabs.first().content() : editor.content();
+    const ab = experiment.payload();
+    const changedAb = EXPERIMENT_FIELDS.filter((k) => !stored || JSON.stringify(ab[k]) !== JSON.stringify(stored[k]));
+    const payload = { target: values.target, ...narrowed, ...sending, ...own, accept_too_long: values.accept_too_long };
+    for (const k of changedAb) payload[k] = ab[k];
     if (values.when === "schedule") {
       const instant = wallToInstant(values.wall, timeZone);
       if (!instant) {
@@ -240,16 +287,29 @@ export function formView({ mode, id, from, segment, template }) {
         summary.hidden = false;
         return;
       }
-      const variable = variableErrorText(err);
-      const placed = variable ? showFieldError(form, err.field, variable, err.message) : (err.field && audience.showError(err)) || showServerError(form, err);
+      placeError(form, err, audience);
+      const placed = Boolean(form.querySelector(".has-error"));
       for (const extra of Array.isArray(err.details) ? err.details : []) {
         if (extra && extra.field) showFieldError(form, extra.field, extra.message);
       }
+      tabs.revealErrors();
       showSummary(form, summary, placed ? t("form.fixErrors") : err.message);
     } finally {
       submit.disabled = false;
       submit.textContent = label;
     }
+  }
+
+  /** The API's error beside its field; the shot's own content is variant A's when testing variants. */
+  function placeError(form, err, audience) {
+    const path = err.field ? fieldPath(err.field) : null;
+    if (err.status === 409 && path && EXPERIMENT_FIELDS.includes(path.split(/[.[]/)[0])) {
+      return showFieldError(form, "experiment", t("ab.locked"), err.message);
+    }
+    if (path && values.variants_on && /^(copy|media_type|media_url|buttons)\b/.test(path)) err.field = `variants[0].${path}`;
+    const variable = variableErrorText(err);
+    if (variable) return showFieldError(form, err.field, variable, err.message);
+    return (err.field && audience.showError(err)) || showServerError(form, err);
   }
 
   start().catch((err) => replace(el, emptyState(t("common.error"), err.message, h("a", { class: "btn", href: "#/" }, t("common.back")))));

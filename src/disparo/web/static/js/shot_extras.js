@@ -1,6 +1,6 @@
 // What a shot card and the stats page add about a shot's audience and rules: its narrowing (a
-// segment or a filter), its expiry, stopping on conversion, the frequency cap waived, and the
-// wait for the bot's quiet hours to end.
+// segment or a filter), its expiry, stopping on conversion, the frequency cap waived, its A/B
+// test (variants, holdout, winner mode), and the wait for the bot's quiet hours to end.
 
 import { h } from "./dom.js";
 import { describeFilter } from "./filter.js";
@@ -33,5 +33,18 @@ export function shotRuleChips(shot, timeZone, segments) {
   if (shot.expires_at) chips.push(h("span", { class: "chip chip-static", "data-testid": "chip-expires" }, t("shots.expiresAt", { when: fmtDateTime(shot.expires_at, timeZone) })));
   if (shot.stop_on) chips.push(h("span", { class: "chip chip-static", "data-testid": "chip-stop-on" }, t(`shots.stopOn.${shot.stop_on}`)));
   if (shot.ignore_frequency_cap) chips.push(h("span", { class: "chip chip-static", "data-testid": "chip-service" }, t("shots.service")));
+  return [...chips, ...experimentChips(shot)];
+}
+
+/** "A/B · 2 variantes" (the names and weights on hover), "controle 10 %", "vencedora automática". */
+export function experimentChips(shot) {
+  const chips = [];
+  const variants = shot.variants || [];
+  if (variants.length) {
+    const names = variants.map((v) => `${v.name} (${v.weight})`).join(" · ");
+    chips.push(h("span", { class: "chip chip-static chip-ab", "data-testid": "chip-variants", "data-count": variants.length, title: names }, t("shots.variants", { n: variants.length })));
+  }
+  if (shot.holdout_percent) chips.push(h("span", { class: "chip chip-static chip-ab", "data-testid": "chip-holdout" }, t("shots.holdout", { n: shot.holdout_percent })));
+  if (shot.winner && variants.length) chips.push(h("span", { class: "chip chip-static chip-ab", "data-testid": "chip-winner" }, t("shots.winner")));
   return chips;
 }

@@ -25,9 +25,10 @@ export function copyPreview(copy, className) {
 /** The live progress block: stacked bar of outcomes, count, rate and ETA. */
 export function progressBlock(stats, live) {
   const total = stats.total || 0;
-  const done = OUTCOMES.reduce((s, k) => s + (stats[k] || 0), 0);
+  const keys = outcomesOf(stats);
+  const done = keys.reduce((s, k) => s + (stats[k] || 0), 0);
   const bar = h("div", { class: "progress-bar" });
-  for (const key of OUTCOMES) {
+  for (const key of keys) {
     const seg = h("span", { class: ["seg", `seg-${key}`], title: `${t(`counts.${key}`)}: ${fmtNumber(stats[key] || 0)}` });
     seg.style.width = total ? `${(100 * (stats[key] || 0)) / total}%` : "0%";
     bar.append(seg);
@@ -57,19 +58,25 @@ export function progressBlock(stats, live) {
     h(
       "div",
       { class: "progress-legend" },
-      OUTCOMES.map((key) =>
+      keys.map((key) =>
         h("span", { class: ["legend-item", `legend-${key}`] }, h("i", { class: "dot" }), `${t(`counts.${key}`)} `, h("b", {}, fmtNumber(stats[key] || 0))),
       ),
     ),
   );
 }
 
+/** The outcomes a shot's counts show: the holdout (measured, never sent) when it has one. */
+export function outcomesOf(stats) {
+  return stats && stats.holdout ? [...OUTCOMES, "holdout"] : OUTCOMES;
+}
+
 function finalStats(stats) {
+  const keys = outcomesOf(stats);
   return h(
     "div",
-    { class: "shot-stats", "data-testid": "final-stats" },
+    { class: ["shot-stats", keys.length > OUTCOMES.length ? "has-holdout" : null], "data-testid": "final-stats" },
     stat(t("counts.total"), stats.total || 0, "total"),
-    OUTCOMES.map((key) => stat(t(`counts.${key}`), stats[key] || 0, key, `count-${key}`)),
+    keys.map((key) => stat(t(`counts.${key}`), stats[key] || 0, key, `count-${key}`)),
   );
 }
 
@@ -256,7 +263,7 @@ export function shotsView() {
     // The list's stats may lag the stats route by a tick: show the fresher numbers.
     for (const s of moving) {
       const live = liveStats.get(s.id);
-      if (live) s.stats = { ...s.stats, ...pick(live, ["total", "pending", "sending", "sent", "skipped", "error", "unknown", "progress"]) };
+      if (live) s.stats = { ...s.stats, ...pick(live, ["total", "pending", "sending", "sent", "skipped", "error", "unknown", "holdout", "progress"]) };
     }
     draw();
     const isMoving = moving.some((s) => s.status === "running") || shots.some((s) => s.status === "pending" && new Date(s.scheduled_at) - Date.now() < 15000);
