@@ -187,9 +187,10 @@ export function statsView({ id }) {
       summary,
       h(
         "div",
-        { class: "stats-row" },
+        { class: ["stats-row", stats.holdout ? "has-holdout" : null] },
         stat(t("counts.total"), stats.total || 0, "total", "count-total"),
         SERIES.map((k) => stat(t(`counts.${k}`), stats[k] || 0, k, `count-${k}`)),
+        stats.holdout ? stat(t("counts.holdout"), stats.holdout, "holdout", "count-holdout") : null,
         stat(t("counts.pending"), (stats.pending || 0) + (stats.sending || 0), "pending", "count-pending"),
       ),
       stats.total ? progressBlock(stats, stats.status === "running" ? stats : null) : null,
