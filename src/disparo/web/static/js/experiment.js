@@ -132,7 +132,7 @@ export function experimentSection({ values, onVariants, readVariants }) {
   const winnerBox = h("input", { type: "checkbox", id: "winner", checked: values.winner_on, "data-testid": "ab-winner" });
   const winnerLine = h("p", { class: "ab-sentence", "data-testid": "winner-sentence" });
   const number = (key, min, max) => {
-    const input = h("input", { id: `winner.${key}`, type: "number", class: ["input", key === "min_sample" ? "input-word" : "input-days"], min, max, value: values.winner[key], disabled: !values.winner_on });
+    const input = h("input", { id: `winner.${key}`, type: "number", class: ["input", key === "min_sample" ? "input-count" : "input-days"], min, max, value: values.winner[key] });
     input.addEventListener("input", () => {
       values.winner[key] = input.value;
       drawWinner();
@@ -143,7 +143,7 @@ export function experimentSection({ values, onVariants, readVariants }) {
   const [testInput, waitInput, minInput] = winnerInputs;
   winnerBox.addEventListener("change", () => {
     values.winner_on = winnerBox.checked;
-    for (const input of winnerInputs) input.disabled = !values.winner_on;
+    winnerDetail.hidden = !values.winner_on;
     drawWinner();
   });
   function drawWinner() {
@@ -152,12 +152,10 @@ export function experimentSection({ values, onVariants, readVariants }) {
       return typeof n === "number" ? fmtNumber(n) : n;
     };
     winnerLine.textContent = t("ab.winner.sentence", { test: shown("test_percent"), wait: shown("wait_hours"), min: shown("min_sample"), event: eventLabel(values.conversions[0]) });
-    winnerLine.classList.toggle("muted", !values.winner_on);
   }
-  const winnerField = h(
+  const winnerDetail = h(
     "div",
-    { class: "field ab-winner", "data-field": "winner", hidden: !values.variants_on },
-    h("label", { class: "check" }, winnerBox, " ", t("ab.winner")),
+    { class: "ab-winner-detail", hidden: !values.winner_on },
     h(
       "div",
       { class: "ab-winner-row" },
@@ -174,11 +172,19 @@ export function experimentSection({ values, onVariants, readVariants }) {
       h("span", { class: "filter-word" }, t("ab.winner.min.unit")),
     ),
     winnerLine,
+  );
+  const winnerField = h(
+    "div",
+    { class: "field ab-winner", "data-field": "winner", hidden: !values.variants_on },
+    h("label", { class: "check" }, winnerBox, " ", t("ab.winner")),
+    winnerDetail,
     h("p", { class: "field-error", role: "alert" }),
   );
 
   drawHoldout();
   drawGoals();
+  const holdoutField = field("holdout_percent", t("ab.holdout"), h("div", { class: "ab-inline" }, holdout, h("span", { class: "unit" }, "%"), holdoutLine));
+  holdoutField.querySelector("label").htmlFor = holdout.id;
   const el = h(
     "fieldset",
     { class: "ab-section", "data-testid": "ab-section", "data-field": "experiment" },
@@ -186,7 +192,7 @@ export function experimentSection({ values, onVariants, readVariants }) {
     h("p", { class: "field-help" }, t("ab.lead")),
     h("p", { class: "field-error", role: "alert" }),
     h("div", { class: "field", "data-field": "variants_on" }, h("label", { class: "check" }, toggle, " ", t("ab.variants.toggle")), h("p", { class: "field-help" }, t("ab.variants.help"))),
-    field("holdout_percent", t("ab.holdout"), h("div", { class: "ab-inline" }, holdout, h("span", { class: "unit" }, "%"), holdoutLine)),
+    holdoutField,
     field("conversions", t("ab.conversions"), h("div", { class: "goals" }, goalRows, addGoal), t("ab.conversions.help")),
     winnerField,
   );
