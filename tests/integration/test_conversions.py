@@ -308,3 +308,19 @@ async def test_winner_mode_falls_back_to_a_when_inconclusive(
     assert decision["winner"] == "A"
     assert decision["reason"] == "not_significant"
     assert Counter(r["variant"] for r in rows)["A"] > 1500
+
+
+async def test_the_database_buckets_as_python_does(db: Database) -> None:
+    """`bucket_of` in SQL equals `domain.experiment.bucket` for small, large and negative ids."""
+    from sqlalchemy import BigInteger, literal
+
+    from disparo.db.experiment import bucket_of
+
+    ids = [1, 2, 999_983, 1_000_003, 2**40 + 5, 2**52 - 1, 7_000_000_001, -5, -1_000_004]
+    async with db.read() as conn:
+        for shot_id in (1, 9972, 123_456_789):
+            found = [
+                await conn.scalar(select(bucket_of(shot_id, literal(tid, BigInteger))))
+                for tid in ids
+            ]
+            assert found == [bucket(shot_id, tid) for tid in ids]
