@@ -9,7 +9,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import BigInteger, insert, literal, select, update
 from worker_support import (
     NOW,
     Sim,
@@ -25,7 +25,7 @@ from worker_support import (
 
 from disparo.db.conversions import group_facts
 from disparo.db.engine import Database
-from disparo.db.experiment import write_experiment
+from disparo.db.experiment import bucket_of, write_experiment
 from disparo.db.tables import (
     funnel_events,
     payment_transactions,
@@ -312,10 +312,6 @@ async def test_winner_mode_falls_back_to_a_when_inconclusive(
 
 async def test_the_database_buckets_as_python_does(db: Database) -> None:
     """`bucket_of` in SQL equals `domain.experiment.bucket` for small, large and negative ids."""
-    from sqlalchemy import BigInteger, literal
-
-    from disparo.db.experiment import bucket_of
-
     ids = [1, 2, 999_983, 1_000_003, 2**40 + 5, 2**52 - 1, 7_000_000_001, -5, -1_000_004]
     async with db.read() as conn:
         for shot_id in (1, 9972, 123_456_789):
