@@ -56,6 +56,12 @@ def _timestamps() -> tuple[Column[object], Column[object]]:
     )
 
 
+def _bot_slug() -> Column[str]:
+    """The bot a row belongs to: removed and renamed with it."""
+    fk = ForeignKey("bots.slug", ondelete="CASCADE", onupdate="CASCADE")
+    return Column("bot_slug", Text, fk, nullable=False)
+
+
 bots = Table(
     "bots",
     metadata,
@@ -94,12 +100,7 @@ segments = Table(
     "segments",
     metadata,
     Column("id", BigIntPK, primary_key=True, autoincrement=True),
-    Column(
-        "bot_slug",
-        Text,
-        ForeignKey("bots.slug", ondelete="CASCADE", onupdate="CASCADE"),
-        nullable=False,
-    ),
+    _bot_slug(),
     Column("name", Text, nullable=False),
     Column("filter", JSON, nullable=False),  # the filter tree, as validated by domain/filters.py
     *_timestamps(),
@@ -110,12 +111,7 @@ shots_queue = Table(
     "shots_queue",
     metadata,
     Column("id", BigIntPK, primary_key=True, autoincrement=True),
-    Column(
-        "bot_slug",
-        Text,
-        ForeignKey("bots.slug", ondelete="CASCADE", onupdate="CASCADE"),
-        nullable=False,
-    ),
+    _bot_slug(),
     Column("target", Text, nullable=False),
     Column("recency_days", Integer),
     Column("copy", Text, nullable=False),
@@ -242,8 +238,7 @@ shot_variants = Table(
     CheckConstraint("weight >= 1 AND weight <= 100", name="weight_range"),
 )
 
-# A shot's conversion events: `pix_created`, `paid` or a funnel event's name, each with its
-# window in hours; position 0 is the primary one (migration 0007).
+# A shot's conversion events (pix_created, paid, a funnel event) and windows; 0 is the primary.
 shot_goals = Table(
     "shot_goals",
     metadata,
@@ -257,10 +252,9 @@ shot_goals = Table(
     Index("idx_shot_goals_bot_event", "bot_slug", "event"),
 )
 
-# One recipient's conversion on one event of one shot: written by database triggers when a
-# funnel event or a payment follows the recipient's delivery (or holdout turn) within the
-# event's window (migration 0007), never by the code. `revenue_cents` and `payments` add up the
-# paid transactions in the window (event `paid`); `variant` is the delivery's.
+# A recipient's conversion on an event of a shot, written only by the triggers of migration 0007
+# (revenue_cents and payments add the paid transactions in the window; variant: the delivery's).
+REPORT_COLUMNS = ("shot_id", "event", "variant", "converted_at", "revenue_cents")
 shot_conversions = Table(
     "shot_conversions",
     metadata,
@@ -273,25 +267,13 @@ shot_conversions = Table(
     Column("payments", Integer, nullable=False, server_default=text("0")),
     PrimaryKeyConstraint("shot_id", "event", "telegram_id"),
     # A report's groups and hours from the index alone.
-    Index(
-        "idx_shot_conversions_report",
-        "shot_id",
-        "event",
-        "variant",
-        "converted_at",
-        "revenue_cents",
-    ),
+    Index("idx_shot_conversions_report", *REPORT_COLUMNS),
 )
 
 telegram_contacts = Table(
     "telegram_contacts",
     metadata,
-    Column(
-        "bot_slug",
-        Text,
-        ForeignKey("bots.slug", ondelete="CASCADE", onupdate="CASCADE"),
-        nullable=False,
-    ),
+    _bot_slug(),
     Column("telegram_id", BigInteger, nullable=False),
     Column("first_name", Text),
     Column("last_name", Text),
@@ -369,12 +351,7 @@ funnel_events = Table(
     "funnel_events",
     metadata,
     Column("id", BigIntPK, primary_key=True, autoincrement=True),
-    Column(
-        "bot_slug",
-        Text,
-        ForeignKey("bots.slug", ondelete="CASCADE", onupdate="CASCADE"),
-        nullable=False,
-    ),
+    _bot_slug(),
     Column("telegram_id", BigInteger, nullable=False),
     Column("event", Text, nullable=False),
     Column("occurred_at", UTCDateTime(), nullable=False),
@@ -388,12 +365,7 @@ payment_transactions = Table(
     "payment_transactions",
     metadata,
     Column("id", BigIntPK, primary_key=True, autoincrement=True),
-    Column(
-        "bot_slug",
-        Text,
-        ForeignKey("bots.slug", ondelete="CASCADE", onupdate="CASCADE"),
-        nullable=False,
-    ),
+    _bot_slug(),
     Column("telegram_id", BigInteger, nullable=False),
     Column("external_id", Text, nullable=False),
     Column("status", Text, nullable=False),
@@ -420,12 +392,7 @@ payment_transactions = Table(
 processed_updates = Table(
     "processed_updates",
     metadata,
-    Column(
-        "bot_slug",
-        Text,
-        ForeignKey("bots.slug", ondelete="CASCADE", onupdate="CASCADE"),
-        nullable=False,
-    ),
+    _bot_slug(),
     Column("update_id", BigInteger, nullable=False),
     Column("received_at", UTCDateTime(), nullable=False),
     PrimaryKeyConstraint("bot_slug", "update_id"),

@@ -7,12 +7,13 @@ text. `ShotTemplates.parse` refuses unknown variables naming the field (`buttons
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from disparo.domain.copy import CAPTION_LIMIT, CAPTIONED_MEDIA, TEXT_LIMIT, visible_length
 from disparo.domain.errors import DomainError
+from disparo.domain.experiment import Variant
 from disparo.domain.sending import Step, delivery_steps
 from disparo.domain.variables import (
     ATTRIBUTE_PREFIX,
@@ -183,3 +184,61 @@ def shot_steps(
         buttons=buttons,
         paid_broadcast=paid_broadcast,
     )
+
+
+Content = tuple[Step, ...] | Personalizer
+
+
+@dataclass(frozen=True, slots=True)
+class ShotContents:
+    """What a shot sends: its own content and each variant's (steps, or a Personalizer)."""
+
+    own: Content
+    variants: dict[str, Content]
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        copy: str,
+        media_type: str,
+        media_url: str | None,
+        buttons: Any,
+        variants: Sequence[Variant],
+        paid_broadcast: bool,
+        templated: bool,
+        timezone: str,
+    ) -> ShotContents:
+        """Every content of a shot, checked; ShotContentError or VariableError as
+        `shot_steps` raises them."""
+
+        def steps(copy: str, media_type: str, media_url: str | None, buttons: Any) -> Content:
+            return shot_steps(
+                copy=copy,
+                media_type=media_type,
+                media_url=media_url,
+                buttons=buttons,
+                paid_broadcast=paid_broadcast,
+                templated=templated,
+                timezone=timezone,
+            )
+
+        return cls(
+            steps(copy, media_type, media_url, buttons),
+            {v.name: steps(v.copy, v.media_type, v.media_url, v.buttons) for v in variants},
+        )
+
+    def of(self, variant: str | None) -> Content:
+        """The content a recipient of `variant` gets (None, or unknown: the shot's own)."""
+        return self.variants.get(variant or "", self.own)
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        """Every personal variable any of the contents reads, sorted."""
+        names = {
+            name
+            for content in (self.own, *self.variants.values())
+            if isinstance(content, Personalizer)
+            for name in content.templates.variables
+        }
+        return tuple(sorted(names))

@@ -20,7 +20,7 @@ from disparo.db.deliveries import Snapshot
 from disparo.db.leases import ClaimedShot
 from disparo.domain import outcomes, pacing
 from disparo.domain.outcomes import Action, ErrorStreak, Failure, FailureKind, Reason, Verdict
-from disparo.domain.personal import Personalizer, TooLongError, shot_steps
+from disparo.domain.personal import Personalizer, ShotContents, TooLongError
 from disparo.domain.sending import ShotContentError, Step
 from disparo.domain.statuses import DeliveryStatus
 from disparo.domain.variables import ContactValues, VariableError
@@ -82,8 +82,7 @@ class ShotSender:
         self._server_streak = 0
         self._streak = ErrorStreak()
         self._steps: tuple[Step, ...] = ()  # what every recipient gets (no variables)
-        self._personal: Personalizer | None = None  # or what builds each recipient's
-        self._variants: dict[str, tuple[Step, ...] | Personalizer] = {}  # each variant's
+        self._contents: ShotContents | None = None  # or what builds each recipient's
         self._requests = self.metrics.requests.labels(shot.bot_slug)
         self._in_flight_gauge = self.metrics.in_flight.labels(shot.bot_slug)
 
@@ -107,28 +106,24 @@ class ShotSender:
         """Send the shot; settle it according to why the loop ended; the reason."""
         shot = self.shot
         try:
-            steps = self._steps_of(shot.copy, shot.media_type, shot.media_url, shot.buttons)
-            for variant in shot.variants:
-                self._variants[variant.name] = self._steps_of(
-                    variant.copy, variant.media_type, variant.media_url, variant.buttons
-                )
-        except (ShotContentError, VariableError) as exc:
-            self.request_stop(Stop.SHOT_ERROR, f"{exc}")
-            return await self._settle([])
-        if isinstance(steps, Personalizer):  # each recipient's calls, from their own values
-            self._personal = steps
-        else:
-            self._steps = steps
-        self.reserver.variables = tuple(
-            sorted(
-                {
-                    name
-                    for each in (steps, *self._variants.values())
-                    if isinstance(each, Personalizer)
-                    for name in each.templates.variables
-                }
+            contents = ShotContents.build(
+                copy=shot.copy,
+                media_type=shot.media_type,
+                media_url=shot.media_url,
+                buttons=shot.buttons,
+                variants=shot.variants,
+                paid_broadcast=self.paid_broadcast,
+                templated=shot.templated,
+                timezone=self.reserver.gate.rules.timezone,
             )
-        )
+        except (ShotContentError, VariableError) as exc:
+            self.request_stop(Stop.SHOT_ERROR, str(exc))
+            return await self._settle([])
+        if isinstance(contents.own, Personalizer) or contents.variants:
+            self._contents = contents  # each recipient's calls: its variant's, its values
+        else:
+            self._steps = contents.own
+        self.reserver.variables = contents.variables
         total, reserved = shot.audience_total, []
         if total is None:
             if not await self.reserver.cleared():  # quiet hours waited out; expired: stop
@@ -165,24 +160,11 @@ class ShotSender:
         )
         return await finalize(self.settler, ending)
 
-    def _steps_of(
-        self, copy: str, media_type: str, media_url: str | None, buttons: Any
-    ) -> tuple[Step, ...] | Personalizer:
-        return shot_steps(
-            copy=copy,
-            media_type=media_type,
-            media_url=media_url,
-            buttons=buttons,
-            paid_broadcast=self.paid_broadcast,
-            templated=self.shot.templated,
-            timezone=self.reserver.gate.rules.timezone,
-        )
-
     async def _snapshot(self) -> Snapshot | None:
         """Write the audience, reserving the first batch with it (unless rules screen the
         recipients, or their values must be read: reservations do both); None if the lease
         is lost."""
-        shot = self.shot
+        shot, screened = self.shot, self.reserver.gate.rules.screens or self.reserver.variables
         snapshot = await self.store.snapshot_audience(
             shot.id,
             bot_slug=shot.bot_slug,
@@ -190,7 +172,7 @@ class ShotSender:
             recency_days=shot.recency_days,
             worker_id=self.worker_id,
             now=self.clock.now(),
-            reserve=0 if self.reserver.gate.rules.screens or self._personal else self.batch_size,
+            reserve=0 if screened else self.batch_size,
         )
         if snapshot is not None:
             self.progress.selected(snapshot.total)
@@ -201,11 +183,7 @@ class ShotSender:
             item = await self._next_item()
             if item is None:
                 break
-            if (
-                item.steps is None
-                and (self._personal is not None or item.variant in self._variants)
-                and not self._render(item)
-            ):
+            if self._contents is not None and item.steps is None and not self._render(item):
                 continue
             if not await self._in_flight_slot() or (probe := await self._acquire()) is None:
                 self._requeue(item)
@@ -267,7 +245,8 @@ class ShotSender:
     def _render(self, item: Item) -> bool:
         """Give the item its variant's calls, or build its own from its values; False (its
         outcome recorded) when its copy passes Telegram's limit or its content cannot be sent."""
-        content = self._variants.get(item.variant or "", self._personal or self._steps)
+        assert self._contents is not None
+        content = self._contents.of(item.variant)
         if not isinstance(content, Personalizer):
             item.steps = content
             return True
