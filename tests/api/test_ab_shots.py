@@ -243,3 +243,16 @@ async def test_the_csv_has_one_line_per_recipient(
     assert by_id[15]["paid_at"] == ""
     assert (await api.get(f"{SHOTS}/999999/conversions")).status == 404
     assert (await api.get(f"{SHOTS}/999999/conversions.csv")).status == 404
+
+
+async def test_stats_count_the_holdout_as_done(
+    api: Client, bot: dict[str, Any], db: Database
+) -> None:
+    """Holdout members are finished deliveries (progress), never skipped, and on the timeline."""
+    shot_id = await _fixture(api, db)
+    stats = (await api.get(f"{SHOTS}/{shot_id}/stats")).body
+    assert stats["holdout"] == 5
+    assert stats["skipped"] == 0
+    assert stats["sent"] == 20
+    assert stats["progress"] == 1.0
+    assert sum(point["holdout"] for point in stats["timeline"]) == 5

@@ -225,6 +225,7 @@ class TimelinePoint(BaseModel):
     skipped: int = Field(description="deliveries skipped in the bucket")
     error: int = Field(description="deliveries refused in the bucket")
     unknown: int = Field(description="deliveries of unknown outcome in the bucket")
+    holdout: int = Field(default=0, description="holdout members passed in the bucket")
 
 
 class ShotStats(DeliveryCounts):
