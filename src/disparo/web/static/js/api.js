@@ -74,6 +74,20 @@ export async function api(method, path, body, { raw = false, token = getToken(),
   return text ? JSON.parse(text) : null;
 }
 
+/** Fetch `path` (with the token) and save it as `filename`: a CSV export. */
+export async function download(path, filename) {
+  const response = await api("GET", path, undefined, { raw: true });
+  const url = URL.createObjectURL(await response.blob());
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = filename;
+  a.hidden = true;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
 /** `?a=1&b=2` from an object, leaving out empty values. */
 export function query(params) {
   const parts = Object.entries(params)
@@ -94,6 +108,8 @@ export const paths = {
   shotStats: (id) => `/shots/${encodeURIComponent(id)}/stats`,
   deliveries: (id, params) => `/shots/${encodeURIComponent(id)}/deliveries` + query(params || {}),
   deliveriesCsv: (id, params) => `/shots/${encodeURIComponent(id)}/deliveries.csv` + query(params || {}),
+  conversions: (id) => `/shots/${encodeURIComponent(id)}/conversions`,
+  conversionsCsv: (id) => `/shots/${encodeURIComponent(id)}/conversions.csv`,
   estimate: () => "/audience/estimate",
   tags: (slug) => `/bots/${encodeURIComponent(slug)}/tags`,
   tagsApply: (slug) => `/bots/${encodeURIComponent(slug)}/tags:apply`,

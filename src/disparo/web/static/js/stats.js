@@ -1,8 +1,9 @@
-// One shot's statistics: counters, pace, breakdown by reason, delivery-over-time chart and
-// the per-recipient log with a filter and a CSV download.
+// One shot's statistics: counters, pace, breakdown by reason, delivery-over-time chart, what it
+// sold (conversions.js) and the per-recipient log with a filter and a CSV download.
 
-import { api, paths } from "./api.js";
+import { api, download, paths } from "./api.js";
 import { cumulative, timelineChart, SERIES } from "./chart.js";
+import { conversionsPanel } from "./conversions.js";
 import { h, replace, poller } from "./dom.js";
 import { t, tOr, fmtNumber, fmtDateTime, fmtDuration, fmtRate } from "./i18n.js";
 import { botTimeZone } from "./state.js";
@@ -47,6 +48,7 @@ export function statsView({ id }) {
   const chart = h("div", { class: "card chart-card" });
   const copyCard = h("div", { class: "card copy-card" });
   const log = h("div", { class: "card deliveries" });
+  const conversions = conversionsPanel({ id, timeZone, startedAt: () => shot && shot.started_at });
   let shot = null;
   const segments = new Map(); // the name of the shot's segment, once fetched
   let stats = null;
@@ -99,13 +101,7 @@ export function statsView({ id }) {
   csv.addEventListener("click", async () => {
     csv.disabled = true;
     try {
-      const response = await api("GET", paths.deliveriesCsv(id), undefined, { raw: true });
-      const url = URL.createObjectURL(await response.blob());
-      const a = h("a", { href: url, download: `disparo-${id}.csv`, hidden: true });
-      document.body.append(a);
-      a.click();
-      a.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 10000);
+      await download(paths.deliveriesCsv(id), `disparo-${id}.csv`);
     } catch (err) {
       toast(err.message, "error");
     } finally {
@@ -163,8 +159,9 @@ export function statsView({ id }) {
         ),
         more,
       );
-      replace(el, head, h("div", { class: "stats-grid" }, summary, reasons, chart, copyCard, log));
+      replace(el, head, h("div", { class: "stats-grid" }, summary, conversions.el, reasons, chart, copyCard, log));
       built = true;
+      conversions.redraw();
     }
     replace(
       head,
@@ -261,6 +258,7 @@ export function statsView({ id }) {
     el,
     dispose: () => {
       poll.stop();
+      conversions.dispose();
       window.removeEventListener("resize", onResize);
     },
   };
