@@ -1,21 +1,24 @@
-// The delivery-over-time chart: cumulative outcomes as stacked areas, in plain SVG.
+// The delivery-over-time chart: cumulative outcomes as stacked areas, in plain SVG; lines over
+// time and bars with whiskers for a shot's conversions.
 
 import { svg } from "./dom.js";
 import { fmtNumber, fmtTime } from "./i18n.js";
 
 export const SERIES = ["sent", "skipped", "error", "unknown"];
+// Holdout members passed (measured, never sent) stack on top when a shot has them.
+const STACK = [...SERIES, "holdout"];
 const H = 240;
 const PAD = { top: 12, right: 12, bottom: 28, left: 52 };
 
-/** Points {t: Date, sent, skipped, error, unknown} as running totals, oldest first. */
+/** Points {t: Date, sent, skipped, error, unknown, holdout} as running totals, oldest first. */
 export function cumulative(timeline) {
   const points = (timeline || [])
     .map((p) => ({ ...p, t: new Date(p.t) }))
     .filter((p) => !Number.isNaN(p.t.getTime()))
     .sort((a, b) => a.t - b.t);
-  const totals = Object.fromEntries(SERIES.map((k) => [k, 0]));
+  const totals = Object.fromEntries(STACK.map((k) => [k, 0]));
   return points.map((p) => {
-    for (const k of SERIES) totals[k] += Number(p[k] || 0);
+    for (const k of STACK) totals[k] += Number(p[k] || 0);
     return { t: p.t, ...totals };
   });
 }
@@ -36,7 +39,7 @@ export function timelineChart(points, { timeZone, label, width = 640 } = {}) {
   // A single bucket still gets a visible width: start the chart one bucket earlier.
   const start = points.length > 1 ? first : first - 1000;
   const span = Math.max(1, last - start);
-  const top = niceMax(Math.max(...points.map((p) => SERIES.reduce((s, k) => s + p[k], 0))));
+  const top = niceMax(Math.max(...points.map((p) => STACK.reduce((s, k) => s + p[k], 0))));
   const innerW = W - PAD.left - PAD.right;
   const innerH = H - PAD.top - PAD.bottom;
   const x = (t) => PAD.left + ((t - start) / span) * innerW;
@@ -56,9 +59,9 @@ export function timelineChart(points, { timeZone, label, width = 640 } = {}) {
     );
   }
   // Stack from the bottom: sent, then skipped, error, unknown.
-  const withStart = points.length > 1 ? points : [{ t: new Date(start), sent: 0, skipped: 0, error: 0, unknown: 0 }, ...points];
+  const withStart = points.length > 1 ? points : [{ t: new Date(start), sent: 0, skipped: 0, error: 0, unknown: 0, holdout: 0 }, ...points];
   let below = withStart.map(() => 0);
-  for (const key of SERIES) {
+  for (const key of STACK) {
     const above = withStart.map((p, i) => below[i] + p[key]);
     if (above.some((v, i) => v !== below[i])) {
       const upper = withStart.map((p, i) => `${x(p.t.getTime()).toFixed(1)},${y(above[i]).toFixed(1)}`);

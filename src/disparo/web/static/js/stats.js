@@ -213,7 +213,7 @@ export function statsView({ id }) {
       h("h2", { class: "card-title" }, t("stats.timeline")),
       svgChart ? h("div", { class: "chart-wrap", "data-testid": "chart" }, svgChart) : h("p", { class: "muted" }, t("stats.timeline.empty")),
       svgChart
-        ? h("div", { class: "chart-legend" }, SERIES.map((k) => h("span", { class: ["legend-item", `legend-${k}`] }, h("i", { class: "dot" }), t(`counts.${k}`))))
+        ? h("div", { class: "chart-legend" }, [...SERIES, ...(stats.holdout ? ["holdout"] : [])].map((k) => h("span", { class: ["legend-item", `legend-${k}`] }, h("i", { class: "dot" }), t(`counts.${k}`))))
         : null,
     );
   }
