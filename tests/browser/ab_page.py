@@ -1,13 +1,19 @@
 """Helpers of the browser tests of A/B tests and conversions: the form's variant tabs and
-conversion rows, and shots with variants created through the API."""
+conversion rows, shots with variants created through the API, who they reached, payments
+planted after it, and money and rates written as the page writes them."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import csv
+import io
+import time
+import urllib.request
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from admin_page import Stack
+from audience_page import import_rows
 from playwright.sync_api import Locator, Page, expect
 
 
@@ -62,3 +68,56 @@ def create_ab_shot(
     if conversions is not None:
         body["conversions"] = conversions
     return int(stack.api("POST", "/admin/api/shots", body)["id"])
+
+
+def wait_for_shot(stack: Stack, shot_id: int, done: Any, timeout_s: float = 40) -> dict[str, Any]:
+    """Poll GET /shots/{id} until `done(shot)`; the shot then."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        shot = dict(stack.api("GET", f"/admin/api/shots/{shot_id}"))
+        if done(shot):
+            return shot
+        assert time.monotonic() < deadline, f"shot {shot_id} stayed {shot['status']}"
+        time.sleep(0.3)
+
+
+def recipients(stack: Stack, shot_id: int) -> list[dict[str, str]]:
+    """The shot's recipients from its conversions CSV: telegram_id, group, status, ..."""
+    request = urllib.request.Request(
+        f"{stack.base_url}/admin/api/shots/{shot_id}/conversions.csv",
+        headers={"Authorization": f"Bearer {stack.token}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return list(csv.DictReader(io.StringIO(answer.read().decode())))
+
+
+def reached(rows: list[dict[str, str]]) -> dict[str, list[int]]:
+    """The Telegram ids the shot reached (sent, or a holdout member's turn), per group."""
+    groups: dict[str, list[int]] = {}
+    for row in rows:
+        if row["status"] in ("sent", "holdout"):
+            groups.setdefault(row["group"], []).append(int(row["telegram_id"]))
+    return groups
+
+
+def pay_now(stack: Stack, slug: str, paid: dict[int, int]) -> None:
+    """A PIX created and paid right now for each contact (`paid[telegram_id]` cents): after the
+    shot reached them, so each counts as pix_created and paid, its amount as revenue."""
+    when = datetime.now(UTC).isoformat()
+    rows = [
+        {"telegram_id": tid, "external_id": f"ab-{slug}-{tid}", "status": "paid"}
+        | {"amount_cents": cents, "currency": "BRL", "created_at": when, "paid_at": when}
+        for tid, cents in paid.items()
+    ]
+    import_rows(stack, slug, "transactions", rows)
+
+
+def reais(cents: float) -> str:
+    """R$ as the page writes it in pt-BR: R$ 1.499,00."""
+    text = f"{cents / 100:,.2f}".replace(",", "_").replace(".", ",").replace("_", ".")
+    return f"R$\u00a0{text}"
+
+
+def percent_pt(ratio: float) -> str:
+    """A rate as the page writes it in pt-BR, one decimal: 35,7%."""
+    return f"{ratio * 100:.1f}".replace(".", ",") + "%"
