@@ -52,6 +52,14 @@ def test_two_variants_a_holdout_and_two_conversion_events_are_stored_as_typed(
     panel.get_by_placeholder("https://…").fill("https://example.com/b")
     expect(page.locator(".form-side").get_by_test_id("preview")).to_contain_text("Oferta B")
 
+    page.locator('[data-action="add-variant"]').click()
+    expect(variant_tab(page, 2)).to_contain_text("C")
+    page.locator('.variant-panel[data-variant="2"] [data-action="remove-variant"]').click()
+    expect(page.locator(".variant-tab")).to_have_count(2)
+    expect(variant_tab(page, 1)).to_have_attribute("aria-selected", "true")
+    expect(variant_field(page, 1, "copy")).to_have_value(
+        "<i>Oferta B</i>: frete grátis, {first_name|amigo}!"
+    )
     page.locator("#holdout_percent").fill("10")
     expect(page.get_by_test_id("holdout-sentence")).to_have_text(
         "10 % do público não recebe nada e serve de comparação."

@@ -24,7 +24,9 @@ PRICE = {"holdout": 4_990, "A": 9_990, "B": 14_990}
 
 
 def _text(page: Page, group: str, col: str) -> str:
-    cell = page.locator(f'[data-testid="conversions-table"] tr[data-group="{group}"] [data-col="{col}"]')
+    cell = page.locator(
+        f'[data-testid="conversions-table"] tr[data-group="{group}"] [data-col="{col}"]'
+    )
     return cell.inner_text().replace("\u00a0", " ")
 
 
