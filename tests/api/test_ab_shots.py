@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from api_support import Client
+from api_support import TOKEN, Client
 from scipy import stats as scipy_stats
 from sqlalchemy import insert, update
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
@@ -256,3 +256,18 @@ async def test_stats_count_the_holdout_as_done(
     assert stats["sent"] == 20
     assert stats["progress"] == 1.0
     assert sum(point["holdout"] for point in stats["timeline"]) == 5
+
+
+async def test_a_test_send_of_one_variant(api: Client, sim: Client, bot: dict[str, Any]) -> None:
+    """`variant` picks what the chat receives; an unknown one is a 422 listing them."""
+    await sim.post(f"/sim/bots/{TOKEN}/users", [{"id": 42, "state": "active"}], token=None)
+    shot = (await api.post(SHOTS, ab_shot())).body
+    sent = await api.post(f"{SHOTS}/{shot['id']}/test", {"telegram_id": 42, "variant": "B"})
+    assert sent.status == 200, sent.body
+    assert sent.body["messages"][0]["text"] == "Oferta B"
+    default = await api.post(f"{SHOTS}/{shot['id']}/test", {"telegram_id": 42})
+    assert default.body["messages"][0]["text"] == "Oferta A"
+    unknown = await api.post(f"{SHOTS}/{shot['id']}/test", {"telegram_id": 42, "variant": "C"})
+    assert unknown.status == 422
+    assert unknown.body["error"]["field"] == "variant"
+    assert "A, B" in unknown.body["error"]["message"]

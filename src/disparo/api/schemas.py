@@ -282,6 +282,9 @@ class PreviewIn(BaseModel):
         le=TELEGRAM_ID_LIMIT,
         description="the chat (user id) that receives the preview",
     )
+    variant: str | None = Field(
+        default=None, max_length=32, description="send this variant's content (default: A's)"
+    )
 
 
 class PreviewOut(BaseModel):

@@ -42,6 +42,7 @@ from disparo.api.views import (
 from disparo.db import shots as shot_queries
 from disparo.db.audience import estimate_audience_size
 from disparo.db.bots import bot_exists, get_bot
+from disparo.db.experiment import variants_of
 from disparo.domain.sending import ShotContentError
 from disparo.domain.statuses import DeliveryStatus, MediaType, ShotStatus, Target
 from disparo.telegram import TelegramAPIError, TelegramError
@@ -211,12 +212,21 @@ async def preview_shot(
         if bot is None:
             raise not_found(f"bot '{shot.bot_slug}'")
         copy, buttons = shot.copy, shot.buttons
+        media_type, media_url = shot.media_type, shot.media_url
+        if body.variant is not None:
+            variants = {v.name: v for v in (await variants_of(conn, [shot_id])).get(shot_id, ())}
+            if body.variant not in variants:
+                known = ", ".join(variants) or "none: this shot has no variants"
+                raise invalid("variant", f"no variant {body.variant!r} (variants: {known})")
+            chosen = variants[body.variant]
+            copy, buttons = chosen.copy, chosen.buttons
+            media_type, media_url = chosen.media_type, chosen.media_url
         if shot.templated:  # filled in with the test chat's values when it is a contact
-            templates = parsed_templates(shot.copy, shot.buttons)
+            templates = parsed_templates(copy, buttons)
             copy, buttons, _, _ = await render_for(
                 conn, shot.bot_slug, body.telegram_id, templates, buttons, timezone=bot.timezone
             )
-    content = Content(copy, MediaType(shot.media_type), shot.media_url, buttons)
+    content = Content(copy, MediaType(media_type), media_url, buttons)
     try:
         messages = await send_preview(telegram.bot(bot.token), body.telegram_id, content)
     except ShotContentError as exc:
