@@ -105,8 +105,13 @@ async def test_bad_experiments_are_refused(
 async def test_the_experiment_is_fixed_once_the_audience_is_written(
     api: Client, bot: dict[str, Any], db: Database
 ) -> None:
-    """Editable while pending; 409 once each recipient's group was recorded."""
+    """Editable while pending; the content of a shot with variants is its variants'; 409 once
+    each recipient's group was recorded."""
     shot = (await api.post(SHOTS, ab_shot())).body
+    copy = await api.patch(f"{SHOTS}/{shot['id']}", {"copy": "Nova"})
+    assert copy.status == 422
+    assert copy.body["error"]["field"] == "copy"
+    assert "variants" in copy.body["error"]["message"]
     edited = await api.patch(f"{SHOTS}/{shot['id']}", {"holdout_percent": 10, "variants": None})
     assert edited.status == 200, edited.body
     assert edited.body["holdout_percent"] == 10

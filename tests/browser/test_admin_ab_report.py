@@ -155,6 +155,7 @@ def test_winner_mode_waits_for_its_decision_and_shows_it(page: Page, stack: Stac
     expect(panel.get_by_test_id("winner-waiting")).to_contain_text("Teste concluído em")
     expect(panel.get_by_test_id("winner-waiting")).to_contain_text("(daqui a 1 h 59 min)")
     expect(panel.locator('tr[data-group="undecided"] th')).to_have_text("Aguardando a vencedora")
+    expect(page.locator(".badge-pending").first).to_have_text("Aguardando vencedora")
 
     decision = {
         **waiting["winner_decision"],

@@ -174,11 +174,12 @@ def summary(
             "en": f"{who_en} earned {amount(abs(iv['value']), True)}{what_en} "
             f"{'more' if more else 'less'} than sending nothing ({ci_en}).",
         }
+    above = iv["value"] >= 0
     return {
         "pt-BR": f"Ainda inconclusivo: {who_pt[0].lower() + who_pt[1:]} ficou "
-        f"{amount(iv['value'], False)}{what_pt} acima do holdout, mas a diferença pode ser "
-        f"zero ({ci_pt}).",
+        f"{amount(abs(iv['value']), False)}{what_pt} {'acima' if above else 'abaixo'} do grupo "
+        f"de controle, mas a diferença pode ser zero ({ci_pt}).",
         "en": f"Still inconclusive: {who_en[0].lower() + who_en[1:]} is "
-        f"{amount(iv['value'], True)}{what_en} above the holdout, but the difference may be "
-        f"zero ({ci_en}).",
+        f"{amount(abs(iv['value']), True)}{what_en} {'above' if above else 'below'} the "
+        f"holdout, but the difference may be zero ({ci_en}).",
     }

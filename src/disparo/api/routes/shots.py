@@ -296,6 +296,7 @@ async def edit_shot(shot_id: ShotId, body: ShotPatch, db: DB, now: Now) -> ShotO
 
 
 _EXPERIMENT_FIELDS = {"variants", "holdout_percent", "conversions", "winner"}
+_CONTENT_FIELDS = {"copy_text", "media_type", "media_url", "buttons"}
 
 
 async def _experiment_changes(
@@ -305,6 +306,14 @@ async def _experiment_changes(
     winner mode go into `changes`. Refused (409) once the audience is written: each
     recipient's group was recorded then."""
     given = _EXPERIMENT_FIELDS & body.model_fields_set
+    content = _CONTENT_FIELDS & body.model_fields_set
+    if content and "variants" not in given and (await variants_of(conn, [shot.id])).get(shot.id):
+        field = "copy" if "copy_text" in content else sorted(content)[0]
+        raise invalid(
+            field,
+            "this shot sends its variants (its own copy is variant A's): "
+            "change the content with variants",
+        )
     if not given:
         return None, None
     if shot.audience_total is not None:

@@ -12,7 +12,7 @@ import { copyPreview, deleteShotById, progressBlock } from "./shots.js";
 import { audienceChip, emptyState, stat, statusBadge, toast } from "./ui.js";
 
 const FINAL = new Set(["sent", "skipped", "error", "cancelled", "expired"]);
-const FILTERS = ["", "sent", "skipped", "error", "unknown", "pending"];
+const FILTERS = ["", "sent", "skipped", "error", "unknown", "holdout", "pending"];
 
 function reasonLabel(reason) {
   return tOr(`reason.${reason}`, reason);

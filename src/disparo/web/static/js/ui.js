@@ -53,7 +53,8 @@ export function confirmDialog({ title, body, ok, cancel, danger = true }) {
 /** The shot's status as a coloured badge. */
 export function statusBadge(shot) {
   let key = shot.status;
-  if (key === "pending" && new Date(shot.scheduled_at) <= new Date()) key = "pending_due";
+  if (key === "pending" && shot.winner_decision && !shot.winner_decision.winner) key = "pending_winner";
+  else if (key === "pending" && new Date(shot.scheduled_at) <= new Date()) key = "pending_due";
   return h("span", { class: ["badge", `badge-${shot.status}`], "data-status": shot.status }, t(`status.${key}`));
 }
 

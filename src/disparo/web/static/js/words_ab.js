@@ -55,6 +55,7 @@ export const AB_PT = {
   "shots.holdout": "controle {n} %",
   "shots.winner": "vencedora automática",
   "counts.holdout": "Controle",
+  "status.pending_winner": "Aguardando vencedora",
   "delivery.holdout": "Controle",
 
   "conv.title": "Conversões",
@@ -159,6 +160,7 @@ export const AB_EN = {
   "shots.holdout": "holdout {n} %",
   "shots.winner": "auto winner",
   "counts.holdout": "Holdout",
+  "status.pending_winner": "Waiting for the winner",
   "delivery.holdout": "Holdout",
 
   "conv.title": "Conversions",
