@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Integer, case, delete, insert, literal, select, type_coerce
+from sqlalchemy import BigInteger, Integer, case, delete, insert, literal, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -21,7 +21,7 @@ q = shots_queue.c
 def bucket_of(shot_id: int, telegram_id: ColumnElement[Any]) -> ColumnElement[int]:
     """`domain.experiment.bucket` as a SQL expression (the same arithmetic, both backends)."""
     p = literal(PRIME, Integer)
-    sid = literal(shot_id, Integer)
+    sid = literal(shot_id, BigInteger)
     x = ((telegram_id % p) + p) % p
     y = (x * 7919 + sid % p) % p
     z = (y * (sid % 9973 + 2)) % p

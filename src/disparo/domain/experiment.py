@@ -15,7 +15,6 @@ from typing import Any
 
 BUCKETS = 10_000
 HOLDOUT = "holdout"
-CONVERSION_EVENTS = ("pix_created", "paid")  # and any funnel event's name
 DEFAULT_WINDOW_HOURS = 72
 MAX_WINDOW_HOURS = 720
 MAX_GOALS = 4
