@@ -71,7 +71,8 @@ class Output:
 
 
 def test_demo_seeds_two_bots_prints_url_and_token_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    """The demo prints a working admin URL and token, its worker sends, and Ctrl-C ends all."""
+    """The demo prints a working admin URL and token, its worker sends, its A/B shot gets
+    conversions from simulated buyers, and Ctrl-C ends all."""
     port, sim_port = _free_port(), _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DISPARO_")}
     demo = subprocess.Popen(
@@ -136,10 +137,31 @@ def test_demo_seeds_two_bots_prints_url_and_token_and_stops_on_ctrl_c(tmp_path: 
             assert time.monotonic() < deadline, "the demo's worker sent nothing in 15 s"
             time.sleep(0.3)
 
+        # The A/B shot went out on its own; simulated buyers pay for it within minutes.
+        ab = re.search(r"^\s+A/B test\s+shot (\d+) of loja-da-ana", output, re.MULTILINE)
+        assert ab, output
+        ab_shot = int(ab.group(1))
+        assert f"{base}/admin/#/shots/{ab_shot}" in output
+        assert "Conversões" in output
+        shown = _call(f"{base}/admin/api/shots/{ab_shot}", token)
+        assert [v["name"] for v in shown["variants"]] == ["A", "B"]
+        assert shown["holdout_percent"] == 20
+        assert [c["event"] for c in shown["conversions"]] == ["paid", "pix_created"]
+        deadline = time.monotonic() + 60
+        while True:
+            report = _call(f"{base}/admin/api/shots/{ab_shot}/conversions", token)
+            if any(sum(g["conversions"].values()) for g in report["groups"]):
+                break
+            assert time.monotonic() < deadline, f"no conversions in 60 s: {report}"
+            time.sleep(1)
+        assert {g["name"] for g in report["groups"]} == {"A", "B", "holdout"}
+
         demo.send_signal(signal.SIGINT)
         printed.wait_for("Disparo demo stopped.", timeout_s=30)
         assert demo.wait(timeout=15) == 0
         printed.thread.join(timeout=5)
+        assert "Traceback" not in printed.text
+        assert "[DEMO][BUYERS]" not in printed.text  # the buyers keep the terminal quiet
         for listening in (port, sim_port):
             with socket.socket() as sock:
                 assert sock.connect_ex(("127.0.0.1", listening)) != 0

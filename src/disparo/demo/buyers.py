@@ -318,4 +318,7 @@ async def start_ab_test(api_url: str, admin_token: str, bot_slug: str) -> int:
 async def run_buyers(api_url: str, admin_token: str, bot_slug: str, shot_id: int) -> None:
     """The demo's simulated buyers of shot `shot_id`, until they are all in or cancelled."""
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-        await Buyers(session, api_url, admin_token, bot_slug, shot_id).run()
+        try:
+            await Buyers(session, api_url, admin_token, bot_slug, shot_id).run()
+        except Exception:  # a bug: the demo goes on without buyers, the log says why
+            log.exception("[DEMO][BUYERS] stopped", extra={"shot_id": shot_id})

@@ -1,13 +1,15 @@
 """`disparo demo`: the whole product on one machine, on SQLite and the Telegram simulator.
 
 Thin on purpose: a fresh database, the simulator in its own process, `disparo serve` (API and
-worker) in this one, then `demo_seed` feeds the bots through the real ingestion paths.
+worker) in this one, then `demo_seed` feeds the bots through the real ingestion paths, an A/B
+shot goes out and simulated buyers (buyers.py) pay for it in the background.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import secrets
 import signal
@@ -22,6 +24,7 @@ import aiohttp
 from pydantic import SecretStr
 
 from disparo.config import Settings, load_settings
+from disparo.demo.buyers import run_buyers, start_ab_test
 from disparo.demo.seed import DEMO_BOTS, SeedError, SeedReport, seed_demo
 from disparo.logs import configure_logging
 
@@ -79,9 +82,10 @@ async def _wait_ready(url: str, server: asyncio.Task[None]) -> None:
 
 
 def _banner(
-    args: argparse.Namespace, settings: Settings, database: Path, report: SeedReport
+    args: argparse.Namespace, settings: Settings, database: Path, report: SeedReport, ab_shot: int
 ) -> str:
     token = settings.require_admin_token().get_secret_value()
+    ab_bot = DEMO_BOTS[0].slug
     shown = "localhost" if args.host in ("0.0.0.0", "::") else args.host  # noqa: S104 - a display name
     base = f"http://{shown}:{args.port}"
     bots = "\n".join(
@@ -99,10 +103,18 @@ def _banner(
         f"  simulator   {settings.telegram_api_url}  (a Telegram Bot API look-alike)\n"
         f"  database    {database}\n\n"
         f"  bots\n{bots}\n\n"
+        f"  A/B test    shot {ab_shot} of {ab_bot}, sent now: variant A (a discount) against B\n"
+        "              (a deadline), 50/50, and a 20% holdout sent nothing. On its statistics\n"
+        f"              screen, {base}/admin/#/shots/{ab_shot}, the “Conversões” panel\n"
+        "              fills in over the next minutes as simulated buyers create PIX and pay\n"
+        "              (B sells most; the holdout buys at a baseline rate). The demo compresses\n"
+        "              the hours after a message into seconds to a couple of minutes.\n\n"
         "  Try it: open the admin page, click “Novo disparo”, keep Público /start and “Agora”,\n"
         "  write a message and create it. It is delivered at Telegram's pace (25 messages/s);\n"
         "  watch the progress bar, then the Bloqueados/Desativados counts of the bot go up as\n"
-        "  the shot meets users who blocked the bot or deleted their account.\n\n"
+        "  the shot meets users who blocked the bot or deleted their account. A bot sends one\n"
+        f"  shot at a time: on {ab_bot} yours starts once the A/B shot is done (about two\n"
+        "  minutes); on the other bot at once.\n\n"
         "Press Ctrl-C to stop.\n"
     )
 
@@ -126,6 +138,8 @@ async def _serve_and_seed(args: argparse.Namespace, settings: Settings, database
                 token,
                 progress=lambda line: print(line, flush=True),
             )
+            ab_bot = DEMO_BOTS[0].slug
+            ab_shot = await start_ab_test(local, token, ab_bot)
         except (SeedError, aiohttp.ClientError) as exc:
             if server.done():  # Ctrl-C during the seeding: not an error
                 return 130
@@ -133,8 +147,15 @@ async def _serve_and_seed(args: argparse.Namespace, settings: Settings, database
             signal.raise_signal(signal.SIGTERM)  # uvicorn stops on it, cleanly
             await server
             return 1
-        print(_banner(args, settings, database, report), flush=True)
-        await server
+        # Buyers pay for the A/B shot in the background; the banner does not wait for them.
+        buyers = asyncio.create_task(run_buyers(local, token, ab_bot, ab_shot))
+        print(_banner(args, settings, database, report, ab_shot), flush=True)
+        try:
+            await server
+        finally:
+            buyers.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await buyers
         return 0
     finally:
         await db.dispose()
