@@ -64,6 +64,10 @@ async def test_buyers_pay_at_the_planted_rates(
         headers={"Content-Type": "application/x-ndjson"},
     )
     assert imported.body["inserted"] == len(AUDIENCE), imported.body
+    # Every seventh user blocked the bot without telling it: the shot cannot reach them.
+    blocked = [{"id": tid, "state": "blocked"} for tid in AUDIENCE if tid % 7 == 0]
+    sim = Client(settings.telegram_api_url, api.session)
+    assert (await sim.post(f"/sim/bots/{TOKEN}/users", blocked, token=None)).status == 200
     shot_id = await start_ab_test(api.base_url, ADMIN_TOKEN, "loja")
     shot = (await api.get(f"/admin/api/shots/{shot_id}")).body
     assert (shot["holdout_percent"], [v["name"] for v in shot["variants"]]) == (20, ["A", "B"])
@@ -109,7 +113,8 @@ async def test_buyers_pay_at_the_planted_rates(
     for row in rows:
         group, tid = row["group"], int(row["telegram_id"])
         recipients[group] += 1
-        rates, unit = PLANTED[group], _unit(tid, "buy")
+        baseline = row["status"] != "sent"  # nothing reached it: it buys as without a message
+        rates, unit = PLANTED["holdout" if baseline else group], _unit(tid, "buy")
         buys, pays = unit < rates.pix, unit < rates.paid
         pix[group] += buys
         paid[group] += pays
@@ -123,6 +128,9 @@ async def test_buyers_pay_at_the_planted_rates(
             after = _at(row["paid_at"]) - _at(row["pix_created_at"])
             assert timedelta(seconds=DELAYS.pay_s[0]) <= after <= timedelta(seconds=DELAYS.pay_s[1])
     assert set(recipients) == {"A", "B", "holdout"}
+    unreached = {r["id"] for r in blocked}  # a holdout member is never tried: not skipped
+    skipped = {int(row["telegram_id"]) for row in rows if row["status"] == "skipped"}
+    assert skipped == {int(r["telegram_id"]) for r in rows if r["group"] != "holdout"} & unreached
     assert all(pix[g] > paid[g] > 0 for g in recipients)  # a truth worth checking
 
     report = (await api.get(f"/admin/api/shots/{shot_id}/conversions")).body

@@ -9,6 +9,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import BigInteger, insert, literal, select, update
 from worker_support import (
     NOW,
@@ -164,17 +165,19 @@ async def test_variants_holdout_and_a_planted_effect(
     assert sentence["en"].startswith("Variant B earned R$ ")
 
 
-async def _exposed(db: Database, *, holdout: bool = False) -> tuple[int, datetime]:
-    """A shot with conversion events and one recipient (7) reached at NOW (as its delivery,
-    or as a holdout member's turn)."""
+async def _exposed(
+    db: Database, *, status: str = "sent", variant: str | None = None
+) -> tuple[int, datetime]:
+    """A shot with conversion events and one recipient (7) reached at NOW: as its delivery, or
+    as the turn of a holdout member or of a recipient it could not reach."""
     await add_bot(db, "loja")
     await add_contacts(db, "loja", [7])
     shot_id = await add_shot(db, "loja")
     async with db.write() as conn:
         await write_experiment(conn, shot_id, "loja", goals=(Goal("paid", 72), Goal("lead", 2)))
         row = {"shot_id": shot_id, "bot_slug": "loja", "telegram_id": 7, "seq": 1}
-        if holdout:
-            row |= {"status": "holdout", "variant": "holdout", "updated_at": NOW}
+        if status != "sent":
+            row |= {"status": status, "variant": variant, "updated_at": NOW}
         else:
             row |= {"status": "sent", "sent_at": NOW, "updated_at": NOW + timedelta(seconds=1)}
         await conn.execute(insert(shots_sent).values(**row))
@@ -230,9 +233,15 @@ async def test_windows_repeats_and_late_payments(db: Database) -> None:
     assert (await _conversions(db, shot_id))["paid"][1:3] == (3 * PRICE, 3)
 
 
-async def test_a_holdout_member_converts_after_its_turn(db: Database) -> None:
-    """A holdout member is followed like a recipient, from the moment its turn came."""
-    shot_id, at = await _exposed(db, holdout=True)
+@pytest.mark.parametrize(
+    ("status", "variant"), [("holdout", "holdout"), ("skipped", "B"), ("error", None)]
+)
+async def test_a_recipient_not_delivered_converts_after_its_turn(
+    db: Database, status: str, variant: str | None
+) -> None:
+    """A holdout member, or a recipient the shot could not reach, is followed like a delivered
+    one from the moment its turn came (intention to treat)."""
+    shot_id, at = await _exposed(db, status=status, variant=variant)
     async with db.write() as conn:
         await conn.execute(
             insert(payment_transactions),
@@ -242,7 +251,7 @@ async def test_a_holdout_member_converts_after_its_turn(db: Database) -> None:
         at + timedelta(hours=9),
         PRICE,
         1,
-        "holdout",
+        variant,
     )
 
 

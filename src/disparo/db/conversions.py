@@ -23,6 +23,12 @@ from disparo.domain.statuses import DeliveryStatus
 
 s = shots_sent.c
 c = shot_conversions.c
+_REACHED = {
+    DeliveryStatus.HOLDOUT.value,
+    DeliveryStatus.SKIPPED.value,
+    DeliveryStatus.ERROR.value,
+    DeliveryStatus.UNKNOWN.value,
+}
 
 
 def _epoch(conn: AsyncConnection, when: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -95,7 +101,8 @@ async def recipient_page(
     conn: AsyncConnection, shot_id: int, events: Sequence[str], *, after: int, limit: int
 ) -> tuple[list[tuple[Any, ...]], int | None]:
     """One page of recipients in send order after seq `after`: telegram_id, variant, status,
-    when the shot reached them (sent_at, or a holdout member's turn), each event's
+    when the shot reached them (sent_at, or the turn of a holdout member or of a recipient
+    it could not reach), each event's
     converted_at, and the revenue; and the seq to continue after (None: the last page)."""
     query = (
         select(s.seq, s.telegram_id, s.variant, s.status, s.sent_at, s.updated_at)
@@ -115,8 +122,8 @@ async def recipient_page(
     page = []
     for r in rows:
         mine = found.get(r.telegram_id, {})
-        held = r.status == DeliveryStatus.HOLDOUT.value
-        reached = r.sent_at if r.sent_at is not None else (r.updated_at if held else None)
+        turn = r.status in _REACHED and r.sent_at is None  # its turn came, nothing delivered
+        reached = r.sent_at if r.sent_at is not None else (r.updated_at if turn else None)
         revenue = mine[REVENUE_EVENT][1] if REVENUE_EVENT in mine else 0
         converted = [mine[e][0] if e in mine else None for e in events]
         page.append((r.telegram_id, r.variant, r.status, reached, *converted, revenue))

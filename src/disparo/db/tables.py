@@ -49,6 +49,9 @@ def _one_of(column: str, values: type) -> CheckConstraint:
     return CheckConstraint(f"{column} IN ({listed})", name=f"{column}_valid")
 
 
+_TURN = "sent_at IS NULL AND status IN ('holdout', 'skipped', 'error', 'unknown')"
+
+
 def _timestamps() -> tuple[Column[object], Column[object]]:
     return (
         Column("created_at", UTCDateTime(), nullable=False, server_default=func.now()),
@@ -140,9 +143,7 @@ shots_queue = Table(
     # Copy and button URLs are in template syntax (migration 0005): variables and {{ }}. Rows
     # older than templates are false and are sent exactly as stored.
     Column("templated", Boolean, nullable=False, server_default=false()),
-    # A/B measurement (migration 0007): the share of the audience kept as a holdout (never
-    # sent anything, followed like the others); winner mode's settings ({test_percent,
-    # wait_hours, min_sample}) and, once taken, its decision.
+    # A/B (0007): the holdout's share; winner mode's settings and, once taken, its decision.
     Column("holdout_percent", Integer, nullable=False, server_default=text("0")),
     Column("winner", JSON(none_as_null=True)),
     Column("winner_decision", JSON(none_as_null=True)),
@@ -184,8 +185,8 @@ shots_sent = Table(
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("sent_at", UTCDateTime()),
     Column("updated_at", UTCDateTime()),
-    # The recipient's variant's name, `holdout`, or NULL (a shot without variants, or winner
-    # mode's remainder until the winner is chosen); decided once, at the snapshot (0007).
+    # The variant's name, `holdout`, or NULL (no variants, or winner mode's undecided remainder);
+    # decided once, at the snapshot (0007).
     Column("variant", Text),
     PrimaryKeyConstraint("shot_id", "telegram_id"),
     _one_of("status", DeliveryStatus),
@@ -200,8 +201,7 @@ shots_sent = Table(
         postgresql_where=text("sent_at IS NOT NULL"),
         sqlite_where=text("sent_at IS NOT NULL"),
     ),
-    # One contact's sent deliveries by time: the frequency cap and the `received_shot` filter
-    # (migration 0004).
+    # One contact's sent deliveries by time: frequency cap, `received_shot` filter (0004).
     Index(
         "idx_shots_sent_contact",
         "bot_slug",
@@ -210,14 +210,14 @@ shots_sent = Table(
         postgresql_where=text("sent_at IS NOT NULL"),
         sqlite_where=text("sent_at IS NOT NULL"),
     ),
-    # Holdout members by the time their turn came: a conversion's lookup (migration 0007).
+    # Recipients reached without a delivery, by their turn: conversions' lookup (0007).
     Index(
-        "idx_shots_sent_holdout",
+        "idx_shots_sent_turn",
         "bot_slug",
         "telegram_id",
         "updated_at",
-        postgresql_where=text("status = 'holdout'"),
-        sqlite_where=text("status = 'holdout'"),
+        postgresql_where=text(_TURN),
+        sqlite_where=text(_TURN),
     ),
 )
 

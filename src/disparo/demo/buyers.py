@@ -33,13 +33,12 @@ class Rates:
     paid: float
 
 
-# The planted truth, as shares of the recipients the shot reached (`reached_at` set: a variant's
-# deliveries, every holdout member): the holdout buys at a baseline rate without any message,
-# the discount (A) a little more, the deadline (B) clearly more; the report should find B's
-# lift. Who and when is decided by `draw` over the Telegram id and DEMO_SEED (see
-# `plan_purchase`). The report divides by every recipient, and a variant's skipped recipients
-# (blocked, deleted: about a fifth in the demo) buy nothing here, so a variant's rates there
-# read lower than planted by that share; the holdout's do not.
+# The planted truth, as shares of the recipients whose turn came (`reached_at` set): without a
+# message (the holdout, and a variant's recipients it never reached: blocked, deleted, about a
+# fifth in the demo) people buy at the baseline rate; a delivered discount (A) makes them buy a
+# little more, a delivered deadline (B) clearly more. The report, which counts every recipient,
+# should then find B's lift, diluted by the share it could not reach (the true effect of sending
+# it). Who and when is decided by `draw` over the Telegram id and DEMO_SEED (`plan_purchase`).
 PLANTED: Mapping[str, Rates] = MappingProxyType(
     {
         HOLDOUT: Rates(pix=0.08, paid=0.04),
@@ -136,6 +135,12 @@ class Purchase:
         return row
 
 
+def rates_of(row: Mapping[str, str]) -> str:
+    """Which planted rates a recipient of the conversions CSV buys at: its group's when the
+    message was delivered, the baseline (the holdout's) when nothing reached it."""
+    return row["group"] if row["status"] == "sent" else HOLDOUT
+
+
 def _between(span: tuple[float, float], unit: float) -> timedelta:
     least, most = span
     return timedelta(milliseconds=round((least + (most - least) * unit) * 1000))
@@ -216,11 +221,12 @@ class Buyers:
         return shot["status"] in ENDED
 
     async def _reached(self) -> Iterator[tuple[int, str, datetime]]:
-        """Each recipient the shot reached so far: Telegram id, group, when."""
+        """Each recipient whose turn came so far: Telegram id, the rates it buys at (its
+        group's if the message reached it, else the baseline), when."""
         path = f"/admin/api/shots/{self.shot_id}/conversions.csv"
         text = (await self._request("GET", path)).decode()
         return (
-            (int(row["telegram_id"]), row["group"], datetime.fromisoformat(row["reached_at"]))
+            (int(row["telegram_id"]), rates_of(row), datetime.fromisoformat(row["reached_at"]))
             for row in csv.DictReader(io.StringIO(text))
             if row["reached_at"]
         )

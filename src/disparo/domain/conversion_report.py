@@ -1,9 +1,10 @@
 """What a shot sold, per group: recipients, conversions and revenue, rates and lifts against the
 holdout with 95 % intervals, and one plain sentence in pt-BR and English.
 
-Pure over counts: `db/conversions.py` reads them. Every recipient of a group counts (intention
-to treat): one that could not be reached converts too rarely to matter, and leaving it out of
-a variant but not of the holdout, which is never tried, would flatter the variant.
+Pure over counts: `db/conversions.py` reads them. Every recipient of a group counts, and is
+followed from the moment its turn came, delivered or not (intention to treat): leaving a
+variant's unreachable recipients out, while the holdout, never tried, keeps its own, would bias
+the comparison by the unreachable share.
 """
 
 from __future__ import annotations

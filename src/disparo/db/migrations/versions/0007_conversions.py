@@ -8,10 +8,14 @@
   platform);
 - `shots_queue`: `holdout_percent`, `winner` (winner mode's settings) and `winner_decision`;
 - `shots_sent`: `variant` (a name, `holdout`, or NULL), the status `holdout`, `variant` appended
-  to `idx_shots_sent_shot_id`, and `idx_shots_sent_holdout`.
+  to `idx_shots_sent_shot_id`, and `idx_shots_sent_turn` (the recipients reached without a
+  delivery, by the time their turn came).
 
 A conversion: an event that happens after the recipient's delivery (`sent_at`), or after a
-holdout member's turn (`updated_at` of its `holdout` row), and within the event's window.
+holdout member's turn, or the turn of a recipient the shot could not reach (the `updated_at` of
+its final row without `sent_at`: holdout, skipped, error, unknown), and within the event's
+window. Every recipient of a group is followed from its turn (intention to treat): a variant's
+unreachable recipients then count as the holdout's do, who are never tried.
 `pix_created` is a PIX funnel event or a payment of any status (at its `created_at`); `paid` is
 a payment that is or becomes paid (at its `paid_at`), and adds its amount to the conversion's
 revenue; any other name is a funnel event of that name. A recipient converts once per event
@@ -46,7 +50,8 @@ MEDIA_TYPES = "'none', 'photo', 'video', 'audio'"
 PIX_EVENTS = ("pix_created", "checkout_pix_created")
 MAX_WINDOW_HOURS = 720
 SENT_INDEX = "idx_shots_sent_shot_id"
-HOLDOUT_WHERE = sa.text("status = 'holdout'")
+TURN = "sent_at IS NULL AND status IN ('holdout', 'skipped', 'error', 'unknown')"
+S_TURN = TURN.replace("sent_at", "s.sent_at").replace("status", "s.status")
 
 
 def _listed(values: tuple[str, ...]) -> str:
@@ -79,15 +84,15 @@ def _sqlite_minus_window(at: str) -> str:
 
 
 def _sqlite_exposures(slug: str, telegram_id: str, goal: str, at: str) -> str:
-    """The deliveries and holdout turns of contact (`slug`, `telegram_id`) whose window for
-    `goal` holds `at`: a range of idx_shots_sent_contact or idx_shots_sent_holdout (at most the
+    """The deliveries and turns of contact (`slug`, `telegram_id`) whose window for
+    `goal` holds `at`: a range of idx_shots_sent_contact or idx_shots_sent_turn (at most the
     longest window back), then the goal by primary key. Times are SQLite's UTC text, compared
     as text (every value has the same `YYYY-MM-DD HH:MM:SS` prefix form)."""
     oldest = f"strftime('%Y-%m-%d %H:%M:%f', {at}, '-{MAX_WINDOW_HOURS} hours')"
     parts = []
     for column, condition in (
         ("sent_at", "s.sent_at IS NOT NULL"),
-        ("updated_at", "s.status = 'holdout'"),
+        ("updated_at", S_TURN),
     ):
         parts.append(
             f"SELECT s.shot_id, g.event, s.telegram_id, s.variant FROM shots_sent s"
@@ -168,7 +173,7 @@ def _pg_convert(facts: str) -> str:
         f" WHERE s.{column} >= f.at - {window}"
         for column, condition in (
             ("sent_at", "s.sent_at IS NOT NULL"),
-            ("updated_at", "s.status = 'holdout'"),
+            ("updated_at", S_TURN),
         )
     )
     return f"""
@@ -289,11 +294,11 @@ def upgrade() -> None:
         batch.create_check_constraint(DELIVERY_CHECK, f"status IN ({DELIVERY_AFTER})")
     op.create_index(SENT_INDEX, "shots_sent", ["shot_id", "status", "seq", "variant"])
     op.create_index(
-        "idx_shots_sent_holdout",
+        "idx_shots_sent_turn",
         "shots_sent",
         ["bot_slug", "telegram_id", "updated_at"],
-        postgresql_where=HOLDOUT_WHERE,
-        sqlite_where=HOLDOUT_WHERE,
+        postgresql_where=sa.text(TURN),
+        sqlite_where=sa.text(TURN),
     )
     op.create_table(
         "shot_variants",
@@ -363,7 +368,7 @@ def downgrade() -> None:
     op.drop_table("shot_conversions")
     op.drop_table("shot_goals")
     op.drop_table("shot_variants")
-    op.drop_index("idx_shots_sent_holdout", table_name="shots_sent")
+    op.drop_index("idx_shots_sent_turn", table_name="shots_sent")
     op.drop_index(SENT_INDEX, table_name="shots_sent")
     # A holdout member becomes what it is closest to before this revision: skipped.
     op.execute(
