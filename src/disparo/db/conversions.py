@@ -114,8 +114,11 @@ async def recipient_page(
     if not rows:
         return [], None
     found: dict[int, dict[str, tuple[datetime, int]]] = defaultdict(dict)
+    # Each event named, so the primary key (shot, event, telegram_id) is sought, not scanned.
     conv = select(c.telegram_id, c.event, c.converted_at, c.revenue_cents).where(
-        c.shot_id == shot_id, c.telegram_id.in_([r.telegram_id for r in rows])
+        c.shot_id == shot_id,
+        c.event.in_(list(events)),
+        c.telegram_id.in_([r.telegram_id for r in rows]),
     )
     for telegram_id, event, at, cents in await conn.execute(conv):
         found[telegram_id][event] = (at, int(cents))
