@@ -51,6 +51,9 @@ PIX_EVENTS = ("pix_created", "checkout_pix_created")
 MAX_WINDOW_HOURS = 720
 SENT_INDEX = "idx_shots_sent_shot_id"
 TURN = "sent_at IS NULL AND status IN ('holdout', 'skipped', 'error', 'unknown')"
+# A conversion already recorded changes only for an earlier event or a payment (a repeated
+# event writes nothing, and leaves no dead row behind on PostgreSQL).
+CHANGES = "excluded.converted_at < {row}.converted_at OR excluded.payments > 0"
 S_TURN = TURN.replace("sent_at", "s.sent_at").replace("status", "s.status")
 
 
@@ -115,6 +118,7 @@ def _sqlite_convert(goal: str, at: str, revenue: str, payments: str) -> str:
         " converted_at = min(converted_at, excluded.converted_at),"
         " revenue_cents = revenue_cents + excluded.revenue_cents,"
         " payments = payments + excluded.payments"
+        f" WHERE {CHANGES.format(row='shot_conversions')}"
     )
 
 
@@ -164,13 +168,16 @@ def _pg_convert(facts: str) -> str:
     at, revenue, payments) make, aggregated first so that one statement never touches a
     conversion twice."""
     window = "g.window_hours * interval '1 hour'"
+    # LATERAL: each fact seeks its contact's rows in the index; a join could hash the whole
+    # of shots_sent for every statement (the planner cannot count a transition table's rows).
     matches = " UNION ALL ".join(
-        f"SELECT s.shot_id, g.event, s.telegram_id, s.variant, f.at, f.revenue, f.payments"
-        f" FROM facts f JOIN shots_sent s ON s.bot_slug = f.bot_slug"
-        f" AND s.telegram_id = f.telegram_id AND {condition}"
-        f" AND s.{column} < f.at AND s.{column} >= f.at - interval '{MAX_WINDOW_HOURS} hours'"
-        f" JOIN shot_goals g ON g.shot_id = s.shot_id AND g.event = f.goal"
-        f" WHERE s.{column} >= f.at - {window}"
+        f"SELECT x.shot_id, g.event, f.telegram_id, x.variant, f.at, f.revenue, f.payments"
+        f" FROM facts f CROSS JOIN LATERAL (SELECT s.shot_id, s.variant, s.{column} AS reached"
+        f" FROM shots_sent s WHERE s.bot_slug = f.bot_slug AND s.telegram_id = f.telegram_id"
+        f" AND {condition} AND s.{column} < f.at"
+        f" AND s.{column} >= f.at - interval '{MAX_WINDOW_HOURS} hours') x"
+        f" JOIN shot_goals g ON g.shot_id = x.shot_id AND g.event = f.goal"
+        f" WHERE x.reached >= f.at - {window}"
         for column, condition in (
             ("sent_at", "s.sent_at IS NOT NULL"),
             ("updated_at", S_TURN),
@@ -186,6 +193,7 @@ def _pg_convert(facts: str) -> str:
             converted_at = LEAST(shot_conversions.converted_at, excluded.converted_at),
             revenue_cents = shot_conversions.revenue_cents + excluded.revenue_cents,
             payments = shot_conversions.payments + excluded.payments
+        WHERE {CHANGES.format(row="shot_conversions")}
     """
 
 
