@@ -329,3 +329,19 @@ async def test_the_database_buckets_as_python_does(db: Database) -> None:
                 for tid in ids
             ]
             assert found == [bucket(shot_id, tid) for tid in ids]
+
+
+async def test_sqlite_triggers_name_their_index(db: Database) -> None:
+    """SQLite has no statistics until ANALYZE: each trigger names the index of its lookup, so
+    the planner cannot take the bot's recent deliveries (idx_shots_sent_slug_time) instead."""
+    if not db.is_sqlite:
+        pytest.skip("PostgreSQL plans each statement trigger's run with its row counts")
+    async with db.read() as conn:
+        rows = await conn.exec_driver_sql(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%conv%'"
+        )
+        found = dict(rows.all())
+    assert len(found) == 4
+    for sql in found.values():
+        assert "INDEXED BY idx_shots_sent_contact" in sql
+        assert "INDEXED BY idx_shots_sent_turn" in sql
