@@ -49,7 +49,7 @@ from disparo.db.engine import Database
 from disparo.db.tables import bots, shots_queue
 from disparo.domain.filters import parse_filter
 from harness import print_setup
-from throughput import Databases, token_for
+from throughput import Databases, jsonable, token_for
 
 SLUG = "filtros"
 BENCH_WORKER = "bench:filters"
@@ -113,17 +113,6 @@ SNAPSHOT_FILTERS: dict[str, Any] = {
 def _sqlite_time(value: datetime | None) -> str | None:
     # SQLAlchemy's SQLite DateTime storage format (naive UTC text), as bench/million.py writes it
     return None if value is None else value.strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-def jsonable(value: Any) -> Any:
-    """Floats rounded for the printed JSON (bench/worker_process.py's, without its psutil)."""
-    if isinstance(value, float):
-        return round(value, 4)
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    return value
 
 
 def _weighted(rng: random.Random, choices: tuple[tuple[Any, float], ...]) -> Any:

@@ -73,7 +73,7 @@ from disparo.db.experiment import write_experiment
 from disparo.db.tables import bots, shots_queue
 from disparo.db.tables import shot_conversions as conversions_table
 from disparo.domain.experiment import HOLDOUT, Goal, Split, Variant, bucket
-from throughput import Databases, machine, token_for
+from throughput import Databases, jsonable, machine, token_for
 
 SLUG = "ofertas"
 BASELINE_SLUG = "sem-metas"  # a bot without any shot goal: the same inserts, no conversion work
@@ -112,17 +112,6 @@ class Data:
     recipients: list[Recipient]
     events: list[tuple[Any, ...]]  # (bot_slug, telegram_id, event, occurred_at), arrival order
     payments: list[tuple[Any, ...]]  # PAYMENT_COLUMNS, arrival order
-
-
-def jsonable(value: Any) -> Any:
-    """Floats rounded for the printed JSON."""
-    if isinstance(value, float):
-        return round(value, 4)
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    return value
 
 
 def sqlite_time(value: datetime | None) -> str | None:

@@ -32,10 +32,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import fresh_database, print_setup, run_with_simulator
-from throughput import queue_shots, seed
+from throughput import jsonable, queue_shots, seed
 from worker_process import (
     delivery_statuses,
-    jsonable,
     rate,
     run_workers,
     sim_figures,

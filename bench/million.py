@@ -47,8 +47,8 @@ from disparo.db.audience import estimate_audience_size
 from disparo.db.engine import Database
 from disparo.db.tables import bots, shots_queue
 from harness import print_setup, run_with_simulator
-from throughput import Databases, sim_post, token_for
-from worker_process import WorkerProcess, jsonable, sim_figures
+from throughput import Databases, jsonable, sim_post, token_for
+from worker_process import WorkerProcess, sim_figures
 
 SLUG = "million"
 PAID_RATE = 1000

@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from disparo.db.tables import bots
 from harness import fresh_database, print_setup, run_with_simulator
-from throughput import queue_shots, seed, sim_post
-from worker_process import delivery_statuses, jsonable, rate, run_workers, sim_figures
+from throughput import jsonable, queue_shots, seed, sim_post
+from worker_process import delivery_statuses, rate, run_workers, sim_figures
 
 PAID_RATE = 1000
 

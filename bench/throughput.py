@@ -94,6 +94,17 @@ def quantile_ms(values: list[float], q: float) -> float:
     return round(ordered[min(len(ordered) - 1, int(len(ordered) * q))] * 1000, 1) if values else 0
 
 
+def jsonable(value: Any) -> Any:
+    """Round floats for the printed JSON."""
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
 def machine() -> dict[str, Any]:
     """What ran the benchmark."""
     cpu = platform.processor() or "?"

@@ -33,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from disparo.db.engine import Database
 from disparo.db.tables import shots_queue
 from harness import fresh_database, print_setup, run_with_simulator
-from throughput import seed, sim_post
-from worker_process import jsonable, run_workers, sim_figures, summary
+from throughput import jsonable, seed, sim_post
+from worker_process import run_workers, sim_figures, summary
 
 RECIPIENTS = 5
 COPY = "<b>Lembrete</b>: a live começa agora"

@@ -357,14 +357,3 @@ def summary(values: Sequence[float]) -> dict[str, float]:
         "p99": round(percentile(values, 0.99), 3),
         "max": round(max(values), 3),
     }
-
-
-def jsonable(value: Any) -> Any:
-    """Round floats for the printed JSON."""
-    if isinstance(value, float):
-        return round(value, 4)
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    return value
