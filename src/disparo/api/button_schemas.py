@@ -14,3 +14,8 @@ class Button(BaseModel):
 
 
 ButtonRows = list[list[Button]]
+
+
+def plain_buttons(buttons: ButtonRows | None) -> list[list[dict[str, str]]] | None:
+    """The rows as stored and sent: plain dicts (None stays None)."""
+    return None if buttons is None else [[b.model_dump() for b in row] for row in buttons]

@@ -4,8 +4,8 @@ events, holdout and winner mode; stored with the shot (`db/experiment.py`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
+from disparo.api.button_schemas import plain_buttons
 from disparo.api.content import Content
 from disparo.api.errors import ApiError, invalid
 from disparo.api.experiment_schemas import GoalIn, VariantIn, WinnerIn
@@ -19,10 +19,6 @@ from disparo.domain.experiment import (
     Goal,
     Variant,
 )
-
-
-def _plain(buttons: Any) -> Any:
-    return None if buttons is None else [[b.model_dump() for b in row] for row in buttons]
 
 
 def checked_variants(
@@ -46,7 +42,9 @@ def checked_variants(
         if not name or name.casefold() in seen:
             raise invalid(f"variants[{i}].name", f"variant names must be unique ({name!r} repeats)")
         seen.add(name.casefold())
-        content = Content(each.copy_text, each.media_type, each.media_url, _plain(each.buttons))
+        content = Content(
+            each.copy_text, each.media_type, each.media_url, plain_buttons(each.buttons)
+        )
         try:
             check_templated_content(content, accept_too_long=accept_too_long)
         except ApiError as exc:  # point it at the variant's field: variants[1].copy

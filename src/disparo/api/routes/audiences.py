@@ -26,6 +26,7 @@ from disparo.api.audience_schemas import (
     TagCount,
     TagList,
 )
+from disparo.api.button_schemas import plain_buttons
 from disparo.api.deps import DB, MAX_ID, BotSlug, Now
 from disparo.api.errors import BODY_ERRORS, ERROR_RESPONSES, conflict, described, invalid, not_found
 from disparo.api.middleware.auth import ADMIN, ADMIN_PREFIX
@@ -227,7 +228,7 @@ async def _personal_counts(
 ) -> tuple[dict[str, int], int]:
     """Who in the estimated audience lacks which variable, and how many copies are too long."""
     assert body.copy_text is not None
-    buttons = None if body.buttons is None else [[b.model_dump() for b in r] for r in body.buttons]
+    buttons = plain_buttons(body.buttons)
     templates = parsed_templates(body.copy_text, buttons)
     bare, _, _ = templates.render(buttons, ContactValues(), timezone="UTC")
     audience = audience_condition(

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from disparo.api.button_schemas import plain_buttons
 from disparo.api.content import Content
 from disparo.api.deps import DB, Now, ShotId
 from disparo.api.errors import (
@@ -22,7 +23,7 @@ from disparo.api.experiment import checked_goals, checked_variants, checked_winn
 from disparo.api.middleware.auth import ADMIN, ADMIN_PREFIX
 from disparo.api.narrowing import narrowing_of
 from disparo.api.personalize import check_templated_content
-from disparo.api.schemas import ButtonRows, ShotCreate, ShotOut, ShotPage, ShotPatch
+from disparo.api.schemas import ShotCreate, ShotOut, ShotPage, ShotPatch
 from disparo.api.send_rules import quiet_until
 from disparo.api.views import CURSOR_DOC, page_cursor, shot_out
 from disparo.db import shots as shot_queries
@@ -43,10 +44,6 @@ router = APIRouter(
 _NOT_FOUND = described(404, "no such shot")
 _CONFLICT = described(409, "the shot's status does not allow this")
 _MAX_PAGE = 100
-
-
-def _plain(buttons: ButtonRows | None) -> list[list[dict[str, str]]] | None:
-    return None if buttons is None else [[b.model_dump() for b in row] for row in buttons]
 
 
 async def _shot_or_404(conn: Connection, shot_id: int) -> ShotRecord:
@@ -85,7 +82,7 @@ async def _content_of(conn: Connection, body: ShotCreate, first: Variant | None)
     or from the first variant (a shot with variants: what the test send and lists show)."""
     given = body.model_fields_set
     copy, media_type, media_url = body.copy_text, body.media_type, body.media_url
-    buttons = _plain(body.buttons)
+    buttons = plain_buttons(body.buttons)
     if first is not None and "copy_text" not in given:
         copy, buttons = first.copy, first.buttons
         media_type, media_url = MediaType(first.media_type), first.media_url
@@ -216,9 +213,7 @@ def _merged(shot: ShotRecord, body: ShotPatch) -> tuple[Content, dict[str, Any]]
         media_url = None  # switching to text only drops the old media
     buttons = shot.buttons
     if "buttons" in given:
-        buttons = (
-            None if body.buttons is None else [[b.model_dump() for b in r] for r in body.buttons]
-        )
+        buttons = plain_buttons(body.buttons)
     changes: dict[str, Any] = {
         "copy": copy,
         "media_type": media_type.value,

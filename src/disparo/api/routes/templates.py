@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
 
+from disparo.api.button_schemas import plain_buttons
 from disparo.api.content import Content
 from disparo.api.deps import DB, MAX_ID, Now
 from disparo.api.errors import BODY_ERRORS, ERROR_RESPONSES, described, invalid, not_found
@@ -40,10 +41,6 @@ router = APIRouter(
 )
 TemplateId = Annotated[int, Path(ge=1, le=MAX_ID, description="the template's id")]
 _NOT_FOUND = described(404, "no such template")
-
-
-def _plain(buttons: Any) -> Any:
-    return None if buttons is None else [[b.model_dump() for b in row] for row in buttons]
 
 
 def template_out(template: TemplateRecord) -> TemplateOut:
@@ -97,7 +94,7 @@ async def list_templates(
 @router.post("/templates", status_code=201, summary="Save a template", responses=BODY_ERRORS)
 async def create_template(body: TemplateIn, db: DB, now: Now) -> TemplateOut:
     """Checked as a shot's content is (variables, HTML, media, buttons)."""
-    buttons = _plain(body.buttons)
+    buttons = plain_buttons(body.buttons)
     content = Content(body.copy_text, body.media_type, body.media_url, buttons)
     check_templated_content(content, accept_too_long=True)
     async with db.write() as conn:
@@ -151,7 +148,7 @@ async def edit_template(
         if "media_url" in given:
             changes["media_url"] = body.media_url
         if "buttons" in given:
-            changes["buttons"] = _plain(body.buttons)
+            changes["buttons"] = plain_buttons(body.buttons)
         if "bot_slug" in given:
             await _check_bot(conn, body.bot_slug)
             changes["bot_slug"] = body.bot_slug
@@ -190,7 +187,7 @@ async def delete_template(template_id: TemplateId, db: DB) -> Response:
 async def render_preview(body: RenderIn, db: DB, now: Now) -> RenderOut:
     """The content with each contact's variables filled in, exactly as the worker would send
     it: for `telegram_id`, or for the first `limit` contacts of the audience in send order."""
-    buttons = _plain(body.buttons)
+    buttons = plain_buttons(body.buttons)
     content = Content(body.copy_text, body.media_type, body.media_url, buttons)
     templates = check_templated_content(content, accept_too_long=True)
     limit = limit_of(body.media_type.value)
