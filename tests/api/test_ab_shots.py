@@ -276,3 +276,24 @@ async def test_a_test_send_of_one_variant(api: Client, sim: Client, bot: dict[st
     assert unknown.status == 422
     assert unknown.body["error"]["field"] == "variant"
     assert "A, B" in unknown.body["error"]["message"]
+
+
+async def test_a_shot_waiting_for_its_winner_can_be_paused_or_cancelled(
+    api: Client, bot: dict[str, Any], db: Database
+) -> None:
+    """The wait is an ordinary pending shot: pause, resume and cancel act on it."""
+    shot = (await api.post(SHOTS, ab_shot(winner={"test_percent": 20}))).body
+    waiting = {"test_ended_at": T.isoformat(), "decide_at": (T + timedelta(hours=24)).isoformat()}
+    async with db.write() as conn:
+        await conn.execute(
+            update(shots_queue)
+            .where(shots_queue.c.id == shot["id"])
+            .values(audience_total=1, started_at=T, winner_decision=waiting)
+        )
+    paused = await api.post(f"{SHOTS}/{shot['id']}/pause")
+    assert paused.status == 200, paused.body
+    assert paused.body["status"] == "paused"
+    assert paused.body["winner_decision"] == waiting
+    assert (await api.post(f"{SHOTS}/{shot['id']}/resume")).body["status"] == "pending"
+    cancelled = await api.post(f"{SHOTS}/{shot['id']}/cancel")
+    assert cancelled.body["status"] == "cancelled"

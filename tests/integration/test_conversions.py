@@ -345,3 +345,23 @@ async def test_sqlite_triggers_name_their_index(db: Database) -> None:
     for sql in found.values():
         assert "INDEXED BY idx_shots_sent_contact" in sql
         assert "INDEXED BY idx_shots_sent_turn" in sql
+
+
+async def test_a_refund_or_a_deleted_payment_keeps_the_conversion(db: Database) -> None:
+    """As docs/api.md says: revenue is not taken back by a refund, nor by a deletion."""
+    shot_id, at = await _exposed(db)
+    async with db.write() as conn:
+        await conn.execute(
+            insert(payment_transactions), [_payment(7, "r", at + timedelta(hours=1))]
+        )
+        await conn.execute(
+            update(payment_transactions)
+            .where(payment_transactions.c.external_id == "r")
+            .values(status="refunded")
+        )
+    assert (await _conversions(db, shot_id))["paid"][1:3] == (PRICE, 1)
+    async with db.write() as conn:
+        await conn.execute(
+            payment_transactions.delete().where(payment_transactions.c.external_id == "r")
+        )
+    assert (await _conversions(db, shot_id))["paid"][1:3] == (PRICE, 1)
