@@ -52,6 +52,17 @@ async def test_malformed_json_and_non_object_bodies(api: Client) -> None:
     assert_error(empty.body, "validation_error")
 
 
+async def test_a_query_parameter_given_twice_is_refused(api: Client) -> None:
+    """A repeated query parameter is a 422 naming it, not one of its values picked silently."""
+    answer = await api.get("/admin/api/templates?bot_slug=loja&bot_slug=outra")
+    assert answer.status == 422
+    assert_error(answer.body, "validation_error")
+    assert answer.body["error"]["field"] == "bot_slug"
+    assert answer.body["error"]["message"] == "'bot_slug' is given 2 times; give it once"
+    once = await api.get("/admin/api/templates?bot_slug=loja")
+    assert once.status == 200
+
+
 async def test_path_parameters_are_validated(api: Client) -> None:
     """A shot id that is not a number is a 422 naming shot_id."""
     answer = await api.get(f"{SHOTS}/abc")

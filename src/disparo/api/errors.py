@@ -89,6 +89,17 @@ def invalid(field: str, message: str) -> ApiError:
     return ApiError(422, "validation_error", message, field=field)
 
 
+def single_query_values(request: Request) -> None:
+    """Refuse (422) a query parameter given more than once: every one the API declares takes a
+    single value, and silently keeping one of several would hide the caller's mistake."""
+    seen: dict[str, int] = {}
+    for name, _value in request.query_params.multi_items():
+        seen[name] = seen.get(name, 0) + 1
+    for name, count in seen.items():
+        if count > 1:
+            raise invalid(name, f"'{name}' is given {count} times; give it once")
+
+
 def conflict(message: str, *, field: str | None = None) -> ApiError:
     """409: the request contradicts the current state."""
     return ApiError(409, "conflict", message, field=field)

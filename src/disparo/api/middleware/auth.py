@@ -16,7 +16,7 @@ from fastapi.security.utils import get_authorization_scheme_param
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from disparo.api.errors import ApiError, error_response
+from disparo.api.errors import ApiError, error_response, single_query_values
 
 ADMIN_PREFIX = "/admin/api"
 
@@ -48,8 +48,8 @@ async def require_admin(
         raise ApiError(401, "unauthorized", problem, headers=_CHALLENGE)
 
 
-# The dependencies of every admin router.
-ADMIN = [Depends(require_admin)]
+# The dependencies of every admin router: the token, then one value per query parameter.
+ADMIN = [Depends(require_admin), Depends(single_query_values)]
 
 
 class AdminAuthMiddleware:
