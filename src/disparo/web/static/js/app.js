@@ -5,6 +5,7 @@ import { botsView } from "./bots.js";
 import { h, replace } from "./dom.js";
 import { formView } from "./form.js";
 import { LANGS, lang, onLangChange, setLang, t } from "./i18n.js";
+import { reportsView } from "./reports.js";
 import { shotsView } from "./shots.js";
 import { segmentFormView, segmentsView } from "./segments.js";
 import { loadBots, onBotChange, selectBot, state } from "./state.js";
@@ -28,6 +29,7 @@ const ROUTES = [
   [/^\/templates$/, () => templatesView()],
   [/^\/templates\/new$/, () => templateFormView({ id: null })],
   [/^\/templates\/(\d+)$/, (m) => templateFormView({ id: m[1] })],
+  [/^\/reports$/, (m, q) => reportsView({ from: q.get("from"), to: q.get("to") })],
 ];
 
 function parseHash() {
@@ -129,9 +131,10 @@ function drawHeader() {
       h(
         "nav",
         { class: "nav" },
-        link("#/", t("nav.shots"), path !== "/bots" && !path.startsWith("/segments") && !path.startsWith("/templates")),
+        link("#/", t("nav.shots"), path !== "/bots" && !path.startsWith("/segments") && !path.startsWith("/templates") && path !== "/reports"),
         link("#/segments", t("nav.segments"), path.startsWith("/segments")),
         link("#/templates", t("nav.templates"), path.startsWith("/templates")),
+        link("#/reports", t("nav.reports"), path === "/reports"),
         link("#/bots", t("nav.bots"), path === "/bots"),
       ),
       h("div", { class: "topbar-tools" }, h("label", { class: "sr-only", for: "bot-select" }, t("nav.bot")), select, langSwitch(), h("button", { type: "button", class: "btn btn-ghost btn-sm", "data-testid": "signout", on: { click: signOut } }, t("nav.signout"))),
@@ -175,6 +178,8 @@ onBotChange(() => {
   // A shot belongs to one bot: switching bots goes back to that bot's list.
   if (path === "/bots") drawHeader();
   else if (path === "/" || path === "" || path === "/segments" || path === "/templates") route();
+  // The report's period carries over to the other bot.
+  else if (path === "/reports") route();
   else if (path.startsWith("/segments/")) location.hash = "#/segments";
   else if (path.startsWith("/templates/")) location.hash = "#/templates";
   else location.hash = "#/";
