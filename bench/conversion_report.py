@@ -71,7 +71,7 @@ from disparo.db import conversions as queries
 from disparo.db.engine import Database
 from disparo.db.experiment import write_experiment
 from disparo.db.tables import bots, shots_queue
-from disparo.db.tables import shot_conversions as conversions_table
+from disparo.db.tables_campaign import shot_conversions as conversions_table
 from disparo.domain.experiment import HOLDOUT, Goal, Split, Variant, bucket
 from throughput import Databases, jsonable, machine, token_for
 

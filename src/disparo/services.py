@@ -19,6 +19,7 @@ from disparo.config import ConfigError, Settings
 from disparo.db import migrate
 from disparo.db.bots import Resealed, reseal_secrets, unopenable_secret_slugs
 from disparo.db.engine import Database
+from disparo.db.links import LinkSource
 from disparo.db.schema_version import schema_is_current
 from disparo.db.secrets import SecretKeyError, TokenCipher
 from disparo.db.store import SqlShotStore
@@ -175,7 +176,8 @@ def worker_settings(settings: Settings) -> WorkerSettings:
 def build_worker(settings: Settings, db: Database, api: BotAPI) -> Worker:
     """The broadcast engine of this process, on a database and a (started) Bot API client."""
     store = SqlShotStore(db, token_cipher(settings))
-    return Worker(store, api, settings=worker_settings(settings))
+    links = LinkSource(db, settings.public_url)
+    return Worker(store, api, settings=worker_settings(settings), links=links)
 
 
 def engine_background(settings: Settings, db: Database) -> Background:

@@ -64,7 +64,10 @@ async def test_a_shot_with_variants_holdout_and_conversions(
     assert shot["winner_decision"] is None
     assert (await api.get(f"{SHOTS}/{shot['id']}")).body == shot
     plain = await api.post(SHOTS, {"bot_slug": "loja", "target": "started", "copy": "Oi"})
-    assert plain.body["conversions"] == [{"event": "paid", "window_hours": 72}]
+    assert plain.body["conversions"] == [
+        {"event": "paid", "window_hours": 72},
+        {"event": "pix_created", "window_hours": 72},
+    ]
     assert plain.body["variants"] == []
 
 

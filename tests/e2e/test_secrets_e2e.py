@@ -29,8 +29,9 @@ from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, insert, select
 from sqlalchemy.engine import URL
 
+from disparo.db.schema import metadata
 from disparo.db.secrets import SEALED_PREFIX, TokenCipher, generate_key
-from disparo.db.tables import bots, metadata
+from disparo.db.tables import bots
 from disparo.db.urls import sync_url
 
 pytestmark = pytest.mark.slow

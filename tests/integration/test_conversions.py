@@ -30,10 +30,10 @@ from disparo.db.experiment import bucket_of, write_experiment
 from disparo.db.tables import (
     funnel_events,
     payment_transactions,
-    shot_conversions,
     shots_queue,
     shots_sent,
 )
+from disparo.db.tables_campaign import shot_conversions
 from disparo.domain.conversion_report import ALL, group_json, summary
 from disparo.domain.experiment import Goal, Split, Variant, bucket
 

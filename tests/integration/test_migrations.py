@@ -8,7 +8,7 @@ from sqlalchemy.engine import URL, create_engine
 from sqlalchemy.exc import IntegrityError
 
 from disparo.db import migrate
-from disparo.db.tables import metadata
+from disparo.db.schema import metadata
 from disparo.db.urls import sync_url
 
 

@@ -12,21 +12,24 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from disparo import __version__
+from disparo.api.clicks import Redirects
 from disparo.api.deps import Clock, utc_now
 from disparo.api.errors import install_error_handlers
 from disparo.api.middleware import metrics
 from disparo.api.middleware.auth import AdminAuthMiddleware
 from disparo.api.middleware.limits import BodyLimitMiddleware
 from disparo.api.routes import audiences as routes_audiences
+from disparo.api.routes import bot_report as routes_bot_report
 from disparo.api.routes import bots as routes_bots
 from disparo.api.routes import conversions as routes_conversions
-from disparo.api.routes import health, webhook
+from disparo.api.routes import health, redirect, webhook
 from disparo.api.routes import imports as routes_imports
 from disparo.api.routes import reports as routes_reports
 from disparo.api.routes import shots as routes_shots
 from disparo.api.routes import templates as routes_templates
 from disparo.config import Settings
 from disparo.db.engine import Database
+from disparo.db.links import LinkSource
 from disparo.db.secrets import TokenCipher
 from disparo.db.updates import forget_updates_before
 from disparo.ingest.polling import Poller, polling
@@ -103,6 +106,9 @@ def create_app(
             await stack.enter_async_context(telegram)
             await stack.enter_async_context(polling(poller))
             await stack.enter_async_context(_housekeeping(db, clock))
+            if settings.public_url:
+                app.state.redirects = Redirects(db, LinkSource(db, settings.public_url), clock)
+                await stack.enter_async_context(app.state.redirects.running())
             for start in background:
                 await stack.enter_async_context(start())
             yield
@@ -119,6 +125,7 @@ def create_app(
         redirect_slashes=False,
     )
     app.state.db = db
+    app.state.redirects = None  # click tracking: set by the lifespan with DISPARO_PUBLIC_URL
     app.state.settings = settings
     app.state.telegram = telegram
     app.state.cipher = cipher
@@ -143,9 +150,11 @@ def create_app(
         routes_bots,
         routes_imports,
         routes_audiences,
+        routes_bot_report,
     ):
         app.include_router(router.router)
     app.include_router(webhook.router)
+    app.include_router(redirect.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
     mount_admin_page(app)

@@ -80,6 +80,12 @@ UTCTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 TELEGRAM_ID_LIMIT = 2**53 - 1
 ID_LIMIT = 2**53 - 1  # a row's id in a body (segment_id, from_template), bounded the same way
 
+_TRACK_CLICKS = (
+    "count clicks: with DISPARO_PUBLIC_URL set, its URL buttons go through {public}/r/{code}, "
+    "which records the click and redirects to the stored URL (default true)"
+)
+_TRACK_COPY_LINKS = "also the links (<a href>) of the copy (default false)"
+
 
 class ShotCreate(BaseModel):
     """A new shot."""
@@ -121,6 +127,8 @@ class ShotCreate(BaseModel):
     holdout_percent: int = Field(default=0, ge=0, le=50, description=HOLDOUT_DOC)
     conversions: list[GoalIn] | None = Field(default=None, description=CONVERSIONS_DOC)
     winner: WinnerIn | None = Field(default=None, description=WINNER_DOC)
+    track_clicks: bool = Field(default=True, description=_TRACK_CLICKS)
+    track_copy_links: bool = Field(default=False, description=_TRACK_COPY_LINKS)
 
 
 class ShotPatch(BaseModel):
@@ -146,6 +154,8 @@ class ShotPatch(BaseModel):
     holdout_percent: int | None = Field(default=None, ge=0, le=50, description=HOLDOUT_DOC)
     conversions: list[GoalIn] | None = Field(default=None, description=CONVERSIONS_DOC)
     winner: WinnerIn | None = Field(default=None, description=WINNER_DOC)
+    track_clicks: bool | None = Field(default=None, description=_TRACK_CLICKS)
+    track_copy_links: bool | None = Field(default=None, description=_TRACK_COPY_LINKS)
 
 
 class DeliveryCounts(BaseModel):
@@ -207,6 +217,8 @@ class ShotOut(BaseModel):
         "not_significant, too_few), each variant's rate and test recipients, the difference "
         "with its interval, decided_at; before it, test_ended_at and decide_at"
     )
+    track_clicks: bool = Field(description=_TRACK_CLICKS)
+    track_copy_links: bool = Field(description=_TRACK_COPY_LINKS)
     stats: DeliveryCounts = Field(description="its deliveries by status")
 
 

@@ -101,6 +101,8 @@ def shot_out(
         stop_on=shot.stop_on,
         ignore_frequency_cap=shot.ignore_frequency_cap,
         templated=shot.templated,
+        track_clicks=shot.track_clicks,
+        track_copy_links=shot.track_copy_links,
         quiet_until=quiet_until,
         stats=delivery_counts(counts, shot.audience_total, shot.status),
     )

@@ -17,7 +17,8 @@ from sqlalchemy import BigInteger, Float, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from disparo.db.tables import shot_conversions, shots_sent
+from disparo.db.tables import shots_sent
+from disparo.db.tables_campaign import shot_conversions
 from disparo.domain.conversion_report import REVENUE_EVENT, GroupFacts
 from disparo.domain.statuses import DeliveryStatus
 

@@ -10,7 +10,8 @@ from sqlalchemy import BigInteger, Integer, case, delete, insert, literal, selec
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from disparo.db.tables import shot_goals, shot_variants, shots_queue
+from disparo.db.tables import shots_queue
+from disparo.db.tables_campaign import shot_goals, shot_variants
 from disparo.domain.experiment import BUCKETS, PRIME, Goal, Split, Variant
 
 v = shot_variants.c

@@ -57,6 +57,8 @@ class ClaimedShot:
     templated: bool = False  # copy and button URLs in template syntax (see domain/personal.py)
     winner: JSONValue = None  # winner mode's settings, None without it
     winner_decision: JSONValue = None  # its decision once taken
+    track_clicks: bool = True  # its links go through the redirect (with a public URL)
+    track_copy_links: bool = False  # the copy's links too, not only URL buttons
     variants: tuple[Variant, ...] = ()  # what each variant sends (none: the shot's own content)
 
     @property

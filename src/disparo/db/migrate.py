@@ -15,7 +15,7 @@ from sqlalchemy import Connection, MetaData, create_engine
 from sqlalchemy.engine import URL
 
 from disparo.db.engine import SQLITE_BUSY_TIMEOUT_MS
-from disparo.db.tables import metadata
+from disparo.db.schema import metadata
 from disparo.db.urls import sync_url
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")

@@ -50,6 +50,8 @@ EDITABLE_SHOT_FIELDS = frozenset(
         "templated",
         "holdout_percent",
         "winner",
+        "track_clicks",
+        "track_copy_links",
     }
 )
 _FINAL = tuple(s.value for s in FINAL_DELIVERY_STATUSES)
@@ -85,6 +87,8 @@ class ShotRecord:
     holdout_percent: int
     winner: Any  # winner mode's settings, or None
     winner_decision: Any  # its decision once taken (before: when the test ended)
+    track_clicks: bool  # its links go through the redirect (with DISPARO_PUBLIC_URL set)
+    track_copy_links: bool  # the copy's links too, not only URL buttons
 
 
 _COLUMNS = [shots_queue.c[name] for name in ShotRecord.__slots__]

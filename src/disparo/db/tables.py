@@ -12,7 +12,6 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
-    MetaData,
     PrimaryKeyConstraint,
     Table,
     Text,
@@ -20,8 +19,10 @@ from sqlalchemy import (
     false,
     func,
     text,
+    true,
 )
 
+from disparo.db.table_base import bot_slug, metadata, one_of, timestamps
 from disparo.db.types import BigIntPK, UTCDateTime
 from disparo.domain.statuses import (
     ChatState,
@@ -33,37 +34,7 @@ from disparo.domain.statuses import (
     Target,
 )
 
-NAMING_CONVENTION = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-def _one_of(column: str, values: type) -> CheckConstraint:
-    listed = ", ".join(f"'{v.value}'" for v in values)  # type: ignore[attr-defined]
-    return CheckConstraint(f"{column} IN ({listed})", name=f"{column}_valid")
-
-
 _TURN = "sent_at IS NULL AND status IN ('holdout', 'skipped', 'error', 'unknown')"
-
-
-def _timestamps() -> tuple[Column[object], Column[object]]:
-    return (
-        Column("created_at", UTCDateTime(), nullable=False, server_default=func.now()),
-        Column("updated_at", UTCDateTime(), nullable=False, server_default=func.now()),
-    )
-
-
-def _bot_slug() -> Column[str]:
-    """The bot a row belongs to: removed and renamed with it."""
-    fk = ForeignKey("bots.slug", ondelete="CASCADE", onupdate="CASCADE")
-    return Column("bot_slug", Text, fk, nullable=False)
-
 
 bots = Table(
     "bots",
@@ -86,7 +57,7 @@ bots = Table(
     Column("cap_window_hours", Integer),
     Column("quiet_hours_start", Text),
     Column("quiet_hours_end", Text),
-    *_timestamps(),
+    *timestamps(),
     CheckConstraint("rate_per_s >= 1 AND rate_per_s <= 1000", name="rate_per_s_range"),
     CheckConstraint(
         "(max_shots_per_contact IS NULL) = (cap_window_hours IS NULL)"
@@ -103,10 +74,10 @@ segments = Table(
     "segments",
     metadata,
     Column("id", BigIntPK, primary_key=True, autoincrement=True),
-    _bot_slug(),
+    bot_slug(),
     Column("name", Text, nullable=False),
     Column("filter", JSON, nullable=False),  # the filter tree, as validated by domain/filters.py
-    *_timestamps(),
+    *timestamps(),
     UniqueConstraint("bot_slug", "name"),
 )
 
@@ -114,7 +85,7 @@ shots_queue = Table(
     "shots_queue",
     metadata,
     Column("id", BigIntPK, primary_key=True, autoincrement=True),
-    _bot_slug(),
+    bot_slug(),
     Column("target", Text, nullable=False),
     Column("recency_days", Integer),
     Column("copy", Text, nullable=False),
@@ -130,7 +101,7 @@ shots_queue = Table(
     Column("audience_total", Integer),
     Column("started_at", UTCDateTime()),
     Column("finished_at", UTCDateTime()),
-    *_timestamps(),
+    *timestamps(),
     # Audience narrowing and send-time rules (migration 0004): a filter tree or a saved segment
     # (not both); when unsent deliveries expire; who is taken out once converted.
     Column("filter", JSON(none_as_null=True)),
@@ -147,11 +118,14 @@ shots_queue = Table(
     Column("holdout_percent", Integer, nullable=False, server_default=text("0")),
     Column("winner", JSON(none_as_null=True)),
     Column("winner_decision", JSON(none_as_null=True)),
-    _one_of("target", Target),
-    _one_of("media_type", MediaType),
-    _one_of("status", ShotStatus),
+    # Click tracking (0008): URL buttons go through /r/{code}; links in the copy only if asked.
+    Column("track_clicks", Boolean, nullable=False, server_default=true()),
+    Column("track_copy_links", Boolean, nullable=False, server_default=false()),
+    one_of("target", Target),
+    one_of("media_type", MediaType),
+    one_of("status", ShotStatus),
     CheckConstraint("recency_days IS NULL OR recency_days >= 1", name="recency_days_positive"),
-    _one_of("stop_on", StopOn),
+    one_of("stop_on", StopOn),
     CheckConstraint("filter IS NULL OR segment_id IS NULL", name="filter_or_segment"),
     CheckConstraint("holdout_percent >= 0 AND holdout_percent <= 50", name="holdout_range"),
     Index("idx_shots_queue_scheduled", "status", "scheduled_at"),
@@ -189,7 +163,7 @@ shots_sent = Table(
     # decided once, at the snapshot (0007).
     Column("variant", Text),
     PrimaryKeyConstraint("shot_id", "telegram_id"),
-    _one_of("status", DeliveryStatus),
+    one_of("status", DeliveryStatus),
     # The spec's index, with `seq` appended so a batch is reserved in snapshot order, and
     # `variant` so a report counts each group's deliveries from the index alone (0007).
     Index("idx_shots_sent_shot_id", "shot_id", "status", "seq", "variant"),
@@ -221,59 +195,10 @@ shots_sent = Table(
     ),
 )
 
-shot_variants = Table(
-    "shot_variants",
-    metadata,
-    Column("shot_id", BigInteger, ForeignKey("shots_queue.id", ondelete="CASCADE"), nullable=False),
-    Column("position", Integer, nullable=False),  # 0 is A, the fallback
-    Column("name", Text, nullable=False),
-    Column("copy", Text, nullable=False),
-    Column("media_type", Text, nullable=False, server_default=text("'none'")),
-    Column("media_url", Text),
-    Column("buttons", JSON(none_as_null=True)),
-    Column("weight", Integer, nullable=False),
-    PrimaryKeyConstraint("shot_id", "position"),
-    UniqueConstraint("shot_id", "name"),
-    _one_of("media_type", MediaType),
-    CheckConstraint("weight >= 1 AND weight <= 100", name="weight_range"),
-)
-
-# A shot's conversion events (pix_created, paid, a funnel event) and windows; 0 is the primary.
-shot_goals = Table(
-    "shot_goals",
-    metadata,
-    Column("shot_id", BigInteger, ForeignKey("shots_queue.id", ondelete="CASCADE"), nullable=False),
-    Column("event", Text, nullable=False),
-    Column("bot_slug", Text, nullable=False),
-    Column("position", Integer, nullable=False),
-    Column("window_hours", Integer, nullable=False),
-    PrimaryKeyConstraint("shot_id", "event"),
-    CheckConstraint("window_hours >= 1 AND window_hours <= 720", name="window_range"),
-    Index("idx_shot_goals_bot_event", "bot_slug", "event"),
-)
-
-# A recipient's conversion on an event of a shot, written only by the triggers of migration 0007
-# (revenue_cents and payments add the paid transactions in the window; variant: the delivery's).
-REPORT_COLUMNS = ("shot_id", "event", "variant", "converted_at", "revenue_cents")
-shot_conversions = Table(
-    "shot_conversions",
-    metadata,
-    Column("shot_id", BigInteger, ForeignKey("shots_queue.id", ondelete="CASCADE"), nullable=False),
-    Column("event", Text, nullable=False),
-    Column("telegram_id", BigInteger, nullable=False),
-    Column("variant", Text),
-    Column("converted_at", UTCDateTime(), nullable=False),
-    Column("revenue_cents", BigInteger, nullable=False, server_default=text("0")),
-    Column("payments", Integer, nullable=False, server_default=text("0")),
-    PrimaryKeyConstraint("shot_id", "event", "telegram_id"),
-    # A report's groups and hours from the index alone.
-    Index("idx_shot_conversions_report", *REPORT_COLUMNS),
-)
-
 telegram_contacts = Table(
     "telegram_contacts",
     metadata,
-    _bot_slug(),
+    bot_slug(),
     Column("telegram_id", BigInteger, nullable=False),
     Column("first_name", Text),
     Column("last_name", Text),
@@ -291,7 +216,7 @@ telegram_contacts = Table(
     # Custom values for `{attr.<key>}` variables: a flat JSON object (migration 0005).
     Column("attributes", JSON(none_as_null=True)),
     PrimaryKeyConstraint("bot_slug", "telegram_id"),
-    _one_of("chat_state", ChatState),
+    one_of("chat_state", ChatState),
     Index(
         "idx_telegram_contacts_audience",
         "bot_slug",
@@ -326,8 +251,8 @@ templates = Table(
     Column("media_type", Text, nullable=False, server_default=text("'none'")),
     Column("media_url", Text),
     Column("buttons", JSON(none_as_null=True)),
-    *_timestamps(),
-    _one_of("media_type", MediaType),
+    *timestamps(),
+    one_of("media_type", MediaType),
     Index("idx_templates_name", "name"),
 )
 
@@ -351,7 +276,7 @@ funnel_events = Table(
     "funnel_events",
     metadata,
     Column("id", BigIntPK, primary_key=True, autoincrement=True),
-    _bot_slug(),
+    bot_slug(),
     Column("telegram_id", BigInteger, nullable=False),
     Column("event", Text, nullable=False),
     Column("occurred_at", UTCDateTime(), nullable=False),
@@ -365,7 +290,7 @@ payment_transactions = Table(
     "payment_transactions",
     metadata,
     Column("id", BigIntPK, primary_key=True, autoincrement=True),
-    _bot_slug(),
+    bot_slug(),
     Column("telegram_id", BigInteger, nullable=False),
     Column("external_id", Text, nullable=False),
     Column("status", Text, nullable=False),
@@ -374,7 +299,7 @@ payment_transactions = Table(
     Column("created_at", UTCDateTime(), nullable=False, server_default=func.now()),
     Column("paid_at", UTCDateTime()),
     UniqueConstraint("bot_slug", "external_id"),
-    _one_of("status", PaymentStatus),
+    one_of("status", PaymentStatus),
     CheckConstraint("amount_cents >= 0", name="amount_cents_non_negative"),
     # Audience filters read paid amounts, dates and totals from these alone (migration 0006).
     Index(
@@ -392,7 +317,7 @@ payment_transactions = Table(
 processed_updates = Table(
     "processed_updates",
     metadata,
-    _bot_slug(),
+    bot_slug(),
     Column("update_id", BigInteger, nullable=False),
     Column("received_at", UTCDateTime(), nullable=False),
     PrimaryKeyConstraint("bot_slug", "update_id"),

@@ -15,7 +15,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from disparo.db.experiment import goals_of, variants_of
-from disparo.db.tables import shot_conversions, shots_queue, shots_sent
+from disparo.db.tables import shots_queue, shots_sent
+from disparo.db.tables_campaign import shot_conversions
 from disparo.domain.stats import Arm, decide_winner
 from disparo.domain.statuses import DeliveryStatus, ShotStatus
 

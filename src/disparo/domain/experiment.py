@@ -103,4 +103,5 @@ class Goal:
     window_hours: int = DEFAULT_WINDOW_HOURS
 
 
-DEFAULT_GOALS = (Goal("paid"),)
+# Every shot follows both, so the reports have its PIX and its sales without any setting.
+DEFAULT_GOALS = (Goal("paid"), Goal("pix_created"))

@@ -232,6 +232,23 @@ class ShotContents:
         """The content a recipient of `variant` gets (None, or unknown: the shot's own)."""
         return self.variants.get(variant or "", self.own)
 
+    def steps_for(self, variant: str | None, values: ContactValues) -> tuple[Step, ...]:
+        """One recipient's calls; TooLongError or ShotContentError as `steps_for` raises them."""
+        content = self.of(variant)
+        return content.steps_for(values) if isinstance(content, Personalizer) else content
+
+    @property
+    def per_recipient(self) -> bool:
+        """Whether recipients get different calls (variables, or variants)."""
+        return isinstance(self.own, Personalizer) or bool(self.variants)
+
+    def sample(self) -> Iterator[tuple[Step, ...]]:
+        """Each content's calls, for a contact without any value (what links it carries)."""
+        for content in (self.own, *self.variants.values()):
+            yield (
+                content.steps_for(ContactValues()) if isinstance(content, Personalizer) else content
+            )
+
     @property
     def variables(self) -> tuple[str, ...]:
         """Every personal variable any of the contents reads, sorted."""

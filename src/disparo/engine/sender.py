@@ -23,6 +23,7 @@ from disparo.domain.outcomes import Action, ErrorStreak, Failure, FailureKind, R
 from disparo.domain.personal import Personalizer, ShotContents, TooLongError
 from disparo.domain.sending import ShotContentError, Step
 from disparo.domain.statuses import DeliveryStatus
+from disparo.domain.tracking import Tracker
 from disparo.domain.variables import ContactValues, VariableError
 from disparo.engine.finalize import Ending, Settler, finalize
 from disparo.engine.items import BotCaller, Item, LeaseView, Stop, failure_of, outcome_of
@@ -52,11 +53,12 @@ class ShotSender:
         batch_s: float = pacing.BATCH_S,
         guard: pacing.JitterGuard | None = None,
         rules: ShotRules | None = None,
+        tracker: Tracker | None = None,
     ) -> None:
         self.settler, self.bot, self.shot = settler, bot, shot
         self.store, self.recorder = settler.store, settler.recorder
         self.clock, self.worker_id, self.metrics = settler.clock, settler.worker_id, settler.metrics
-        self.paid_broadcast, self.lease = paid_broadcast, lease
+        self.paid_broadcast, self.lease, self.tracker = paid_broadcast, lease, tracker
         self.limiter = BotLimiter(rate_per_s, self.clock, guard=guard)
         self.batch_size = pacing.batch_size(rate_per_s, batch_s)
         self.stop_reason = Stop.DONE
@@ -116,12 +118,14 @@ class ShotSender:
                 templated=shot.templated,
                 timezone=self.reserver.gate.rules.timezone,
             )
-        except (ShotContentError, VariableError) as exc:
+            self.tracker = self.tracker and self.tracker.needed(contents.sample())
+        except (ShotContentError, VariableError, TooLongError) as exc:
             self.request_stop(Stop.SHOT_ERROR, str(exc))
             return await self._settle([])
-        if isinstance(contents.own, Personalizer) or contents.variants:
-            self._contents = contents  # each recipient's calls: its variant's, its values
+        if contents.per_recipient or self.tracker:
+            self._contents = contents  # each recipient's calls: its variant's, its values, links
         else:
+            assert not isinstance(contents.own, Personalizer)
             self._steps = contents.own
         self.reserver.variables = contents.variables
         total, reserved = shot.audience_total, []
@@ -246,20 +250,15 @@ class ShotSender:
         """Give the item its variant's calls, or build its own from its values; False (its
         outcome recorded) when its copy passes Telegram's limit or its content cannot be sent."""
         assert self._contents is not None
-        content = self._contents.of(item.variant)
-        if not isinstance(content, Personalizer):
-            item.steps = content
-            return True
         try:
-            item.steps = content.steps_for(item.values or ContactValues())
-        except TooLongError as exc:
-            verdict = Verdict(Action.RECORD, DeliveryStatus.ERROR, Reason.TOO_LONG, str(exc))
+            steps = self._contents.steps_for(item.variant, item.values or ContactValues())
+        except (TooLongError, ShotContentError) as exc:
+            reason = Reason.TOO_LONG if isinstance(exc, TooLongError) else Reason.CONTENT
+            verdict = Verdict(Action.RECORD, DeliveryStatus.ERROR, reason, str(exc))
             self._record(item, DeliveryStatus.ERROR, verdict=verdict)
             return False
-        except ShotContentError as exc:
-            verdict = Verdict(Action.RECORD, DeliveryStatus.ERROR, Reason.CONTENT, str(exc))
-            self._record(item, DeliveryStatus.ERROR, verdict=verdict)
-            return False
+        tracker = self.tracker
+        item.steps = tracker.apply(steps, item.telegram_id, item.variant) if tracker else steps
         return True
 
     async def _deliver(self, item: Item, probe: bool) -> None:

@@ -22,10 +22,12 @@ from typing import Protocol
 
 from disparo.db.bots import BotRecord
 from disparo.db.leases import ClaimedShot
+from disparo.db.links import LinkSource
 from disparo.db.secrets import SecretKeyError
 from disparo.domain import pacing
 from disparo.domain.quiet_hours import QuietHoursError
 from disparo.domain.statuses import ShotStatus
+from disparo.domain.tracking import Tracker
 from disparo.engine.clock import Clock, SystemClock
 from disparo.engine.errors import BotNotRegisteredError
 from disparo.engine.finalize import Settler
@@ -84,8 +86,9 @@ class Worker:
         clock: Clock | None = None,
         worker_id: str | None = None,
         metrics: EngineMetrics | None = None,
+        links: LinkSource | None = None,
     ) -> None:
-        self.store, self.api = store, api
+        self.store, self.api, self.links = store, api, links
         self.settings = settings or WorkerSettings()
         self.clock = clock or SystemClock()
         self.worker_id = worker_id or new_worker_id()
@@ -252,6 +255,7 @@ class Worker:
                 raise record
             bot = self.api.bot(record.token)
             rules = ShotRules.of(shot, record)
+            tracker = await self._tracker(shot)
         except QuietHoursError as exc:  # stored by hand: the API refuses such quiet hours
             self.keeper.drop(shot.id)
             message = f"the bot's quiet hours are invalid ({exc}); fix them in its settings"
@@ -299,9 +303,18 @@ class Worker:
             batch_s=self.settings.batch_s,
             guard=self.guard,
             rules=rules,
+            tracker=tracker,
         )
         self.senders[shot.id] = sender
         self._tasks[shot.id] = asyncio.create_task(self._run_sender(sender), name=f"shot-{shot.id}")
+
+    async def _tracker(self, shot: ClaimedShot) -> Tracker | None:
+        """Its links through the redirect, unless the shot or this installation has it off."""
+        links = await self.links.get() if self.links and shot.track_clicks else None
+        if links is None:
+            return None
+        names = [variant.name for variant in shot.variants]
+        return links.tracker(shot.id, copy_links=shot.track_copy_links, variants=names)
 
     async def _run_sender(self, sender: ShotSender) -> None:
         shot_id = sender.shot.id

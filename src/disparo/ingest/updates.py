@@ -1,7 +1,8 @@
 """Telegram updates → contact changes: one handler for webhooks and long polling.
 
 /start creates or refreshes the contact; any message or button press refreshes its last
-interaction; `my_chat_member` says when the user blocks (kicked) or unblocks (member) the bot.
+interaction, and a message (not /start) within 24 h of a delivery is a reply to that shot;
+`my_chat_member` says when the user blocks (kicked) or unblocks (member) the bot.
 Only private chats count: a contact is a person the bot can message. Each update_id is applied
 at most once per bot (processed_updates), in the transaction that applies it.
 """
@@ -17,6 +18,7 @@ from typing import Any, TypeGuard
 
 from disparo.db.contacts import Profile, record_chat_state, record_interaction
 from disparo.db.engine import Connection
+from disparo.db.links import record_reply
 from disparo.db.updates import claim_update
 from disparo.domain.statuses import ChatState
 
@@ -48,6 +50,7 @@ class ContactEvent:
 
     change: ContactChange
     who: Profile
+    replied: bool = False  # a message of theirs (not /start): a reply to a recent shot
 
 
 def _str(value: Any) -> str | None:
@@ -93,7 +96,7 @@ def contact_event(update: Mapping[str, Any]) -> ContactEvent | None:
                 return None
             started = kind == "message" and is_start_command(message.get("text"))
             change = ContactChange.STARTED if started else ContactChange.INTERACTED
-            return ContactEvent(change, who)
+            return ContactEvent(change, who, replied=kind == "message" and not started)
     query = update.get("callback_query")
     if isinstance(query, Mapping):
         who = _profile(query.get("from"))
@@ -129,6 +132,8 @@ async def apply_update(
     if event.change in (ContactChange.STARTED, ContactChange.INTERACTED):
         started = event.change is ContactChange.STARTED
         await record_interaction(conn, bot_slug, event.who, now=now, started=started)
+        if event.replied:
+            await record_reply(conn, bot_slug, event.who.telegram_id, now=now)
     else:
         state = ChatState.BLOCKED if event.change is ContactChange.BLOCKED else ChatState.ACTIVE
         await record_chat_state(conn, bot_slug, event.who, state, now=now)

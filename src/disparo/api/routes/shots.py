@@ -153,6 +153,8 @@ async def create_shot(body: ShotCreate, db: DB, now: Now) -> ShotOut:
             "ignore_frequency_cap": body.ignore_frequency_cap,
             "templated": True,
             "holdout_percent": body.holdout_percent,
+            "track_clicks": body.track_clicks,
+            "track_copy_links": body.track_copy_links,
         }
         if content.buttons is not None:
             values["buttons"] = content.buttons
@@ -247,10 +249,11 @@ def _rule_changes(shot: ShotRecord, body: ShotPatch) -> dict[str, Any]:
         changes["expires_at"] = body.expires_at
     if "stop_on" in given:
         changes["stop_on"] = body.stop_on.value if body.stop_on else None
-    if "ignore_frequency_cap" in given:
-        if body.ignore_frequency_cap is None:
-            raise invalid("ignore_frequency_cap", "ignore_frequency_cap is true or false")
-        changes["ignore_frequency_cap"] = body.ignore_frequency_cap
+    for flag in ("ignore_frequency_cap", "track_clicks", "track_copy_links"):
+        if flag in given:
+            if getattr(body, flag) is None:
+                raise invalid(flag, f"{flag} is true or false")
+            changes[flag] = getattr(body, flag)
     return changes
 
 

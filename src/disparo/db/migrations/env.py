@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from disparo.db.tables import metadata
+from disparo.db.schema import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(

@@ -13,6 +13,12 @@ const MAX_GOALS = 4;
 const WINNER = { test_percent: 20, wait_hours: 24, min_sample: 100 };
 export const EXPERIMENT_FIELDS = ["variants", "holdout_percent", "conversions", "winner"];
 
+/** Whether a new shot's events are still the one row the form starts with: then the API's
+ * default (paid and pix_created, which the bot's report counts) is asked for instead. */
+export function untouchedGoals(goals) {
+  return goals.length === 1 && goals[0].event === "paid" && goals[0].window_hours === DEFAULT_WINDOW_HOURS;
+}
+
 /** The section's starting values, from a stored shot (or the API's defaults). */
 export function experimentValues(shot) {
   const variants = (shot && shot.variants) || [];

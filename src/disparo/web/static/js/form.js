@@ -9,7 +9,7 @@ import { ApiError, api, paths } from "./api.js";
 import { audienceSection } from "./audience.js";
 import { h, replace } from "./dom.js";
 import { buttonsFromApi, contentEditor } from "./editor.js";
-import { EXPERIMENT_FIELDS, experimentSection, experimentValues } from "./experiment.js";
+import { EXPERIMENT_FIELDS, experimentSection, experimentValues, untouchedGoals } from "./experiment.js";
 import { t } from "./i18n.js";
 import { isTooLongRefusal, personalChecks, variableErrorText } from "./personal_checks.js";
 import { personalPreview } from "./personal_preview.js";
@@ -255,7 +255,9 @@ export function formView({ mode, id, from, segment, template }) {
     // A shot with variants carries the first one's content as its own (lists, tests, templates).
     const own = values.variants_on ? tabs.first().content() : editor.content();
     const ab = experiment.payload();
-    const changedAb = EXPERIMENT_FIELDS.filter((k) => !stored || JSON.stringify(ab[k]) !== JSON.stringify(stored[k]));
+    const changedAb = EXPERIMENT_FIELDS.filter((k) =>
+      stored ? JSON.stringify(ab[k]) !== JSON.stringify(stored[k]) : !(k === "conversions" && untouchedGoals(ab[k])),
+    );
     const payload = { target: values.target, ...narrowed, ...sending, ...own, accept_too_long: values.accept_too_long };
     for (const k of changedAb) payload[k] = ab[k];
     if (values.when === "schedule") {

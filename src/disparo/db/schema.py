@@ -1,0 +1,8 @@
+"""Every table, registered on one metadata: what migrations are checked against."""
+
+from __future__ import annotations
+
+from disparo.db import tables, tables_campaign
+from disparo.db.table_base import metadata
+
+__all__ = ["metadata", "tables", "tables_campaign"]
