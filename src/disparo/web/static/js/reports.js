@@ -65,6 +65,8 @@ export function reportsView({ from, to } = {}) {
   let metric = null;
   let seq = 0;
   let controller = null;
+  let drawnWidth = 0;
+  const chartWidth = () => Math.max(320, (body.clientWidth || el.clientWidth || 900) - 42);
 
   const fromInput = h("input", { type: "date", id: "report-from", class: "input input-auto", value: period.from, required: true });
   const toInput = h("input", { type: "date", id: "report-to", class: "input input-auto", value: period.to, required: true });
@@ -183,7 +185,8 @@ export function reportsView({ from, to } = {}) {
       return;
     }
     csvBar.hidden = false;
-    const width = Math.max(320, (body.clientWidth || el.clientWidth || 900) - 42);
+    const width = chartWidth();
+    drawnWidth = width;
     replace(
       body,
       trackingNotice(report.tracking),
@@ -234,9 +237,16 @@ export function reportsView({ from, to } = {}) {
     }
   }
 
+  // Charts are drawn at the card's width; a new width redraws them, keeping the table open.
   const onResize = () => {
     const old = body.querySelector(".report-daily");
-    if (old && report) old.replaceWith(dailyCard(report, Math.max(320, body.clientWidth - 42)));
+    const width = chartWidth();
+    if (!old || !report || width === drawnWidth) return;
+    const open = old.querySelector("details").open;
+    const card = dailyCard(report, width);
+    card.querySelector("details").open = open;
+    old.replaceWith(card);
+    drawnWidth = width;
   };
   window.addEventListener("resize", onResize);
   drawQuick();

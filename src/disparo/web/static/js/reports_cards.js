@@ -58,7 +58,7 @@ export function totalsCards(totals, tracking) {
       card("delivered", t("reports.card.delivered"), fmtNumber(totals.delivered), t("reports.card.delivered.sub", { rate: pct(totals.delivery_rate) })),
       card("blocked", t("reports.card.blocked"), fmtNumber(lost), t("reports.card.blocked.sub", { rate: pct(totals.block_rate), blocked: fmtNumber(totals.blocked), deactivated: fmtNumber(totals.deactivated) })),
       tracked
-        ? card("clicked", t("reports.card.clicked"), fmtNumber(totals.clicked), t("reports.card.clicked.sub", { rate: pct(totals.click_rate), clicks: fmtNumber(totals.clicks) }))
+        ? card("clicked", t("reports.card.clicked"), fmtNumber(totals.clicked), t(totals.clicks === 1 ? "reports.card.clicked.sub.one" : "reports.card.clicked.sub", { rate: pct(totals.click_rate), clicks: fmtNumber(totals.clicks) }))
         : card("clicked", t("reports.card.clicked"), t("common.none"), t("reports.card.clicked.off")),
       card("replies", t("reports.card.replies"), fmtNumber(totals.replies), t("reports.card.replies.sub", { rate: pct(totals.reply_rate) })),
       card("pix", t("reports.card.pix"), fmtNumber(totals.pix), t("reports.card.pix.sub", { rate: pct(share(totals.pix, totals.delivered)) })),
@@ -75,8 +75,10 @@ const FUNNEL = ["audience", "delivered", "clicked", "pix", "paid"];
  * bar and the share of the audience that reached it. */
 function funnelCell(shot, step, tracked) {
   if (step === "clicked" && !tracked) return h("td", { class: "num muted", "data-col": step }, t("common.none"));
-  const n = shot[step] || 0;
-  const ratio = share(n, shot.audience);
+  // A shot whose audience was never written counts its recipients of the period instead.
+  const audience = shot.audience ?? shot.recipients ?? 0;
+  const n = step === "audience" ? audience : shot[step] || 0;
+  const ratio = share(n, audience);
   const bar = h("span", { class: "funnel-bar" });
   // Any count above zero stays visible, however small against the audience.
   bar.style.width = n > 0 && ratio !== null ? `max(2px, ${(100 * Math.min(1, ratio)).toFixed(2)}%)` : "0";

@@ -6,7 +6,7 @@ export const REPORTS_PT = {
 
   "reports.title": "Relatórios",
   "reports.lead": "O que os disparos de {bot} entregaram e venderam no período.",
-  "reports.cohort": "Tudo conta pela hora da entrega: cliques, respostas, PIX e pagamentos de um dia são os das mensagens entregues naquele dia.",
+  "reports.cohort": "Tudo conta pela hora da entrega: cliques, respostas, PIX e pagamentos de um dia são os das mensagens entregues naquele dia. Um pagamento dentro da janela de dois disparos conta para os dois.",
   "reports.nobot": "Escolha um bot no alto da página para ver o relatório dele.",
 
   "reports.period": "Período",
@@ -42,6 +42,7 @@ export const REPORTS_PT = {
   "reports.card.blocked.sub": "{rate} das entregas · {blocked} bloquearam, {deactivated} desativaram",
   "reports.card.clicked": "Clicaram",
   "reports.card.clicked.sub": "{rate} dos entregues · {clicks} cliques",
+  "reports.card.clicked.sub.one": "{rate} dos entregues · 1 clique",
   "reports.card.clicked.off": "sem contagem de cliques",
   "reports.card.replies": "Responderam",
   "reports.card.replies.sub": "{rate} dos entregues",
@@ -119,7 +120,7 @@ export const REPORTS_EN = {
 
   "reports.title": "Reports",
   "reports.lead": "What {bot}'s shots delivered and sold in the period.",
-  "reports.cohort": "Everything counts by the hour of delivery: a day's clicks, replies, PIX and payments are those of the messages delivered that day.",
+  "reports.cohort": "Everything counts by the hour of delivery: a day's clicks, replies, PIX and payments are those of the messages delivered that day. A payment inside the windows of two shots counts for both.",
   "reports.nobot": "Pick a bot at the top of the page to see its report.",
 
   "reports.period": "Period",
@@ -155,6 +156,7 @@ export const REPORTS_EN = {
   "reports.card.blocked.sub": "{rate} of deliveries · {blocked} blocked, {deactivated} deactivated",
   "reports.card.clicked": "Clicked",
   "reports.card.clicked.sub": "{rate} of the delivered · {clicks} clicks",
+  "reports.card.clicked.sub.one": "{rate} of the delivered · 1 click",
   "reports.card.clicked.off": "clicks not counted",
   "reports.card.replies": "Replied",
   "reports.card.replies.sub": "{rate} of the delivered",
