@@ -35,7 +35,9 @@ From = Annotated[
     date | None,
     Query(alias="from", description="first local day (default: 29 days before `to`)"),
 ]
-To = Annotated[date | None, Query(description="last local day, included (default: today)")]
+To = Annotated[
+    date | None, Query(alias="to", description="last local day, included (default: today)")
+]
 Tz = Annotated[
     str | None,
     Query(max_length=64, description="IANA time zone of days and hours (default: the bot's)"),
