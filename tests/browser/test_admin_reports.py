@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from ab_page import pay_now
-from admin_page import Stack, open_admin, screenshot
+from admin_page import Stack, open_admin, saved_shot_id, screenshot
 from playwright.sync_api import Page, Route, expect
 from reports_page import (
     OFFER_URL,
@@ -314,3 +314,29 @@ def test_a_recommended_hour_reads_as_a_sentence(page: Page, stack: Stack) -> Non
         f"Send at {hours[-1]}:00: 4.1% click, against 2.3% at the other hours (a difference of "
         "1.2 to 2.4 points, 95% CI)."
     )
+
+
+def test_the_shot_form_switches_click_counting(page: Page, stack: Stack) -> None:
+    """Counting is on for buttons and off for the copy's links by default; both are stored as
+    ticked, and an edit shows them again."""
+    bot = stack.new_bot(3, name="Cliques")
+    open_admin(page, stack, bot.slug)
+    page.get_by_test_id("new-shot").click()
+    page.locator("#copy").fill('Oferta com <a href="https://loja.example">link</a>')
+    page.locator('[data-group="when"] [data-value="schedule"]').click()
+    clicks, copy_links = page.locator("#track_clicks"), page.locator("#track_copy_links")
+    expect(clicks).to_be_checked()
+    expect(copy_links).not_to_be_checked()
+    expect(page.locator('[data-field="track_clicks"]')).to_contain_text("DISPARO_PUBLIC_URL")
+    copy_links.check()
+    page.locator('[data-field="track_clicks"]').scroll_into_view_if_needed()
+    screenshot(page, "67-shot-click-counting")
+    page.get_by_test_id("save-shot").click()
+    shot_id = saved_shot_id(page)
+    stored = stack.api("GET", f"/admin/api/shots/{shot_id}")
+    assert (stored["track_clicks"], stored["track_copy_links"]) == (True, True)
+    assert [g["event"] for g in stored["conversions"]] == ["paid", "pix_created"]
+    stack.api("PATCH", f"/admin/api/shots/{shot_id}", {"track_clicks": False})
+    page.goto(f"{stack.base_url}/admin/#/shots/{shot_id}/edit")
+    expect(page.locator("#track_clicks")).not_to_be_checked()
+    expect(page.locator("#track_copy_links")).to_be_checked()

@@ -8,7 +8,8 @@ import { choice, field, showFieldError } from "./ui.js";
 
 const STOPS = ["none", "pix_created", "paid"];
 
-/** `values` holds expires (bool), expires_wall and stop_on; returns `{el, read}`. */
+/** `values` holds expires (bool), expires_wall, stop_on, track_clicks and track_copy_links;
+ * returns `{el, read}`. */
 export function rulesSection({ values, timeZone }) {
   const wall = h("input", {
     type: "datetime-local",
@@ -49,6 +50,15 @@ export function rulesSection({ values, timeZone }) {
     },
     "segmented",
   );
+  function check(key, label) {
+    const input = h("input", {
+      type: "checkbox",
+      id: key,
+      checked: values[key],
+      on: { change: (ev) => (values[key] = ev.target.checked) },
+    });
+    return h("label", { class: "check" }, input, " ", label);
+  }
   hint();
   const el = [
     h(
@@ -60,10 +70,21 @@ export function rulesSection({ values, timeZone }) {
       h("p", { class: "field-error", role: "alert" }),
     ),
     field("stop_on", t("stopOn.title"), stopChoice, t("stopOn.help")),
+    field(
+      "track_clicks",
+      t("track.title"),
+      h(
+        "div",
+        { class: "checks" },
+        check("track_clicks", t("track.clicks")),
+        check("track_copy_links", t("track.copy")),
+      ),
+      t("track.help"),
+    ),
   ];
   return {
     el,
-    /** `{expires_at, stop_on}` for the payload, or null after marking a missing expiry. */
+    /** `{expires_at, stop_on, track_*}` for the payload, or null after marking a missing expiry. */
     read(form) {
       let expires = null;
       if (values.expires) {
@@ -74,7 +95,8 @@ export function rulesSection({ values, timeZone }) {
         }
         expires = instant.toISOString();
       }
-      return { expires_at: expires, stop_on: values.stop_on || null };
+      const tracking = { track_clicks: values.track_clicks, track_copy_links: values.track_copy_links };
+      return { expires_at: expires, stop_on: values.stop_on || null, ...tracking };
     },
   };
 }
@@ -87,5 +109,7 @@ export function rulesValues(shot, timeZone, { keepExpiry }) {
     expires: Boolean(expiry),
     expires_wall: expiry ? instantToWall(expiry, timeZone) : instantToWall(later, timeZone).slice(0, 14) + "00",
     stop_on: (shot && shot.stop_on) || null,
+    track_clicks: shot ? shot.track_clicks !== false : true,
+    track_copy_links: Boolean(shot && shot.track_copy_links),
   };
 }

@@ -111,6 +111,10 @@ export const REPORTS_PT = {
   "reports.csv.days": "Dias",
   "reports.csv.hours": "Horas",
   "reports.csv.shots": "Disparos",
+  "track.title": "Cliques",
+  "track.clicks": "Contar os cliques nos botões",
+  "track.copy": "Também nos links do texto",
+  "track.help": "Os links passam pelo endereço público do Disparo, que conta o clique e leva ao destino. Sem DISPARO_PUBLIC_URL eles saem como estão.",
 };
 
 export const REPORTS_EN = {
@@ -223,4 +227,8 @@ export const REPORTS_EN = {
   "reports.csv.days": "Days",
   "reports.csv.hours": "Hours",
   "reports.csv.shots": "Shots",
+  "track.title": "Clicks",
+  "track.clicks": "Count clicks on the buttons",
+  "track.copy": "Also on the copy's links",
+  "track.help": "Links go through Disparo's public address, which counts the click and leads on to the destination. Without DISPARO_PUBLIC_URL they go out as they are.",
 };
