@@ -145,6 +145,9 @@ async def test_report_parameters_are_checked(api: Client, bot: dict[str, Any]) -
         "/admin/api/bots/loja/report?from=2026-12-02&to=2026-12-01": ("from", "after"),
         "/admin/api/bots/loja/report?from=2025-01-01&to=2026-12-01": ("from", "at most 366"),
         "/admin/api/bots/loja/report?tz=Mars/Olympus": ("tz", "IANA"),
+        "/admin/api/bots/loja/report?tz=America": ("tz", "IANA"),
+        "/admin/api/bots/loja/report?to=0001-01-05": ("to", "from 2000-01-01"),
+        "/admin/api/bots/loja/report?from=9999-12-31&to=9999-12-31": ("from", "to 2999-12-31"),
         "/admin/api/bots/loja/report.csv?table=nope": ("table", ""),
     }
     for path, (field, words) in cases.items():

@@ -27,6 +27,7 @@ router = APIRouter(
 _NOT_FOUND = described(404, "no such bot")
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2999, 12, 31)
 NO_PUBLIC_URL = (
     "DISPARO_PUBLIC_URL is not set: buttons go out with their own URLs and clicks are not "
     "counted; set it to this server's public address to count them"
@@ -48,7 +49,7 @@ Table = Annotated[Literal["days", "hours", "shots"], Query(description="days, ho
 def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "America" is a directory
         raise invalid("tz", f"'{name}' is not an IANA time zone; e.g. America/Sao_Paulo") from None
 
 
@@ -67,6 +68,9 @@ async def _report(
             raise not_found(f"bot '{slug}'")
         timezone = tz or rules.timezone
         zone = _zone(timezone)
+        for name, day in (("from", start), ("to", end)):
+            if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+                raise invalid(name, f"{name} must be a day from {FIRST_DAY} to {LAST_DAY}")
         end = end or now.astimezone(zone).date()
         start = start or end - timedelta(days=DEFAULT_DAYS - 1)
         if start > end:
