@@ -101,3 +101,60 @@ def test_0004_keeps_shots_and_deliveries(empty_db_url: URL) -> None:
             conn.execute(text("UPDATE shots_queue SET status = 'running' WHERE id <> 7"))
     finally:
         engine.dispose()
+
+
+def test_0008_adds_up_what_was_delivered_before_it(empty_db_url: URL) -> None:
+    """The rollup starts with the deliveries and conversions made before 0008: recipients by
+    the hour of their outcome, a holdout member and a cancelled skip left out."""
+    from sqlalchemy import text
+
+    migrate.upgrade(empty_db_url, "0007")
+    engine = create_engine(sync_url(empty_db_url))
+    rows = [
+        (1, "sent", None, "2026-11-03 14:05:00", "2026-11-03 14:05:00"),
+        (2, "sent", None, "2026-11-03 14:59:00", "2026-11-03 14:59:00"),
+        (3, "skipped", "blocked", None, "2026-11-03 14:10:00"),
+        (4, "error", None, None, "2026-11-03 15:00:00"),
+        (5, "holdout", None, None, "2026-11-03 14:10:00"),
+        (6, "skipped", "cancelled", None, "2026-11-03 16:00:00"),
+        (7, "pending", None, None, None),
+    ]
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO bots (slug, token, webhook_secret) VALUES ('loja', 't', 's')")
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO shots_queue (id, bot_slug, target, copy, status)"
+                    " VALUES (7, 'loja', 'started', 'Oi', 'running')"
+                )
+            )
+            for tid, status, reason, sent_at, updated_at in rows:
+                conn.execute(
+                    text(
+                        "INSERT INTO shots_sent (shot_id, bot_slug, telegram_id, seq, status,"
+                        " reason, sent_at, updated_at) VALUES (7, 'loja', :tid, :tid, :status,"
+                        " :reason, :sent_at, :updated_at)"
+                    ),
+                    {"tid": tid, "status": status, "reason": reason, "sent_at": sent_at,
+                     "updated_at": updated_at},
+                )  # fmt: skip
+            conn.execute(
+                text(
+                    "INSERT INTO shot_conversions (shot_id, event, telegram_id, converted_at,"
+                    " revenue_cents, payments) VALUES (7, 'paid', 2, '2026-11-04 10:00:00',"
+                    " 9980, 2), (7, 'pix_created', 2, '2026-11-04 09:00:00', 0, 0)"
+                )
+            )
+        migrate.upgrade(empty_db_url)
+        with engine.connect() as conn:
+            found = conn.execute(
+                text(
+                    "SELECT recipients, delivered, blocked, pix, paid, revenue_cents"
+                    " FROM report_hours WHERE shot_id = 7 ORDER BY hour"
+                )
+            ).all()
+        assert [tuple(r) for r in found] == [(3, 2, 1, 1, 1, 9980), (1, 0, 0, 0, 0, 0)]
+    finally:
+        engine.dispose()
