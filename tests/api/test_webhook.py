@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from api_support import SECRET_KEY, Client
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select
+from sqlalchemy import update as sql_update
 
 from disparo.db.engine import Database
 from disparo.db.secrets import TokenCipher
-from disparo.db.tables import bots, processed_updates, telegram_contacts
+from disparo.db.tables import bots, processed_updates, shots_queue, shots_sent, telegram_contacts
+from disparo.db.tables_campaign import shot_responses
 from disparo.ingest.updates import ContactChange, contact_event, is_start_command
 
 WEBHOOK = "/telegram/loja/webhook"
@@ -273,3 +276,47 @@ async def test_ids_past_64_bits_and_nul_never_fail_the_webhook(
     nul = await post_update(api, db, start_update(12, ANA | {"first_name": "A\x00na"}))
     assert nul.status == 200, nul.body
     assert (await contact(db))["first_name"] == "Ana"
+
+
+def _message(update_id: int, text: str) -> dict[str, Any]:
+    update = start_update(update_id)
+    update["message"]["text"] = text
+    return update
+
+
+async def _replies(db: Database) -> list[Any]:
+    async with db.read() as conn:
+        return list((await conn.execute(select(shot_responses))).mappings())
+
+
+async def test_a_message_after_a_delivery_is_a_reply_to_that_shot(
+    api: Client, bot: dict[str, Any], db: Database
+) -> None:
+    """A text from a recipient within 24 h of its delivery is one reply to the latest shot it
+    got (a second text adds nothing); /start and an edit are not replies; nor is a text to a
+    bot that sent the contact nothing in the last 24 h."""
+    await post_update(api, db, start_update(10))
+    sent_at = datetime.now(UTC) - timedelta(hours=2)
+    async with db.write() as conn:
+        for shot_id, at in ((1, sent_at - timedelta(hours=30)), (2, sent_at), (3, None)):
+            await conn.execute(
+                insert(shots_queue).values(id=shot_id, bot_slug="loja", target="started", copy="Oi")
+            )
+            await conn.execute(
+                insert(shots_sent).values(
+                    shot_id=shot_id, bot_slug="loja", telegram_id=42, seq=0,
+                    status="sent" if at else "pending", sent_at=at,
+                )
+            )  # fmt: skip
+    for not_a_reply in (start_update(11), EDITED):
+        await post_update(api, db, not_a_reply)
+    assert await _replies(db) == []
+    await post_update(api, db, _message(12, "quero o pix"))
+    await post_update(api, db, _message(13, "e o link?"))
+    [reply] = await _replies(db)
+    assert (reply["shot_id"], reply["kind"], reply["telegram_id"]) == (2, "reply", 42)
+    async with db.write() as conn:
+        await conn.execute(sql_update(shots_sent).values(sent_at=sent_at - timedelta(hours=30)))
+        await conn.execute(delete(shot_responses))
+    await post_update(api, db, _message(14, "oi?"))
+    assert await _replies(db) == []
