@@ -72,7 +72,8 @@ class Output:
 
 def test_demo_seeds_two_bots_prints_url_and_token_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     """The demo prints a working admin URL and token, its worker sends, its A/B shot gets
-    conversions from simulated buyers, and Ctrl-C ends all."""
+    conversions from simulated buyers and clicks and replies from simulated readers, and
+    Ctrl-C ends all."""
     port, sim_port = _free_port(), _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DISPARO_")}
     demo = subprocess.Popen(
@@ -155,6 +156,15 @@ def test_demo_seeds_two_bots_prints_url_and_token_and_stops_on_ctrl_c(tmp_path: 
             assert time.monotonic() < deadline, f"no conversions in 60 s: {report}"
             time.sleep(1)
         assert {g["name"] for g in report["groups"]} == {"A", "B", "holdout"}
+        # Simulated readers follow the tracked buttons and write back: the bot's report counts.
+        assert f"Reports     {base}/admin/#/reports" in output
+        deadline = time.monotonic() + 60
+        while True:
+            totals = _call(f"{base}/admin/api/bots/loja-da-ana/report", token)["totals"]
+            if totals["clicks"] > 0 and totals["replies"] > 0:
+                break
+            assert time.monotonic() < deadline, f"no clicks or replies in 60 s: {totals}"
+            time.sleep(1)
 
         demo.send_signal(signal.SIGINT)
         printed.wait_for("Disparo demo stopped.", timeout_s=30)
@@ -162,6 +172,7 @@ def test_demo_seeds_two_bots_prints_url_and_token_and_stops_on_ctrl_c(tmp_path: 
         printed.thread.join(timeout=5)
         assert "Traceback" not in printed.text
         assert "[DEMO][BUYERS]" not in printed.text  # the buyers keep the terminal quiet
+        assert "[DEMO][CLICKERS]" not in printed.text  # and so do the readers
         for listening in (port, sim_port):
             with socket.socket() as sock:
                 assert sock.connect_ex(("127.0.0.1", listening)) != 0

@@ -77,6 +77,31 @@ async def test_start_update_has_the_documented_shape(sim, token):
     assert isinstance(message["date"], int)
 
 
+async def test_a_user_writes_a_text_message_only_while_active(sim, token):
+    """A user's message is a message update without entities, numbered after the chat's
+    earlier messages; a blocked user cannot write, and nothing of a refused batch is queued."""
+    await sim.users({"id": 6, "first_name": "Bia"}, {"id": 7, "state": "blocked"})
+    await sim.control(f"bots/{token}/updates", {"start": [6]})
+    queued = await sim.control(
+        f"bots/{token}/updates", {"message": [{"id": 6, "text": "Ainda tem?"}]}
+    )
+    assert queued == {"update_ids": [2]}
+    started, wrote = await _updates(sim)
+    assert wrote["message"]["text"] == "Ainda tem?"
+    assert "entities" not in wrote["message"]
+    assert wrote["message"]["from"]["id"] == wrote["message"]["chat"]["id"] == 6
+    assert wrote["message"]["message_id"] == started["message"]["message_id"] + 1
+    refused = {"message": [{"id": 6, "text": "oi"}, {"id": 7, "text": "oi"}]}
+    async with sim.session.post(f"{sim.base_url}/sim/bots/{token}/updates", json=refused) as r:
+        assert r.status == 400
+        assert "user 7 is blocked" in (await r.json())["description"]
+    async with sim.session.post(
+        f"{sim.base_url}/sim/bots/{token}/updates", json={"message": [{"id": 6, "text": ""}]}
+    ) as r:
+        assert r.status == 400
+    assert [u["update_id"] for u in await _updates(sim, offset=3)] == []
+
+
 async def test_block_and_unblock_send_my_chat_member_and_change_state(sim, token):
     """Blocking queues kicked (and sending gets 403); unblocking queues member (and works)."""
     await sim.control(f"bots/{token}/updates", {"block": [8]})

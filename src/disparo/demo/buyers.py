@@ -141,7 +141,8 @@ def rates_of(row: Mapping[str, str]) -> str:
     return row["group"] if row["status"] == "sent" else HOLDOUT
 
 
-def _between(span: tuple[float, float], unit: float) -> timedelta:
+def between(span: tuple[float, float], unit: float) -> timedelta:
+    """A delay within `span` (least, most seconds), `unit` of the way from least to most."""
     least, most = span
     return timedelta(milliseconds=round((least + (most - least) * unit) * 1000))
 
@@ -162,10 +163,10 @@ def plan_purchase(
     buy = draw(seed, telegram_id, "buy")
     if rates is None or buy >= rates.pix:
         return None
-    pix_at = reached_at + _between(delays.pix_s, draw(seed, telegram_id, "pix"))
+    pix_at = reached_at + between(delays.pix_s, draw(seed, telegram_id, "pix"))
     paid_at = None
     if buy < rates.paid:
-        paid_at = pix_at + _between(delays.pay_s, draw(seed, telegram_id, "pay"))
+        paid_at = pix_at + between(delays.pay_s, draw(seed, telegram_id, "pay"))
     return Purchase(telegram_id, pix_at, paid_at)
 
 

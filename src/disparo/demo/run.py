@@ -2,7 +2,8 @@
 
 Thin on purpose: a fresh database, the simulator in its own process, `disparo serve` (API and
 worker) in this one, then `demo_seed` feeds the bots through the real ingestion paths, an A/B
-shot goes out and simulated buyers (buyers.py) pay for it in the background.
+shot goes out and simulated buyers (buyers.py) pay for it in the background, while simulated
+readers (clickers.py) click the tracked buttons of every shot and reply to some.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pydantic import SecretStr
 
 from disparo.config import Settings, load_settings
 from disparo.demo.buyers import run_buyers, start_ab_test
+from disparo.demo.clickers import run_clickers
 from disparo.demo.seed import DEMO_BOTS, SeedError, SeedReport, seed_demo
 from disparo.logs import configure_logging
 
@@ -33,6 +35,14 @@ def _fresh_database(path: Path) -> None:
     """The simulator forgets its users on exit, so each demo starts from an empty file."""
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def local_url(host: str, port: int) -> str:
+    """This machine's address of a server listening on `host`: DISPARO_PUBLIC_URL of the demo,
+    where the simulator posts webhooks and buttons' tracked links point."""
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - every interface: loopback is one of them
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def _require_free(host: str, port: int, option: str) -> None:
@@ -109,12 +119,16 @@ def _banner(
         "              fills in over the next minutes as simulated buyers create PIX and pay\n"
         "              (B sells most; the holdout buys at a baseline rate). The demo compresses\n"
         "              the hours after a message into seconds to a couple of minutes.\n\n"
+        f"  Reports     {base}/admin/#/reports: simulated readers click the buttons of\n"
+        "              every shot (tracked through /r/…) and some reply in the chat; B is\n"
+        "              clicked more than A, and the report's clicks and replies fill in.\n\n"
         "  Try it: open the admin page, click “Novo disparo”, keep Público /start and “Agora”,\n"
-        "  write a message and create it. It is delivered at Telegram's pace (25 messages/s);\n"
-        "  watch the progress bar, then the Bloqueados/Desativados counts of the bot go up as\n"
-        "  the shot meets users who blocked the bot or deleted their account. A bot sends one\n"
-        f"  shot at a time: on {ab_bot} yours starts once the A/B shot is done (about two\n"
-        "  minutes); on the other bot at once.\n\n"
+        "  write a message (add a button with a link: the readers click it too) and create\n"
+        "  it. It is delivered at Telegram's pace (25 messages/s); watch the progress bar,\n"
+        "  then the Bloqueados/Desativados counts of the bot go up as the shot meets users\n"
+        "  who blocked the bot or deleted their account. A bot sends one shot at a time: on\n"
+        f"  {ab_bot} yours starts once the A/B shot is done (about two minutes); on the\n"
+        "  other bot at once.\n\n"
         "Press Ctrl-C to stop.\n"
     )
 
@@ -123,7 +137,7 @@ async def _serve_and_seed(args: argparse.Namespace, settings: Settings, database
     from disparo.services import build_api, engine_background, open_database, serve_http
 
     db = open_database(settings)
-    local = f"http://127.0.0.1:{args.port}"
+    local = local_url(args.host, args.port)
     try:
         # The `disparo serve` wiring: the API with the worker in its lifespan.
         app = build_api(settings, db, background=[engine_background(settings, db)])
@@ -147,15 +161,31 @@ async def _serve_and_seed(args: argparse.Namespace, settings: Settings, database
             signal.raise_signal(signal.SIGTERM)  # uvicorn stops on it, cleanly
             await server
             return 1
-        # Buyers pay for the A/B shot in the background; the banner does not wait for them.
-        buyers = asyncio.create_task(run_buyers(local, token, ab_bot, ab_shot))
+        # Buyers pay for the A/B shot and readers click and reply to every shot, in the
+        # background; the banner does not wait for them.
+        crowd = [asyncio.create_task(run_buyers(local, token, ab_bot, ab_shot))]
+        crowd += [
+            asyncio.create_task(
+                run_clickers(
+                    local,
+                    settings.telegram_api_url,
+                    token,
+                    bot.slug,
+                    bot.token,
+                    buyers_shot=ab_shot if bot.slug == ab_bot else None,
+                )
+            )
+            for bot in DEMO_BOTS
+        ]
         print(_banner(args, settings, database, report, ab_shot), flush=True)
         try:
             await server
         finally:
-            buyers.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await buyers
+            for task in crowd:
+                task.cancel()
+            for task in crowd:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         return 0
     finally:
         await db.dispose()
@@ -167,7 +197,7 @@ def run_demo(args: argparse.Namespace) -> int:
     simulator_url = f"http://127.0.0.1:{args.simulator_port}"
     os.environ["DISPARO_DATABASE_URL"] = f"sqlite:///{database}"
     os.environ["DISPARO_TELEGRAM_API_URL"] = simulator_url
-    os.environ["DISPARO_PUBLIC_URL"] = f"http://127.0.0.1:{args.port}"
+    os.environ["DISPARO_PUBLIC_URL"] = local_url(args.host, args.port)
     settings = load_settings()
     admin_token = settings.admin_token or SecretStr(secrets.token_urlsafe(24))
     settings = settings.model_copy(update={"admin_token": admin_token, "api_docs": True})

@@ -3,6 +3,8 @@
     POST /sim/bots/<token>/users     [{"id":1,"state":"active","first_name":"Ana"}]  (upsert)
     POST /sim/bots/<token>/limits    {"per_second":30,"paid_per_second":1000,"per_chat_burst":3}
     POST /sim/bots/<token>/updates   {"start":[ids]} / {"block":[ids]} / {"unblock":[ids]}
+                                     / {"message":[{"id":1,"text":"Ainda tem?"}]}  (a user
+                                     writes to the bot; only an active user can)
     POST /sim/bots/<token>/revoke    the token answers 401 from now on (until reset)
     POST /sim/bots/<token>/me        {"id":42,"is_bot":false,"username":"ana"}: getMe answers
                                      these fields over the bot's own ({} restores them)
@@ -25,6 +27,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
+from disparo.simulator.content import TEXT_LIMIT
 from disparo.simulator.errors import ApiError, ok_body
 from disparo.simulator.exchange import Request, Response
 from disparo.simulator.faults import Faults, Storm, share
@@ -181,19 +184,49 @@ class Control:
         )
 
     def queue_updates(self, bot: BotState, body: Any) -> dict[str, list[int]]:
-        """Users send /start, block or unblock the bot; updates are queued in that order."""
-        if not isinstance(body, dict) or not set(body) <= {"start", "block", "unblock"}:
-            raise _invalid('send {"start":[ids]}, {"block":[ids]} or {"unblock":[ids]}')
+        """Users send /start, block or unblock the bot, or write to it; updates are queued in
+        that order. Messages are checked before anything is queued."""
+        if not isinstance(body, dict) or not set(body) <= {"start", "block", "unblock", "message"}:
+            raise _invalid(
+                'send {"start":[ids]}, {"block":[ids]}, {"unblock":[ids]} or '
+                '{"message":[{"id":1,"text":"..."}]}'
+            )
+        messages = self._messages(bot, body.get("message", []))
         actions = {"start": bot.start, "block": bot.block, "unblock": bot.unblock}
         now = self.world.wall_clock()
         update_ids: list[int] = []
         for action, ids in body.items():
+            if action == "message":
+                for user_id, text in messages:
+                    update_ids.extend(bot.write(bot.user(user_id), text, now))
+                continue
             if not isinstance(ids, list):
                 raise _invalid(f"{action} must be a list of user ids")
             for user_id in ids:
                 user = bot.user(_int(user_id, "user id", -(2**62)))
                 update_ids.extend(actions[action](user, now))
         return {"update_ids": update_ids}
+
+    @staticmethod
+    def _messages(bot: BotState, items: Any) -> list[tuple[int, str]]:
+        """(user id, text) of each message; a user must be active to write (a blocked bot's
+        chat offers only "Restart", a deleted account writes nothing)."""
+        if not isinstance(items, list):
+            raise _invalid('message must be a list such as [{"id":1,"text":"Ainda tem?"}]')
+        checked = []
+        for item in items:
+            if not isinstance(item, dict):
+                raise _invalid(f"each message must be an object, got {item!r}")
+            user_id = _int(item.get("id"), "id", -(2**62))
+            text = item.get("text")
+            if not isinstance(text, str) or not 0 < len(text) <= TEXT_LIMIT:
+                raise _invalid(f"message text of user {user_id} must be 1-{TEXT_LIMIT} characters")
+            known = bot.users.get(user_id)
+            state = known.state if known is not None else "active"
+            if state != "active":
+                raise _invalid(f"user {user_id} is {state}: only an active user writes to a bot")
+            checked.append((user_id, text))
+        return checked
 
     def set_faults(self, body: Any) -> None:
         """Replace the injected faults; latency changes only when given."""

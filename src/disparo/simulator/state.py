@@ -252,17 +252,13 @@ class BotState:
         if user.state == "blocked":
             ids.append(self._member_update(user, "kicked", "member", now_wall))
         user.state = "active"
-        user.last_message_id += 1
-        message = {
-            "message_id": user.last_message_id,
-            "from": user.as_user(),
-            "chat": user.chat(),
-            "date": int(now_wall),
-            "text": "/start",
-            "entities": [{"offset": 0, "length": 6, "type": "bot_command"}],
-        }
-        ids.append(self.feed.push({"message": message}))
+        command = [{"offset": 0, "length": 6, "type": "bot_command"}]
+        ids.append(self._message_update(user, "/start", now_wall, entities=command))
         return ids
+
+    def write(self, user: SimUser, text: str, now_wall: float) -> list[int]:
+        """The user writes `text` in the bot's chat; queue the message update."""
+        return [self._message_update(user, text, now_wall)]
 
     def block(self, user: SimUser, now_wall: float) -> list[int]:
         """The user blocks the bot: state `blocked` and a my_chat_member update."""
@@ -273,6 +269,26 @@ class BotState:
         """The user unblocks the bot: state `active` and a my_chat_member update."""
         user.state = "active"
         return [self._member_update(user, "kicked", "member", now_wall)]
+
+    def _message_update(
+        self,
+        user: SimUser,
+        text: str,
+        now_wall: float,
+        *,
+        entities: list[dict[str, Any]] | None = None,
+    ) -> int:
+        user.last_message_id += 1
+        message: dict[str, Any] = {
+            "message_id": user.last_message_id,
+            "from": user.as_user(),
+            "chat": user.chat(),
+            "date": int(now_wall),
+            "text": text,
+        }
+        if entities:
+            message["entities"] = entities
+        return self.feed.push({"message": message})
 
     def _member_update(self, user: SimUser, old: str, new: str, now_wall: float) -> int:
         def member(status: str) -> dict[str, Any]:
