@@ -66,9 +66,9 @@ def _hour(at: str, sqlite: bool) -> str:
     return f"date_trunc('hour', {at}, 'UTC')"
 
 
-def _upsert(columns: tuple[str, ...], select: str, *, row: str = "report_hours") -> str:
+def _upsert(columns: tuple[str, ...], select: str) -> str:
     """Add `select`'s rows (shot_id, hour, bot_slug, then `columns`) to the rollup."""
-    added = ", ".join(f"{c} = {row}.{c} + excluded.{c}" for c in columns)
+    added = ", ".join(f"{c} = report_hours.{c} + excluded.{c}" for c in columns)
     return (
         f"INSERT INTO report_hours (shot_id, hour, bot_slug, {', '.join(columns)}) {select}"
         f" ON CONFLICT (shot_id, hour) DO UPDATE SET {added}"
@@ -102,7 +102,8 @@ RESPONSE = ("clicked", "replies")
 
 def _counted(status: str, reason: str) -> str:
     """A final outcome that makes a recipient (not a skip by a cancel)."""
-    return f"{status} IN {FINAL} AND NOT ({status} = 'skipped' AND {reason} = 'cancelled')"
+    cancelled = f"{status} = 'skipped' AND coalesce({reason}, '') = 'cancelled'"
+    return f"{status} IN {FINAL} AND NOT ({cancelled})"
 
 
 def _when(at: str) -> str:
@@ -127,7 +128,6 @@ def _sqlite_triggers() -> list[str]:
         f"SELECT NEW.shot_id, {_hour(NEW_WHEN, sqlite=True)},"
         f" NEW.bot_slug, 1, {_flag(SENT_NEW)}, {_flag(BLOCKED_NEW)},"
         f" {_flag(DEACTIVATED_NEW)} WHERE true",
-        row="report_hours",
     )
     return [
         "CREATE TRIGGER trg_report_hours_outcome AFTER UPDATE OF status ON shots_sent"
