@@ -150,41 +150,6 @@ async def test_copy_message_returns_a_message_id_and_copies_content(sim):
     assert (status, missing["description"]) == (400, "Bad Request: message to copy not found")
 
 
-async def test_delete_message_once(sim):
-    """deleteMessage answers true once, then message to delete not found."""
-    _, sent = await sim.send(1, "apagar")
-    target = {"chat_id": 1, "message_id": sent["result"]["message_id"]}
-    assert await sim.call("deleteMessage", json=target) == (200, {"ok": True, "result": True})
-    status, body = await sim.call("deleteMessage", json=target)
-    assert (status, body["description"]) == (400, "Bad Request: message to delete not found")
-
-
-async def test_edit_message_text_and_caption(sim):
-    """Edits change the message, refuse no-op edits and the wrong kind of message."""
-    _, sent = await sim.send(1, "antes")
-    target = {"chat_id": 1, "message_id": sent["result"]["message_id"]}
-    status, edited = await sim.call("editMessageText", json={**target, "text": "depois"})
-    assert status == 200
-    assert edited["result"]["text"] == "depois"
-    assert "edit_date" in edited["result"]
-    status, same = await sim.call("editMessageText", json={**target, "text": "depois"})
-    assert status == 400
-    assert same["description"].startswith("Bad Request: message is not modified")
-    status, no_caption = await sim.call("editMessageCaption", json={**target, "caption": "x"})
-    assert no_caption["description"] == "Bad Request: there is no caption in the message to edit"
-    _, photo = await sim.call(
-        "sendPhoto", json={"chat_id": 1, "photo": "https://e.com/a.png", "caption": "a"}
-    )
-    photo_target = {"chat_id": 1, "message_id": photo["result"]["message_id"]}
-    _, recaptioned = await sim.call("editMessageCaption", json={**photo_target, "caption": "b"})
-    assert recaptioned["result"]["caption"] == "b"
-    assert recaptioned["result"]["photo"] == photo["result"]["photo"]
-    status, gone = await sim.call(
-        "editMessageText", json={**target, "message_id": 999, "text": "z"}
-    )
-    assert gone["description"] == "Bad Request: message to edit not found"
-
-
 async def test_missing_chat_id_and_text(sim):
     """Missing parameters answer Telegram's own sentences."""
     status, body = await sim.call("sendMessage", json={"text": "sem chat"})

@@ -12,10 +12,11 @@ from collections.abc import Awaitable
 from typing import Any
 
 from disparo.simulator.bodies import parse_params
+from disparo.simulator.calls import Call, Described
 from disparo.simulator.errors import ApiError, error_body, not_found, ok_body, unauthorized
 from disparo.simulator.exchange import Request, Response
 from disparo.simulator.faults import Fault
-from disparo.simulator.methods import METHODS, Call, Described, get_updates
+from disparo.simulator.methods import METHODS, get_updates
 from disparo.simulator.state import BotState
 from disparo.simulator.world import World
 

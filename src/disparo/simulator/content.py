@@ -128,6 +128,14 @@ def reply_markup(params: Params) -> dict[str, Any] | None:
     return {"inline_keyboard": rows}
 
 
+def inline_reply_markup(params: Params) -> dict[str, Any] | None:
+    """The markup of an edit: an inline keyboard or none; any other keyboard is refused."""
+    markup = reply_markup(params)
+    if markup is None and get_json(params, "reply_markup", "") is not None:
+        raise bad_request("inline keyboard expected")
+    return markup
+
+
 def _is_rows(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(row, list) for row in value)
 

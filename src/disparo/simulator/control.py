@@ -8,13 +8,19 @@
     POST /sim/bots/<token>/revoke    the token answers 401 from now on (until reset)
     POST /sim/bots/<token>/me        {"id":42,"is_bot":false,"username":"ana"}: getMe answers
                                      these fields over the bot's own ({} restores them)
-    GET  /sim/bots/<token>/messages?chat_id=   every delivered message, in order
+    GET  /sim/bots/<token>/messages?chat_id=   every delivered message, in order; an edited one
+                                     shows its new content, "edited":true and its edit_date; a
+                                     deleted one stays listed with "deleted":true
+    POST /sim/bots/<token>/messages/age {"hours":49,"chat_id":1,"message_ids":[1,2]}  moves
+                                     messages into the past (all the bot's, one chat's, or some
+                                     of it), so deleteMessage's 48-hour rule can be reached
     GET  /sim/bots/<token>/users, GET /sim/bots/<token>/limits
     POST /sim/faults {"error_5xx":0.05,"drop":0.02,"slow":0.01,"slow_s":15,"drop_delivered":0,
                       "retry_after_storm":{"bot":"<token or id>","seconds":5},
                       "ignore_poll_timeout":true,  (getUpdates answers at once, ignoring timeout)
                       "latency_ms":40,"latency_jitter_ms":10}    (replaces the faults; {} clears)
-    GET  /sim/faults, GET /sim/stats (per bot id, never token), POST /sim/reset, GET /sim/health
+    GET  /sim/faults, GET /sim/stats (per bot id, never token; messages delivered, edited and
+         deleted), POST /sim/reset, GET /sim/health
 
 Answers use Telegram's envelope: {"ok":true,"result":...} or {"ok":false,...,"description"}.
 """
@@ -92,11 +98,14 @@ class Control:
                 "latency_ms": self.world.latency.mean_ms,
                 "latency_jitter_ms": self.world.latency.jitter_ms,
             }
-        if len(parts) == 3 and parts[0] == "bots":
+        if len(parts) in (3, 4) and parts[0] == "bots":
             bot = self.world.bot(parts[1])
             if bot is None:
                 raise _invalid("the path must hold a well-formed token <digits>:<35 characters>")
-            return self._bot_route(bot, parts[2], verb, request)
+            if parts[2:] == ["messages", "age"] and verb == "POST":
+                return {"aged": self.age_messages(bot, self._body(request))}
+            if len(parts) == 3:
+                return self._bot_route(bot, parts[2], verb, request)
         raise ApiError(404, "Not Found")
 
     def _bot_route(self, bot: BotState, what: str, verb: str, request: Request) -> Any:
@@ -154,6 +163,22 @@ class Control:
             if profile:
                 user.update_profile(**profile)
         return {"upserted": len(users)}
+
+    @staticmethod
+    def age_messages(bot: BotState, body: Any) -> int:
+        """Make messages `hours` older; how many were aged."""
+        if not isinstance(body, dict) or not set(body) <= {"hours", "chat_id", "message_ids"}:
+            raise _invalid('send {"hours":49}, optionally with "chat_id" and "message_ids"')
+        hours = _number(body.get("hours"), "hours")
+        chat_id = body.get("chat_id")
+        if chat_id is not None:
+            chat_id = _int(chat_id, "chat_id", -(2**62))
+        message_ids = body.get("message_ids")
+        if message_ids is not None:
+            if chat_id is None or not isinstance(message_ids, list):
+                raise _invalid("message_ids must be a list of ids, given with chat_id")
+            message_ids = [_int(message_id, "message id", 1) for message_id in message_ids]
+        return bot.age(hours * 3600, chat_id, message_ids)
 
     @staticmethod
     def _me_fields(body: Any) -> dict[str, Any]:

@@ -40,7 +40,8 @@ class Delivery:
         return result
 
     def view(self) -> dict[str, Any]:
-        """What the control API shows: method, chat, text or caption, media, markup, time."""
+        """What the control API shows: method, chat, text or caption and their entities, media,
+        markup, time and date, and whether it was edited (when) or deleted."""
         content = self.content
         return {
             "message_id": self.message_id,
@@ -48,11 +49,14 @@ class Delivery:
             "method": self.method,
             "text": content.get("text"),
             "caption": content.get("caption"),
+            "entities": content.get("entities") or content.get("caption_entities") or [],
             "media": self.media,
             "reply_markup": content.get("reply_markup"),
             "allow_paid_broadcast": self.paid,
             "time": self.time,
+            "date": self.date,
             "edited": self.edit_date is not None,
+            "edit_date": self.edit_date,
             "deleted": self.deleted,
             "copied_from": self.copied_from,
         }

@@ -2,16 +2,16 @@
 
 Checks run in Telegram's order: parameters and content (400), a 429 storm, the recipient
 (400 chat not found, 403 blocked or deactivated), fetching the media, then flood limits (429);
-only a message that passes them all is delivered and counted.
+only a message that passes them all is delivered and counted. Deletes and edits are in `edits`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
-from disparo.simulator.bodies import Params, get_bool, get_chat_id, get_int, get_json, get_str
+from disparo.simulator.bodies import get_bool, get_chat_id, get_int, get_json, get_str
+from disparo.simulator.calls import Call, Described, Method, check_storm
 from disparo.simulator.content import (
     check_caption,
     check_fetchable,
@@ -20,52 +20,18 @@ from disparo.simulator.content import (
     media_source,
     reply_markup,
 )
-from disparo.simulator.errors import bad_request, conflict, too_many_requests
-from disparo.simulator.limits import retry_after_s
+from disparo.simulator.edits import EDIT_METHODS
+from disparo.simulator.errors import bad_request, conflict
 from disparo.simulator.messages import audio_object, photo_sizes, video_object
-from disparo.simulator.state import BotState, SimUser
+from disparo.simulator.state import SimUser
 from disparo.simulator.updates import WEBHOOK_ACTIVE, Webhook
-from disparo.simulator.world import World
 
-NOT_MODIFIED = (
-    "message is not modified: specified new message content and reply markup are exactly the "
-    "same as a current content and reply markup of the message"
-)
 _SECRET_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 
 
-@dataclass(slots=True)
-class Call:
-    """One Bot API request to one bot."""
-
-    world: World
-    bot: BotState
-    params: Params
-
-
-@dataclass(slots=True)
-class Described:
-    """A result Telegram sends with a `description` (setWebhook, deleteWebhook)."""
-
-    result: Any
-    description: str
-
-
-Method = Callable[[Call], Any]
-
-
 def _recipient(call: Call, chat_id: int) -> SimUser:
-    wait = call.world.faults.storm_wait_s(call.bot.bot_id, call.world.clock())
-    if wait > 0:
-        raise too_many_requests(retry_after_s(wait))
+    check_storm(call)
     return call.bot.recipient(chat_id, call.world.strict_users)
-
-
-def _message_id(params: Params) -> int:
-    message_id = get_int(params, "message_id")
-    if message_id is None:
-        raise bad_request("message identifier is not specified")
-    return message_id
 
 
 def get_me(call: Call) -> dict[str, Any]:
@@ -138,7 +104,9 @@ def copy_message(call: Call) -> dict[str, Any]:
     params, bot, world = call.params, call.bot, call.world
     chat_id = get_chat_id(params)
     from_chat_id = get_chat_id(params, "from_chat_id")
-    message_id = _message_id(params)
+    message_id = get_int(params, "message_id")
+    if message_id is None:
+        raise bad_request("message identifier is not specified")
     source = bot.find(from_chat_id, message_id)
     if source is None and (from_chat_id in bot.users or message_id <= 0):
         raise bad_request("message to copy not found")
@@ -162,66 +130,6 @@ def copy_message(call: Call) -> dict[str, Any]:
     delivery = bot.deliver(user, "copyMessage", content, media_ref, paid, world.wall_clock())
     delivery.copied_from = {"chat_id": from_chat_id, "message_id": message_id}
     return {"message_id": delivery.message_id}
-
-
-def delete_message(call: Call) -> bool:
-    """deleteMessage."""
-    chat_id = get_chat_id(call.params)
-    message_id = _message_id(call.params)
-    call.bot.known_chat(chat_id, call.world.strict_users)
-    delivery = call.bot.find(chat_id, message_id)
-    if delivery is None:
-        raise bad_request("message to delete not found")
-    delivery.deleted = True
-    return True
-
-
-def _edit(call: Call, field: str) -> Any:
-    params, bot, world = call.params, call.bot, call.world
-    if params.get("inline_message_id"):
-        return True  # inline messages are not modelled; Telegram answers True for them
-    chat_id = get_chat_id(params)
-    message_id = _message_id(params)
-    user = bot.known_chat(chat_id, world.strict_users)
-    delivery = bot.find(chat_id, message_id)
-    if delivery is None:
-        raise bad_request("message to edit not found")
-    old = delivery.content
-    if field == "text":
-        if "text" not in old:
-            raise bad_request("there is no text in the message to edit")
-        text, entities = formatted_text(params, "text", "entities")
-        new: dict[str, Any] = {"text": check_text(text)}
-        if entities:
-            new["entities"] = entities
-    else:
-        if "text" in old or not old:
-            raise bad_request("there is no caption in the message to edit")
-        caption, entities = formatted_text(params, "caption", "caption_entities")
-        check_caption(caption)
-        new = {k: v for k, v in old.items() if k in ("photo", "video", "audio")}
-        if caption:
-            new["caption"] = caption
-            if entities:
-                new["caption_entities"] = entities
-    markup = reply_markup(params)
-    if markup is not None:
-        new["reply_markup"] = markup
-    if new == old:
-        raise bad_request(NOT_MODIFIED)
-    delivery.content = new
-    delivery.edit_date = int(world.wall_clock())
-    return delivery.message(bot.sender, user.chat())
-
-
-def edit_message_text(call: Call) -> Any:
-    """editMessageText."""
-    return _edit(call, "text")
-
-
-def edit_message_caption(call: Call) -> Any:
-    """editMessageCaption."""
-    return _edit(call, "caption")
 
 
 def set_webhook(call: Call) -> Described:
@@ -286,9 +194,7 @@ METHODS: dict[str, Method] = {
     "sendvideo": send_video,
     "sendaudio": send_audio,
     "copymessage": copy_message,
-    "deletemessage": delete_message,
-    "editmessagetext": edit_message_text,
-    "editmessagecaption": edit_message_caption,
+    **EDIT_METHODS,
     "setwebhook": set_webhook,
     "deletewebhook": delete_webhook,
     "getwebhookinfo": get_webhook_info,

@@ -85,6 +85,8 @@ class BotStats:
 
     requests: int = 0
     delivered: int = 0
+    edited: int = 0
+    deleted: int = 0
     too_many: int = 0
     client_errors: int = 0
     server_errors: int = 0
@@ -154,7 +156,12 @@ class BotState:
         raise bad_request("chat not found")
 
     def known_chat(self, chat_id: int, strict_users: bool) -> SimUser:
-        """A chat for edits and deletes: any known user; unknown ids only when lenient."""
+        """The chat of an edit or a delete, or the 400/403 Telegram answers.
+
+        A deleted account is 403 as for sending; a user who blocked the bot is not refused:
+        the Bot API checks only deleted accounts before an edit or a delete, and Telegram's
+        messages.deleteMessages lists no USER_IS_BLOCKED error (for edits this is inferred).
+        """
         user = self.users.get(chat_id)
         if user is None:
             if strict_users or chat_id <= 0:
@@ -162,6 +169,8 @@ class BotState:
             user = self.user(chat_id)
         if user.state == "missing":
             raise bad_request("chat not found")
+        if user.state == "deactivated":
+            raise forbidden("user is deactivated")
         return user
 
     # limits ----------------------------------------------------------------------------------
@@ -223,6 +232,20 @@ class BotState:
             return None
         return delivery
 
+    def age(self, seconds: float, chat_id: int | None, message_ids: list[int] | None) -> int:
+        """Move messages `seconds` into the past (all, one chat's, or some of it); how many."""
+        if chat_id is None:
+            deliveries = self.deliveries
+        else:
+            user = self.users.get(chat_id)
+            chat = user.deliveries if user is not None else {}
+            ids = chat.keys() if message_ids is None else message_ids
+            deliveries = [chat[message_id] for message_id in ids if message_id in chat]
+        for delivery in deliveries:
+            delivery.time -= seconds
+            delivery.date = int(delivery.time)
+        return len(deliveries)
+
     def describe_stats(self) -> dict[str, Any]:
         """Counters plus the per-chat view: chats that received more than one message."""
         stats = self.stats
@@ -231,6 +254,8 @@ class BotState:
         return {
             "requests": stats.requests,
             "delivered": stats.delivered,
+            "edited": stats.edited,
+            "deleted": stats.deleted,
             "429": stats.too_many,
             "4xx": stats.client_errors,
             "5xx": stats.server_errors,
