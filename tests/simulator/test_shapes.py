@@ -48,7 +48,8 @@ async def _result(sim, method: str, **params: Any) -> Any:
 
 
 async def test_messages_and_users_have_documented_fields(sim):
-    """getMe, sendMessage/Photo/Video/Audio, copyMessage and edits answer documented objects."""
+    """getMe, sendMessage/Photo/Video/Audio, copyMessage and the three edits answer documented
+    objects."""
     markup = {
         "inline_keyboard": [
             [{"text": "a", "url": "https://e.com"}, {"text": "b", "callback_data": "x"}]
@@ -77,6 +78,24 @@ async def test_messages_and_users_have_documented_fields(sim):
         ),
         ("MessageId", await _result(sim, "copyMessage", chat_id=5, from_chat_id=1, message_id=1)),
         ("Message", await _result(sim, "editMessageText", chat_id=1, message_id=1, text="y")),
+        (
+            "Message",
+            await _result(
+                sim,
+                "editMessageCaption",
+                chat_id=2,
+                message_id=1,
+                caption="<b>d</b>",
+                parse_mode="HTML",
+                show_caption_above_media=True,
+            ),
+        ),
+        (
+            "Message",
+            await _result(
+                sim, "editMessageReplyMarkup", chat_id=3, message_id=1, reply_markup=markup
+            ),
+        ),
         ("WebhookInfo", await _result(sim, "getWebhookInfo")),
     ]
     problems = [p for kind, answer in answers for p in _problems(answer, kind, kind)]
