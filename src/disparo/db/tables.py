@@ -162,6 +162,7 @@ shots_sent = Table(
     # The variant's name, `holdout`, or NULL (no variants, or winner mode's undecided remainder);
     # decided once, at the snapshot (0007).
     Column("variant", Text),
+    Column("audio_message_id", BigInteger),  # an audio shot's first message (0010): a recall's
     PrimaryKeyConstraint("shot_id", "telegram_id"),
     one_of("status", DeliveryStatus),
     # The spec's index, with `seq` appended so a batch is reserved in snapshot order, and
