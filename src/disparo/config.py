@@ -107,6 +107,26 @@ class Settings(BaseSettings):
     poll_interval_s: float = Field(
         default=1.0, gt=0, le=1.0, description="seconds, above 0, at most 1"
     )
+    webhook_timeout_s: float = Field(
+        default=10.0, gt=0, le=60, description="seconds a webhook receiver has to answer, 0–60"
+    )
+    webhook_concurrency: int = Field(
+        default=8, ge=1, le=100, description="webhook deliveries in flight per process, 1–100"
+    )
+    webhook_retry_base_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="seconds before a failed webhook delivery's first retry (doubled each "
+        "time), above 0, at most 3600",
+    )
+    webhook_retry_max_s: float = Field(
+        default=7200.0,
+        gt=0,
+        le=86400,
+        description="seconds, the longest wait between two tries of a webhook delivery, "
+        "above 0, at most 86400",
+    )
 
     @field_validator("telegram_api_url", "public_url")
     @classmethod

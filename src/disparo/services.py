@@ -25,6 +25,7 @@ from disparo.db.secrets import SecretKeyError, TokenCipher
 from disparo.db.store import SqlShotStore
 from disparo.db.urls import parse_database_url
 from disparo.engine.worker import Worker, WorkerSettings
+from disparo.outbox.sender import SenderSettings, WebhookSender
 from disparo.telegram import BotAPI
 
 log = logging.getLogger("disparo")
@@ -180,16 +181,31 @@ def build_worker(settings: Settings, db: Database, api: BotAPI) -> Worker:
     return Worker(store, api, settings=worker_settings(settings), links=links)
 
 
+def webhook_sender(settings: Settings, db: Database) -> WebhookSender:
+    """The delivery loop of outgoing webhooks, from DISPARO_WEBHOOK_* settings."""
+    return WebhookSender(
+        db,
+        token_cipher(settings),
+        SenderSettings(
+            timeout_s=settings.webhook_timeout_s,
+            concurrency=settings.webhook_concurrency,
+            retry_base_s=settings.webhook_retry_base_s,
+            retry_max_s=max(settings.webhook_retry_max_s, settings.webhook_retry_base_s),
+        ),
+    )
+
+
 def engine_background(settings: Settings, db: Database) -> Background:
     """The engine as a background task of the API app's lifespan (`disparo serve`).
 
     It has its own Bot API connection pool; leaving the lifespan (SIGTERM) stops it cleanly:
-    in-flight requests finish, outcomes are recorded, shots are handed back.
+    in-flight requests finish, outcomes are recorded, shots are handed back. Outgoing webhooks
+    are delivered beside it by their own task and HTTP session, which it never waits for.
     """
 
     @asynccontextmanager
     async def run_engine() -> AsyncIterator[None]:
-        async with bot_api(settings) as api:
+        async with bot_api(settings) as api, webhook_sender(settings, db).running():
             worker = build_worker(settings, db, api)
             freeze_startup_heap()
             async with worker.running():
@@ -223,7 +239,7 @@ async def run_worker(settings: Settings, *, metrics_address: tuple[str, int] | N
     db = open_database(settings)
     try:
         await check_stored_tokens(db, token_cipher(settings))
-        async with bot_api(settings) as api:
+        async with bot_api(settings) as api, webhook_sender(settings, db).running():
             worker = build_worker(settings, db, api)
             freeze_startup_heap()
             await worker.run(stop)

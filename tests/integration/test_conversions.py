@@ -338,7 +338,8 @@ async def test_sqlite_triggers_name_their_index(db: Database) -> None:
         pytest.skip("PostgreSQL plans each statement trigger's run with its row counts")
     async with db.read() as conn:
         rows = await conn.exec_driver_sql(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%conv%'"
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"
+            " AND name LIKE '%conversions%'"
         )
         found = dict(rows.all())
     assert len(found) == 4

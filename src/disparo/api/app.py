@@ -27,6 +27,7 @@ from disparo.api.routes import imports as routes_imports
 from disparo.api.routes import reports as routes_reports
 from disparo.api.routes import shots as routes_shots
 from disparo.api.routes import templates as routes_templates
+from disparo.api.routes import webhooks as routes_webhooks
 from disparo.config import Settings
 from disparo.db.engine import Database
 from disparo.db.links import LinkSource
@@ -151,6 +152,7 @@ def create_app(
         routes_imports,
         routes_audiences,
         routes_bot_report,
+        routes_webhooks,
     ):
         app.include_router(router.router)
     app.include_router(webhook.router)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from disparo.db.tables import telegram_contacts
 from disparo.db.upserts import upsert_into
+from disparo.db.webhook_events import record_contacts_unreachable
 from disparo.domain.statuses import ChatState
 
 c = telegram_contacts.c
@@ -61,6 +62,14 @@ async def record_chat_state(
 ) -> None:
     """The contact blocked (kicked) or unblocked (member) the bot; `blocked_at` on blocking."""
     reachable = state is ChatState.ACTIVE
+    if not reachable:  # before the change: the event compares with the state it replaces
+        await record_contacts_unreachable(
+            conn,
+            [(bot_slug, who.telegram_id, state.value)],
+            now=now,
+            source="update",
+            unknown_counts=True,
+        )
     insert_values: dict[str, Any] = {
         **who.columns(),
         "chat_state": state.value,

@@ -15,6 +15,7 @@ from disparo.db.deliveries import owned_shot
 from disparo.db.engine import Database
 from disparo.db.outcomes import mark_sending_unknown, return_unsent
 from disparo.db.tables import shots_queue, shots_sent
+from disparo.db.webhook_events import record_shots_ended
 from disparo.db.winner import wait_for_winner
 from disparo.domain.outcomes import Reason
 from disparo.domain.statuses import DeliveryStatus, ShotStatus
@@ -97,6 +98,7 @@ async def finish_shot(
                 updated_at=now,
             )
         )
+        await record_shots_ended(conn, [shot_id], now=now)
         return counts
 
 
@@ -119,6 +121,7 @@ async def finish_cancelled(
             .where(q.id == shot_id)
             .values(locked_by=None, lease_expires_at=None, updated_at=now)
         )
+        await record_shots_ended(conn, [shot_id], now=now)
         return await _counts(conn, shot_id)
 
 
@@ -149,6 +152,7 @@ async def finish_expired(
                 last_error=expiry_message(row.expires_at or now, skipped, started=started),
             )
         await conn.execute(update(shots_queue).where(q.id == shot_id).values(**values))
+        await record_shots_ended(conn, [shot_id], now=now)
         return await _counts(conn, shot_id)
 
 
@@ -212,4 +216,5 @@ async def expire_shots(db: Database, *, now: datetime) -> list[int]:
                 )
             )
             expired.append(int(row.id))
+        await record_shots_ended(conn, expired, now=now)
     return expired

@@ -26,6 +26,7 @@ from disparo.db.experiment import variants_of
 from disparo.db.outcomes import return_unsent
 from disparo.db.tables import shots_queue
 from disparo.db.types import JSONValue
+from disparo.db.webhook_events import record_shots_ended, record_shots_started
 from disparo.db.winner import decide
 from disparo.domain.experiment import Variant
 from disparo.domain.statuses import ShotStatus
@@ -170,6 +171,7 @@ async def claim_due_shots(
             )
             taken = (await conn.execute(query)).mappings().all()
             claimed = await _with_variants(conn, taken, now)
+            await record_shots_started(conn, claimed, now=now)
     except IntegrityError as exc:
         if RUNNING_INDEX not in str(exc.orig):
             raise
@@ -205,6 +207,7 @@ async def claim_due_shot(
                 ).returning(*_CLAIMED_COLUMNS)
                 taken = (await conn.execute(query)).mappings().first()
                 claimed = None if taken is None else (await _with_variants(conn, [taken], now))[0]
+                await record_shots_started(conn, [claimed] if claimed else [], now=now)
         except IntegrityError as exc:
             if RUNNING_INDEX not in str(exc.orig):
                 raise
@@ -324,7 +327,9 @@ async def stop_bot_shots(
             )
             .returning(q.id)
         )
-        return [row.id for row in await conn.execute(query)]
+        stopped = [row.id for row in await conn.execute(query)]
+        await record_shots_ended(conn, stopped, now=now)
+        return stopped
 
 
 async def due_summary(db: Database, *, now: datetime) -> tuple[int, datetime | None]:

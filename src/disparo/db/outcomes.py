@@ -18,6 +18,7 @@ from disparo.db.deliveries import ContactChange, DeliveryOutcome
 from disparo.db.engine import Database
 from disparo.db.tables import shots_sent, telegram_contacts
 from disparo.db.types import UTCDateTime
+from disparo.db.webhook_events import record_contacts_unreachable
 from disparo.domain.outcomes import Reason
 from disparo.domain.statuses import DeliveryStatus
 
@@ -96,10 +97,29 @@ async def record_outcomes(
     if not outcomes and not contact_changes:
         return
     async with db.write() as conn:
+        if contact_changes:  # webhook events first: they compare with the state before
+            await _contact_events(conn, outcomes, contact_changes, now)
         if conn.dialect.name == "postgresql":
             await _record_pg(conn, outcomes, contact_changes, now)
         else:
             await _record_each(conn, outcomes, contact_changes, now)
+
+
+async def _contact_events(
+    conn: AsyncConnection,
+    outcomes: Sequence[DeliveryOutcome],
+    changes: Sequence[ContactChange],
+    now: datetime,
+) -> None:
+    found = {ch.telegram_id for ch in changes}
+    shot_ids = {o.telegram_id: o.shot_id for o in outcomes if o.telegram_id in found}
+    await record_contacts_unreachable(
+        conn,
+        [(ch.bot_slug, ch.telegram_id, ch.chat_state) for ch in changes],
+        now=now,
+        source="send",
+        shot_ids=shot_ids,
+    )
 
 
 async def _record_pg(

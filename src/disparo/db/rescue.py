@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from disparo.db.engine import Database
 from disparo.db.outcomes import mark_sending_unknown
 from disparo.db.tables import shots_queue, shots_sent
+from disparo.db.webhook_events import record_shots_ended
 from disparo.domain.statuses import DeliveryStatus, ShotStatus
 
 q = shots_queue.c
@@ -136,4 +137,6 @@ async def rescue_expired(
                 continue
             unknown = await mark_sending_unknown(conn, row.id, now=now)
             rescued.append(RescuedShot(row.id, row.bot_slug, ShotStatus(status), unknown))
+        failed = [shot.id for shot in rescued if shot.status is ShotStatus.ERROR]
+        await record_shots_ended(conn, failed, now=now)
     return rescued

@@ -26,6 +26,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from disparo.db.tables import shots_queue, shots_sent
+from disparo.db.webhook_events import record_shots_ended
 from disparo.domain.statuses import (
     FINAL_DELIVERY_STATUSES,
     ShotStatus,
@@ -165,6 +166,8 @@ async def transition_shot(
         .returning(*_COLUMNS)
     )
     row = (await conn.execute(query)).mappings().first()
+    if row is not None and target is ShotStatus.CANCELLED:
+        await record_shots_ended(conn, [shot_id], now=now)  # a held shot: when its worker lets go
     return _record(row) if row is not None else None
 
 

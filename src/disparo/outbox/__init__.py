@@ -1,0 +1,1 @@
+"""Outgoing webhooks on the way out: the loop that delivers the outbox."""
