@@ -12,6 +12,7 @@ import { loadBots, onBotChange, selectBot, state } from "./state.js";
 import { statsView } from "./stats.js";
 import { templateFormView } from "./template_form.js";
 import { templatesView } from "./templates.js";
+import { webhooksView } from "./webhooks.js";
 
 const root = document.getElementById("app");
 let view = null;
@@ -30,6 +31,7 @@ const ROUTES = [
   [/^\/templates\/new$/, () => templateFormView({ id: null })],
   [/^\/templates\/(\d+)$/, (m) => templateFormView({ id: m[1] })],
   [/^\/reports$/, (m, q) => reportsView({ from: q.get("from"), to: q.get("to") })],
+  [/^\/webhooks$/, () => webhooksView()],
 ];
 
 function parseHash() {
@@ -131,11 +133,12 @@ function drawHeader() {
       h(
         "nav",
         { class: "nav" },
-        link("#/", t("nav.shots"), path !== "/bots" && !path.startsWith("/segments") && !path.startsWith("/templates") && path !== "/reports"),
+        link("#/", t("nav.shots"), path !== "/bots" && !path.startsWith("/segments") && !path.startsWith("/templates") && path !== "/reports" && path !== "/webhooks"),
         link("#/segments", t("nav.segments"), path.startsWith("/segments")),
         link("#/templates", t("nav.templates"), path.startsWith("/templates")),
         link("#/reports", t("nav.reports"), path === "/reports"),
         link("#/bots", t("nav.bots"), path === "/bots"),
+        link("#/webhooks", t("nav.webhooks"), path === "/webhooks"),
       ),
       h("div", { class: "topbar-tools" }, h("label", { class: "sr-only", for: "bot-select" }, t("nav.bot")), select, langSwitch(), h("button", { type: "button", class: "btn btn-ghost btn-sm", "data-testid": "signout", on: { click: signOut } }, t("nav.signout"))),
     ),
@@ -176,7 +179,7 @@ function route() {
 onBotChange(() => {
   const { path } = parseHash();
   // A shot belongs to one bot: switching bots goes back to that bot's list.
-  if (path === "/bots") drawHeader();
+  if (path === "/bots" || path === "/webhooks") drawHeader();
   else if (path === "/" || path === "" || path === "/segments" || path === "/templates") route();
   // The report's period carries over to the other bot.
   else if (path === "/reports") route();
