@@ -24,6 +24,7 @@ from disparo.db.schema_version import schema_is_current
 from disparo.db.secrets import SecretKeyError, TokenCipher
 from disparo.db.store import SqlShotStore
 from disparo.db.urls import parse_database_url
+from disparo.db.webhooks import reseal_endpoint_secrets
 from disparo.engine.worker import Worker, WorkerSettings
 from disparo.outbox.sender import SenderSettings, WebhookSender
 from disparo.telegram import BotAPI
@@ -100,7 +101,9 @@ def rotate_secret_key(settings: Settings) -> Resealed:
             if not await schema_is_current(db):
                 raise ConfigError("the database is not migrated; run `disparo migrate` first")
             async with db.write() as conn:
-                return await reseal_secrets(conn, cipher)
+                resealed = await reseal_secrets(conn, cipher)
+                await reseal_endpoint_secrets(conn, cipher)  # outgoing webhooks' signing keys
+                return resealed
         except SecretKeyError as exc:
             raise ConfigError(str(exc)) from None
         finally:

@@ -11,14 +11,15 @@ from typing import Any
 
 import pytest
 from api_support import SECRET_KEY
+from cryptography.fernet import Fernet
 from sqlalchemy import select
 from webhook_receiver import Receiver
 
 from disparo.db.engine import Database
-from disparo.db.secrets import TokenCipher
+from disparo.db.secrets import SecretKeyError, TokenCipher
 from disparo.db.tables_webhooks import webhook_deliveries
 from disparo.db.webhook_events import Event, write_events
-from disparo.db.webhooks import claim_due, insert_endpoint
+from disparo.db.webhooks import claim_due, insert_endpoint, reseal_endpoint_secrets
 from disparo.domain.webhooks import EventType
 from disparo.outbox.sender import SenderSettings, WebhookSender
 
@@ -183,3 +184,19 @@ async def test_a_secret_that_cannot_be_opened_is_recorded_not_raised(
     assert "DISPARO_SECRET_KEY" in row["last_error"]
     assert row["status"] == "pending"
     assert receiver.received == []
+
+
+async def test_a_key_rotation_reseals_the_signing_secrets(db: Database, receiver: Receiver) -> None:
+    """Resealed with the new key, the secret still signs deliveries the receiver verifies."""
+    await endpoint_for(db, receiver)
+    new_key = Fernet.generate_key().decode()
+    rotating = TokenCipher(new_key, SECRET_KEY)
+    async with db.write() as conn:
+        assert await reseal_endpoint_secrets(conn, rotating) == 1
+    with pytest.raises(SecretKeyError, match="webhook endpoint"):
+        async with db.write() as conn:
+            await reseal_endpoint_secrets(conn, TokenCipher(Fernet.generate_key().decode()))
+    await write_blocks(db)
+    async with WebhookSender(db, TokenCipher(new_key), FAST).running():
+        await until(db, lambda r: r[0]["status"] == "delivered")
+    assert [r.verified for r in receiver.received] == [True]

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from disparo.db.engine import Database
-from disparo.db.secrets import TokenCipher
+from disparo.db.secrets import SecretKeyError, TokenCipher
 from disparo.db.tables_webhooks import webhook_deliveries, webhook_endpoints
 from disparo.domain.webhooks import DeliveryState, events_list
 
@@ -106,6 +106,27 @@ async def insert_endpoint(
         .returning(*_ENDPOINT_COLUMNS)
     )
     return _endpoint((await conn.execute(query)).one())
+
+
+async def reseal_endpoint_secrets(conn: AsyncConnection, cipher: TokenCipher) -> int:
+    """Seal every endpoint's signing secret again with the cipher's sealing key (`disparo
+    rotate-key`, in its transaction); how many. Nothing changes when one cannot be opened."""
+    rows = (await conn.execute(select(e.id, e.secret).with_for_update())).all()
+    unopenable = [str(row.id) for row in rows if not cipher.opens(row.secret)]
+    if unopenable:
+        raise SecretKeyError(
+            f"the signing secrets of webhook endpoint(s) {', '.join(unopenable)} cannot be "
+            "opened with DISPARO_SECRET_KEY or DISPARO_OLD_SECRET_KEY; set "
+            "DISPARO_OLD_SECRET_KEY to the key they are sealed with now. Nothing was changed"
+        )
+    if rows:
+        await conn.execute(
+            update(webhook_endpoints)
+            .where(e.id == bindparam("e_id"))
+            .values(secret=bindparam("e_secret")),
+            [{"e_id": row.id, "e_secret": cipher.seal(cipher.open(row.secret))} for row in rows],
+        )
+    return len(rows)
 
 
 async def list_endpoints(conn: AsyncConnection) -> list[EndpointRecord]:
