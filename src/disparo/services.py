@@ -181,7 +181,7 @@ def build_worker(settings: Settings, db: Database, api: BotAPI) -> Worker:
     """The broadcast engine of this process, on a database and a (started) Bot API client."""
     store = SqlShotStore(db, token_cipher(settings))
     links = LinkSource(db, settings.public_url)
-    return Worker(store, api, settings=worker_settings(settings), links=links)
+    return Worker(store, api, settings=worker_settings(settings), links=links, db=db)
 
 
 def webhook_sender(settings: Settings, db: Database) -> WebhookSender:

@@ -43,7 +43,7 @@ async def start_worker(db: Database, sim: Sim) -> AsyncIterator[StartWorker]:
             api = await stack.enter_async_context(BotAPI(sim.base_url, timeout_s=5.0))
             config = worker_settings(**settings)
             store = SqlShotStore(database or db, TokenCipher(None))
-            worker = Worker(store, api, settings=config, worker_id=worker_id)
+            worker = Worker(store, api, settings=config, worker_id=worker_id, db=database or db)
             await stack.enter_async_context(worker.running())
             return worker
 

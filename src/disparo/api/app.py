@@ -24,6 +24,7 @@ from disparo.api.routes import bots as routes_bots
 from disparo.api.routes import conversions as routes_conversions
 from disparo.api.routes import health, redirect, webhook
 from disparo.api.routes import imports as routes_imports
+from disparo.api.routes import jobs as routes_jobs
 from disparo.api.routes import reports as routes_reports
 from disparo.api.routes import shots as routes_shots
 from disparo.api.routes import templates as routes_templates
@@ -152,6 +153,7 @@ def create_app(
         routes_imports,
         routes_audiences,
         routes_bot_report,
+        routes_jobs,
         routes_webhooks,
     ):
         app.include_router(router.router)

@@ -84,6 +84,10 @@ class Redirects:
             self._dropped += 1
         return url
 
+    def forget(self, shot_id: int) -> None:
+        """Read the shot's links again at the next click (its content was edited)."""
+        self._shots.pop(shot_id, None)
+
     async def _url(self, shot: _ShotLinks, variant: str | None, ref: LinkRef) -> str | None:
         content = shot.contents.of(variant)
         values = ContactValues()

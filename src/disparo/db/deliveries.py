@@ -86,6 +86,7 @@ class DeliveryOutcome:
     message_id: int | None = None
     sent_at: datetime | None = None
     attempts: int = 1
+    audio_message_id: int | None = None  # an audio shot's first message, once both went
 
 
 @dataclass(frozen=True, slots=True)

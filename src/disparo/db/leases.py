@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from disparo.db.engine import Database
 from disparo.db.experiment import variants_of
+from disparo.db.jobs import bot_has_running_job, claim_lock
 from disparo.db.outcomes import return_unsent
 from disparo.db.tables import shots_queue
 from disparo.db.types import JSONValue
@@ -91,11 +92,13 @@ async def _with_variants(
 
 
 def _bot_is_busy() -> Any:
+    """Another shot of the bot runs, or one of its recall or edit jobs does."""
     other = shots_queue.alias("other")
-    return exists().where(
+    running = exists().where(
         other.c.bot_slug == q.bot_slug,
         or_(other.c.status == ShotStatus.RUNNING.value, other.c.locked_by.is_not(None)),
     )
+    return or_(running, bot_has_running_job(q.bot_slug))
 
 
 def _unexpired(now: datetime) -> Any:
@@ -152,6 +155,7 @@ async def claim_due_shots(
     """
     try:
         async with db.write() as conn:
+            await claim_lock(conn)
             rows = (await conn.execute(_candidate(now, ()).limit(2 * limit))).all()
             picked: dict[str, int] = {}
             for row in rows:
@@ -198,6 +202,7 @@ async def claim_due_shot(
         bot_slug = None
         try:
             async with db.write() as conn:
+                await claim_lock(conn)
                 row = (await conn.execute(_candidate(now, skipped))).first()
                 if row is None:
                     return None

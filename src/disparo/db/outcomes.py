@@ -36,10 +36,11 @@ _RECORD_PG = text(
     """
     UPDATE shots_sent AS s
     SET status = v.status, reason = v.reason, error = v.error, message_id = v.message_id,
-        sent_at = v.sent_at, attempts = v.attempts, updated_at = :now
+        sent_at = v.sent_at, attempts = v.attempts, audio_message_id = v.audio_message_id,
+        updated_at = :now
     FROM json_to_recordset(CAST(:outcomes AS json)) AS v(
         shot_id bigint, telegram_id bigint, status text, reason text, error text,
-        message_id bigint, sent_at timestamptz, attempts integer
+        message_id bigint, sent_at timestamptz, attempts integer, audio_message_id bigint
     )
     WHERE s.shot_id = v.shot_id AND s.telegram_id = v.telegram_id AND s.status = 'sending'
     """
@@ -68,6 +69,7 @@ _RECORD_ONE = (
         message_id=bindparam("v_message_id"),
         sent_at=bindparam("v_sent_at", type_=UTCDateTime()),
         attempts=bindparam("v_attempts", type_=Integer()),
+        audio_message_id=bindparam("v_audio_message_id"),
         updated_at=bindparam("v_now", type_=UTCDateTime()),
     )
 )
@@ -162,6 +164,7 @@ async def _record_each(
                     "v_message_id": o.message_id,
                     "v_sent_at": o.sent_at,
                     "v_attempts": o.attempts,
+                    "v_audio_message_id": o.audio_message_id,
                     "v_now": now,
                 }
                 for o in outcomes

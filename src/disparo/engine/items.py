@@ -136,7 +136,9 @@ def outcome_of(
     change = None
     if verdict is not None and verdict.chat_state is not None:
         change = ContactChange(shot.bot_slug, item.telegram_id, verdict.chat_state.value)
+    audio = item.delivered_message_id if status is DeliveryStatus.SENT else None
     outcome = DeliveryOutcome(
-        shot.id, item.telegram_id, status.value, reason, error, message_id, sent_at, item.requests
-    )
+        shot.id, item.telegram_id, status.value, reason, error, message_id, sent_at, item.requests,
+        audio,
+    )  # fmt: skip
     return outcome, change

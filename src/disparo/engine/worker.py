@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from disparo.db.bots import BotRecord
+from disparo.db.engine import Database
 from disparo.db.leases import ClaimedShot
 from disparo.db.links import LinkSource
 from disparo.db.secrets import SecretKeyError
@@ -32,6 +33,7 @@ from disparo.engine.clock import Clock, SystemClock
 from disparo.engine.errors import BotNotRegisteredError
 from disparo.engine.finalize import Settler
 from disparo.engine.items import BotCaller, Stop
+from disparo.engine.job_pool import JobPool
 from disparo.engine.lease_keeper import LeaseKeeper
 from disparo.engine.limiter import wait_any
 from disparo.engine.metrics import EngineMetrics, engine_metrics
@@ -87,6 +89,7 @@ class Worker:
         worker_id: str | None = None,
         metrics: EngineMetrics | None = None,
         links: LinkSource | None = None,
+        db: Database | None = None,
     ) -> None:
         self.store, self.api, self.links = store, api, links
         self.settings = settings or WorkerSettings()
@@ -110,6 +113,15 @@ class Worker:
         self._outage = Outage("claim or rescue shots", self.clock)
         self._next_rescue = 0.0
         self.claims = 0
+        # Recall and edit jobs, on the SQL store (the in-memory one of the unit tests has none).
+        self.jobs = (
+            JobPool(
+                db, store, api, clock=self.clock, worker_id=self.worker_id,
+                lease_s=self.settings.lease_s, guard=self.guard, links=links, on_end=self._wake,
+            )
+            if db is not None
+            else None
+        )  # fmt: skip
 
     def wake(self) -> None:
         """A shot may have become due, or an owned one changed: look now."""
@@ -150,6 +162,8 @@ class Worker:
                     self._wake.clear()
             finally:
                 await self._stop_senders()
+                if self.jobs is not None:
+                    await self.jobs.stop_all()
                 helpers_stop.set()
                 await asyncio.gather(*helpers, return_exceptions=True)
                 log.info("[SHOTS][WORKER] stopped", extra={"worker_id": self.worker_id})
@@ -192,6 +206,8 @@ class Worker:
                 shots = [shot]
             claimed += len(shots)
             await self._start_all(shots, started)
+        if self.jobs is not None:
+            await self.jobs.tick()
         self.metrics.due_shots.set(due - claimed)
         self.metrics.running_shots.set(len(self.senders))
         log.debug(
