@@ -17,7 +17,7 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from disparo.db.bots import bot_rules
@@ -27,7 +27,7 @@ from disparo.db.experiment import variants_of
 from disparo.db.links import Click, LinkSource, record_clicks
 from disparo.db.shots import get_shot
 from disparo.domain.errors import DomainError
-from disparo.domain.personal import Personalizer, ShotContents
+from disparo.domain.personal import SAMPLE, Personalizer, ShotContents
 from disparo.domain.tracking import LinkRef, links
 from disparo.domain.variables import ContactValues
 
@@ -45,6 +45,25 @@ class _ShotLinks:
     contents: ShotContents
     variants: tuple[str, ...]  # names by position
     copy_links: bool
+    _fixed: dict[str | None, list[str | None]] = field(default_factory=dict)
+
+    def links_for(self, variant: str | None, values: ContactValues) -> list[str]:
+        return links(self.contents.steps_for(variant, values), copy_links=self.copy_links)
+
+    def fixed_urls(self, variant: str | None) -> list[str | None]:
+        """The variant's links, each its URL when it is the same for every recipient, or None
+        when it has variables (two contacts' values tell them apart)."""
+        if variant not in self._fixed:
+            fixed: list[str | None] = []
+            with suppress(DomainError):  # content that cannot be built has no links to follow
+                bare = self.links_for(variant, ContactValues())
+                try:
+                    sample: list[str | None] = list(self.links_for(variant, SAMPLE))
+                except DomainError:  # too long once filled in: each contact's values decide
+                    sample = [None] * len(bare)
+                fixed = [a if a == b else None for a, b in zip(bare, sample, strict=True)]
+            self._fixed[variant] = fixed
+        return self._fixed[variant]
 
 
 class Redirects:
@@ -89,16 +108,20 @@ class Redirects:
         self._shots.pop(shot_id, None)
 
     async def _url(self, shot: _ShotLinks, variant: str | None, ref: LinkRef) -> str | None:
+        fixed = shot.fixed_urls(variant)
+        if ref.link >= len(fixed):
+            return None
+        if fixed[ref.link] is not None:  # the same for every recipient: no read
+            return fixed[ref.link]
         content = shot.contents.of(variant)
-        values = ContactValues()
-        if isinstance(content, Personalizer):
-            async with self.db.read() as conn:
-                found = await contact_values(
-                    conn, shot.bot_slug, [ref.telegram_id], content.templates.variables
-                )
-            values = found.get(ref.telegram_id, values)
+        assert isinstance(content, Personalizer)
+        async with self.db.read() as conn:
+            found = await contact_values(
+                conn, shot.bot_slug, [ref.telegram_id], content.templates.variables
+            )
+        values = found.get(ref.telegram_id, ContactValues())
         try:
-            urls = links(shot.contents.steps_for(variant, values), copy_links=shot.copy_links)
+            urls = shot.links_for(variant, values)
         except DomainError:  # the copy grew past Telegram's limit: its buttons are still known
             return None
         return urls[ref.link] if ref.link < len(urls) else None
