@@ -1,10 +1,12 @@
 // One shot's statistics: counters, pace, breakdown by reason, delivery-over-time chart, what it
-// sold (conversions.js) and the per-recipient log with a filter and a CSV download.
+// sold (conversions.js), recall and edit of its messages (jobs.js) and the per-recipient log with
+// a filter and a CSV download.
 
 import { api, download, paths } from "./api.js";
 import { cumulative, timelineChart, SERIES } from "./chart.js";
 import { conversionsPanel } from "./conversions.js";
 import { h, replace, poller } from "./dom.js";
+import { jobsPanel } from "./jobs.js";
 import { t, tOr, fmtNumber, fmtDateTime, fmtDuration, fmtRate } from "./i18n.js";
 import { botTimeZone } from "./state.js";
 import { quietNote, shotRuleChips } from "./shot_extras.js";
@@ -49,6 +51,8 @@ export function statsView({ id }) {
   const copyCard = h("div", { class: "card copy-card" });
   const log = h("div", { class: "card deliveries" });
   const conversions = conversionsPanel({ id, timeZone, startedAt: () => shot && shot.started_at });
+  // An accepted edit changes the shot's copy: read it again.
+  const jobs = jobsPanel({ id, timeZone, onEdited: () => poll.start() });
   let shot = null;
   const segments = new Map(); // the name of the shot's segment, once fetched
   let stats = null;
@@ -159,7 +163,7 @@ export function statsView({ id }) {
         ),
         more,
       );
-      replace(el, head, h("div", { class: "stats-grid" }, summary, conversions.el, reasons, chart, copyCard, log));
+      replace(el, head, h("div", { class: "stats-grid" }, summary, jobs.el, conversions.el, reasons, chart, copyCard, log));
       built = true;
       conversions.redraw();
     }
@@ -199,6 +203,7 @@ export function statsView({ id }) {
         shot.last_error ? h("div", { class: "fact-error" }, h("dt", {}, t("stats.lastError")), h("dd", {}, shot.last_error)) : null,
       ),
     );
+    jobs.redraw(shot, stats);
     replace(reasons, h("h2", { class: "card-title" }, t("stats.byReason")), byReason(stats.by_reason));
     drawChart();
     replace(copyCard, h("h2", { class: "card-title" }, t("stats.copy")), h("div", { class: "phone" }, h("div", { class: "tg-bubble" }, copyPreview(shot.copy))));
@@ -259,6 +264,7 @@ export function statsView({ id }) {
     dispose: () => {
       poll.stop();
       conversions.dispose();
+      jobs.dispose();
       window.removeEventListener("resize", onResize);
     },
   };
