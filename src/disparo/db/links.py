@@ -6,9 +6,10 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, select, text
+import orjson
+from sqlalchemy import TextClause, bindparam, select, text
 
 from disparo.db.engine import Connection, Database
 from disparo.db.tables_campaign import link_keys
@@ -55,47 +56,59 @@ class Click:
     clicked_at: datetime
 
 
-# Only clicks of a delivery that still exists (its shot may have been deleted since); the first
-# of a recipient also becomes its `click` response. The triggers of 0008 add both to the rollup.
-_INSERT_CLICK = text(
-    """
-    INSERT INTO shot_clicks (shot_id, telegram_id, variant, link, clicked_at)
-    SELECT :shot_id, :telegram_id, :variant, :link, :clicked_at
-    WHERE EXISTS (SELECT 1 FROM shots_sent s
-                  WHERE s.shot_id = :shot_id AND s.telegram_id = :telegram_id)
-    """
-).bindparams(bindparam("clicked_at", type_=UTCDateTime()))
-_FIRST_CLICK = text(
-    """
-    INSERT INTO shot_responses (shot_id, kind, telegram_id, responded_at)
-    SELECT :shot_id, 'click', :telegram_id, :clicked_at
-    WHERE EXISTS (SELECT 1 FROM shots_sent s
-                  WHERE s.shot_id = :shot_id AND s.telegram_id = :telegram_id)
-    ON CONFLICT (shot_id, kind, telegram_id) DO NOTHING
-    """
-).bindparams(bindparam("clicked_at", type_=UTCDateTime()))
+# A batch travels as one JSON document and lands in two set-based statements (a few hundred
+# clicks cost the redirect's event loop well under a millisecond of encoding). Only clicks of a
+# delivery that still exists count (its shot may have been deleted since); a recipient's first
+# click also becomes its `click` response. The triggers of 0008 add both to the rollup.
+_PG_ROWS = """json_to_recordset(CAST(:clicks AS json)) AS v(
+    shot_id bigint, telegram_id bigint, variant text, link integer, clicked_at timestamptz)"""
+_SQLITE_ROWS = """(SELECT json_extract(value, '$.shot_id') AS shot_id,
+    json_extract(value, '$.telegram_id') AS telegram_id,
+    json_extract(value, '$.variant') AS variant, json_extract(value, '$.link') AS link,
+    json_extract(value, '$.clicked_at') AS clicked_at FROM json_each(:clicks)) AS v"""
+_KNOWN = """EXISTS (SELECT 1 FROM shots_sent s
+    WHERE s.shot_id = v.shot_id AND s.telegram_id = v.telegram_id)"""
+
+
+def _statements(rows: str) -> tuple[TextClause, TextClause]:
+    clicks = text(
+        "INSERT INTO shot_clicks (shot_id, telegram_id, variant, link, clicked_at)"  # noqa: S608 - constants only
+        f" SELECT v.shot_id, v.telegram_id, v.variant, v.link, v.clicked_at FROM {rows}"
+        f" WHERE {_KNOWN}"
+    )
+    first = text(
+        "INSERT INTO shot_responses (shot_id, kind, telegram_id, responded_at)"  # noqa: S608 - constants only
+        f" SELECT v.shot_id, 'click', v.telegram_id, min(v.clicked_at) FROM {rows}"
+        f" WHERE {_KNOWN} GROUP BY v.shot_id, v.telegram_id"
+        " ON CONFLICT (shot_id, kind, telegram_id) DO NOTHING"
+    )
+    return clicks, first
+
+
+_PG = _statements(_PG_ROWS)
+_SQLITE = _statements(_SQLITE_ROWS)
+
+
+def _when(at: datetime, sqlite: bool) -> str:
+    at = at.astimezone(UTC)
+    return at.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else at.isoformat()
 
 
 async def record_clicks(db: Database, clicks: Sequence[Click]) -> None:
     """Write a batch of clicks in one transaction."""
     if not clicks:
         return
-    rows = [
-        {
-            "shot_id": c.shot_id,
-            "telegram_id": c.telegram_id,
-            "variant": c.variant,
-            "link": c.link,
-            "clicked_at": c.clicked_at,
-        }
-        for c in clicks
-    ]
+    sqlite = db.is_sqlite
+    document = orjson.dumps(
+        [
+            {"shot_id": c.shot_id, "telegram_id": c.telegram_id, "variant": c.variant,
+             "link": c.link, "clicked_at": _when(c.clicked_at, sqlite)}
+            for c in clicks
+        ]
+    ).decode()  # fmt: skip
     async with db.write() as conn:
-        await conn.execute(_INSERT_CLICK, rows)
-        await conn.execute(
-            _FIRST_CLICK,
-            [{k: r[k] for k in ("shot_id", "telegram_id", "clicked_at")} for r in rows],
-        )
+        for statement in _SQLITE if sqlite else _PG:
+            await conn.execute(statement, {"clicks": document})
 
 
 REPLY_WINDOW = timedelta(hours=24)
