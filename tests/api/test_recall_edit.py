@@ -90,6 +90,11 @@ async def test_edit_end_to_end_and_what_is_refused_before_sending(
     messages = (await sim.get(f"/sim/bots/{TOKEN}/messages", token=None)).body["result"]
     assert {m["caption"] for m in messages} == {"Preço: R$ 49,90"}
     assert (await api.post(f"/admin/api/jobs/{job_id}/pause")).status == 409
+    tags = {"copy": "Seus interesses: {tags}"}  # nothing bounds a contact's tags
+    risky = await api.post(f"{SHOTS}/{shot_id}/edit", tags)
+    assert (risky.status, risky.body["error"]["field"]) == (422, "copy")
+    accepted = await api.post(f"{SHOTS}/{shot_id}/edit", {**tags, "accept_too_long": True})
+    assert accepted.status == 201, accepted.body
 
 
 async def test_what_cannot_be_recalled(api: Client, bot: dict[str, Any]) -> None:

@@ -54,6 +54,11 @@ class EditIn(BaseModel):
     buttons: ButtonRows | None = Field(
         default=None, description="the new URL buttons, rows of {text, url}; [] removes them"
     )
+    accept_too_long: bool = Field(
+        default=False,
+        description="send even if some contact's values could push the copy past Telegram's "
+        "limit (that message is then left as it was, outcome error)",
+    )
 
 
 class JobOut(BaseModel):
@@ -169,7 +174,7 @@ async def edit_shot_messages(
         for copy in copies:
             buttons = new_buttons if change_buttons else shot.buttons
             content = Content(copy, MediaType(shot.media_type), shot.media_url, buttons)
-            check_templated_content(content, accept_too_long=False)
+            check_templated_content(content, accept_too_long=body.accept_too_long)
         await queries.store_edit(
             conn,
             shot_id,
