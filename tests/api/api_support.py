@@ -81,3 +81,22 @@ class Client:
 
 BuildApp = Callable[..., FastAPI]
 Serve = Callable[[FastAPI], Awaitable[Client]]
+
+
+async def demo_audience(api: Client, telegram_api_url: str, audience: range) -> None:
+    """Bot `loja`'s contacts for the demo's A/B shot, imported as started in January; every
+    seventh of them (`tid % 7 == 0`) blocked on Telegram's side without the bot being told."""
+    contacts = b"".join(
+        orjson.dumps({"telegram_id": tid, "started_at": "2026-01-05T10:00:00Z"}) + b"\n"
+        for tid in audience
+    )
+    imported = await api.request(
+        "POST",
+        "/admin/api/bots/loja/contacts:import",
+        data=contacts,
+        headers={"Content-Type": "application/x-ndjson"},
+    )
+    assert imported.body["inserted"] == len(audience), imported.body
+    blocked = [{"id": tid, "state": "blocked"} for tid in audience if tid % 7 == 0]
+    sim = Client(telegram_api_url, api.session)
+    assert (await sim.post(f"/sim/bots/{TOKEN}/users", blocked, token=None)).status == 200

@@ -11,8 +11,7 @@ from collections import Counter, defaultdict
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import orjson
-from api_support import ADMIN_TOKEN, TOKEN, BuildApp, Client, Serve
+from api_support import ADMIN_TOKEN, TOKEN, BuildApp, Serve, demo_audience
 from scipy import stats
 from sqlalchemy import text
 
@@ -93,20 +92,7 @@ async def test_clickers_click_and_reply_at_the_planted_shares(
     }
     assert (await api.post("/admin/api/bots", bot)).status == 201
     assert (await api.post("/admin/api/bots/loja/webhook")).status == 200  # replies come by it
-    contacts = b"".join(
-        orjson.dumps({"telegram_id": tid, "started_at": "2026-01-05T10:00:00Z"}) + b"\n"
-        for tid in AUDIENCE
-    )
-    imported = await api.request(
-        "POST",
-        "/admin/api/bots/loja/contacts:import",
-        data=contacts,
-        headers={"Content-Type": "application/x-ndjson"},
-    )
-    assert imported.body["inserted"] == len(AUDIENCE), imported.body
-    blocked = [{"id": tid, "state": "blocked"} for tid in AUDIENCE if tid % 7 == 0]
-    sim = Client(settings.telegram_api_url, api.session)
-    assert (await sim.post(f"/sim/bots/{TOKEN}/users", blocked, token=None)).status == 200
+    await demo_audience(api, settings.telegram_api_url, AUDIENCE)
 
     shot_id = await start_ab_test(api.base_url, ADMIN_TOKEN, "loja")
     for _ in range(400):  # the clickers follow shots that have started

@@ -24,7 +24,7 @@ async def hour_rows(
         r.bot_slug == bot_slug, r.hour >= start, r.hour < end
     )
     return [
-        HourRow(row.shot_id, row.hour, Counts(*(int(row[name]) for name in REPORT_COUNTS)))
+        HourRow(row.shot_id, row.hour, Counts(**{name: int(row[name]) for name in REPORT_COUNTS}))
         for row in (await conn.execute(query)).mappings()
     ]
 

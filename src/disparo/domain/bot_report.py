@@ -24,18 +24,6 @@ from zoneinfo import ZoneInfo
 
 from disparo.domain.stats import Interval, rate, rate_difference
 
-COUNTS = (
-    "recipients",
-    "delivered",
-    "blocked",
-    "deactivated",
-    "clicks",
-    "clicked",
-    "replies",
-    "pix",
-    "paid",
-    "revenue_cents",
-)
 MIN_HOUR_DELIVERIES = 200
 MIN_EVENTS = 30
 CONFIDENCE = 0.95
