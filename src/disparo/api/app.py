@@ -15,6 +15,7 @@ from disparo import __version__
 from disparo.api.clicks import Redirects
 from disparo.api.deps import Clock, utc_now
 from disparo.api.errors import install_error_handlers
+from disparo.api.import_jobs import ImportJobs
 from disparo.api.middleware import metrics
 from disparo.api.middleware.auth import AdminAuthMiddleware
 from disparo.api.middleware.limits import BodyLimitMiddleware
@@ -23,6 +24,7 @@ from disparo.api.routes import bot_report as routes_bot_report
 from disparo.api.routes import bots as routes_bots
 from disparo.api.routes import conversions as routes_conversions
 from disparo.api.routes import health, redirect, webhook
+from disparo.api.routes import import_jobs as routes_import_jobs
 from disparo.api.routes import imports as routes_imports
 from disparo.api.routes import jobs as routes_jobs
 from disparo.api.routes import reports as routes_reports
@@ -89,7 +91,8 @@ def create_app(
     """Build the HTTP application on an opened database and an unstarted Bot API client.
 
     The lifespan starts the client, the long-polling supervisor, the pruning of processed
-    updates, and then each of `background` (e.g. the engine, in `disparo serve`).
+    updates, the import jobs (failing those a stopped process left), and then each of
+    `background` (e.g. the engine, in `disparo serve`).
     """
     admin_token = settings.require_admin_token().get_secret_value().encode()
     poller = Poller(
@@ -108,6 +111,7 @@ def create_app(
             await stack.enter_async_context(telegram)
             await stack.enter_async_context(polling(poller))
             await stack.enter_async_context(_housekeeping(db, clock))
+            await stack.enter_async_context(app.state.import_jobs.running())
             if settings.public_url:
                 app.state.redirects = Redirects(db, LinkSource(db, settings.public_url), clock)
                 await stack.enter_async_context(app.state.redirects.running())
@@ -132,6 +136,7 @@ def create_app(
     app.state.telegram = telegram
     app.state.cipher = cipher
     app.state.clock = clock
+    app.state.import_jobs = ImportJobs(db, clock)
     app.state.admin_token = admin_token
     app.state.metrics_token = (
         settings.metrics_token.get_secret_value().encode() if settings.metrics_token else None
@@ -151,6 +156,7 @@ def create_app(
         routes_conversions,
         routes_bots,
         routes_imports,
+        routes_import_jobs,
         routes_audiences,
         routes_bot_report,
         routes_jobs,

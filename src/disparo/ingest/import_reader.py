@@ -51,6 +51,8 @@ class Chunk:
     rows: list[dict[str, Any]] = field(default_factory=list)
     valid: int = 0
     rejections: list[tuple[int, RowError]] = field(default_factory=list)
+    lines: int = 0  # non-blank lines read (rows and rejections, before keys are combined)
+    position: int = 0  # bytes of the body read so far (a reader's buffer ahead included)
 
 
 class RowReader:
@@ -75,12 +77,17 @@ class RowReader:
         self.combine = combine
         self._body = body
         self._record_chars = 0
+        self.header: list[str] | None = None  # a CSV's column names, once read
         self._source: Source = self._csv_rows(body) if is_csv else _ndjson_rows(body)
 
     def close(self) -> None:
         """Stop reading and close the body's file."""
         self._source.close()
         self._body.close()
+
+    def records(self) -> Source:
+        """(line number, raw row or why it cannot be read) of each line, unchecked."""
+        return self._source
 
     def next_chunk(self) -> Chunk | None:
         """The next chunk of the body, or None once it is all read."""
@@ -108,6 +115,8 @@ class RowReader:
         if not lines:
             return None
         chunk.rows = list(by_key.values())
+        chunk.lines = lines
+        chunk.position = self._body.tell()
         return chunk
 
     def _csv_lines(self, text: io.TextIOWrapper) -> Iterator[str]:
@@ -141,6 +150,7 @@ class RowReader:
         if header is None:
             return
         header = [name.strip() for name in header]
+        self.header = header
         record = csv_record(spec, header)  # RowError for a column the spec lacks
         missing = [name for name in spec.required if name not in header]
         if missing:

@@ -1,5 +1,5 @@
-"""Request body limits: 1 MiB for JSON routes, 64 MiB for the bulk imports, and no pause longer
-than DISPARO_HTTP_READ_TIMEOUT_S while a body arrives.
+"""Request body limits: 1 MiB for JSON routes, 64 MiB for the bulk imports and import jobs, and
+no pause longer than DISPARO_HTTP_READ_TIMEOUT_S while a body arrives.
 
 A declared Content-Length above the limit is refused before the app runs; a chunked body is
 counted as it is read and refused once it passes the limit. Both answer 413 in the one JSON
@@ -19,11 +19,14 @@ from disparo.api.errors import error_response
 MAX_BODY_BYTES = 1024 * 1024
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
 IMPORT_SUFFIX = ":import"
+IMPORT_JOBS_SUFFIX = "/imports"  # POST .../imports: an import job's file
 
 
 def body_limit(path: str) -> int:
     """The largest body the route at `path` accepts, in bytes."""
-    return MAX_IMPORT_BYTES if path.endswith(IMPORT_SUFFIX) else MAX_BODY_BYTES
+    if path.endswith((IMPORT_SUFFIX, IMPORT_JOBS_SUFFIX)):
+        return MAX_IMPORT_BYTES
+    return MAX_BODY_BYTES
 
 
 def _too_large(limit: int) -> str:

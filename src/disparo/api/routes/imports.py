@@ -9,26 +9,23 @@ while the previous chunk is written; a request is stored whole or not at all (se
 
 from __future__ import annotations
 
-import asyncio
-import codecs
 import logging
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from disparo.api.bot_schemas import ImportResult, Rejection
+from disparo.api.bot_schemas import ImportResult
 from disparo.api.deps import DB, BotSlug, Now
 from disparo.api.errors import ERROR_RESPONSES, ApiError, described, invalid, not_found
+from disparo.api.import_body import CHUNK_LINES, is_csv, spool, write_all
 from disparo.api.middleware.auth import ADMIN, ADMIN_PREFIX
 from disparo.api.middleware.limits import MAX_IMPORT_BYTES
 from disparo.db import imports
 from disparo.db.bots import bot_exists
 from disparo.domain.tags import TagsMode
-from disparo.ingest.import_reader import Chunk, RowReader, UnreadableBodyError
+from disparo.ingest.import_reader import RowReader, UnreadableBodyError
 from disparo.ingest.import_rows import (
     CONTACTS,
     EVENTS,
@@ -39,6 +36,8 @@ from disparo.ingest.import_rows import (
     keep_given,
 )
 
+__all__ = ["CHUNK_LINES", "router"]
+
 log = logging.getLogger("disparo.api.imports")
 
 router = APIRouter(
@@ -48,126 +47,18 @@ router = APIRouter(
     dependencies=ADMIN,
 )
 
-# Lines read (in the thread) and written in one go. The server holds two chunks' rows at most,
-# one being written and one read ahead; the event loop's share of a chunk stays near 10 ms.
-CHUNK_LINES = 2000
 SPOOL_MEMORY_BYTES = 1024 * 1024  # a body above this waits in a temporary file on disk
-MAX_REJECTIONS_LISTED = 1000
-NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-lines")
-CSV_TYPES = ("text/csv",)
-
-
-def _is_csv(request: Request) -> bool:
-    """True for CSV, False for JSON lines; 415 for anything else (before the body is read)."""
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type in NDJSON_TYPES:
-        return False
-    if media_type in CSV_TYPES:
-        return True
-    raise ApiError(
-        415,
-        "bad_request",
-        "send the rows as JSON lines (Content-Type: application/x-ndjson) "
-        "or CSV (Content-Type: text/csv)",
-    )
-
-
-def _not_utf8(offset: int) -> ApiError:
-    return ApiError(400, "bad_request", f"the body is not UTF-8 (byte {offset} is invalid)")
 
 
 async def _spool(request: Request) -> IO[bytes]:
-    """The body, streamed into a temporary file (in memory up to SPOOL_MEMORY_BYTES) at its
-    start, once it is all received and known to be UTF-8.
-
-    No transaction is open while a client uploads, however slowly.
-    """
-    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)  # noqa: SIM115 - returned
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    received = 0
+    """The body in a temporary file (in memory up to SPOOL_MEMORY_BYTES) at its start."""
+    body = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)  # noqa: SIM115 - returned
     try:
-        async for piece in request.stream():
-            held = len(decoder.getstate()[0])  # the bytes of a character cut by the last piece
-            try:
-                decoder.decode(piece)
-            except UnicodeDecodeError as exc:
-                raise _not_utf8(received - held + exc.start) from None
-            spool.write(piece)
-            received += len(piece)
-        held = len(decoder.getstate()[0])
-        try:
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError as exc:
-            raise _not_utf8(received - held + exc.start) from None
+        await spool(request, body)
     except BaseException:
-        spool.close()
+        body.close()
         raise
-    spool.seek(0)
-    return spool
-
-
-@dataclass(slots=True)
-class _Tally:
-    """What the chunks of one import added up to."""
-
-    valid: int = 0
-    rejected: int = 0
-    rejections: list[Rejection] = field(default_factory=list)
-    new: int = 0  # valid rows whose key was not stored before
-
-    def add(self, chunk: Chunk) -> None:
-        self.valid += chunk.valid
-        self.rejected += len(chunk.rejections)
-        room = MAX_REJECTIONS_LISTED - len(self.rejections)
-        self.rejections += [
-            Rejection(line=line, field=exc.field, reason=exc.reason)
-            for line, exc in chunk.rejections[: max(room, 0)]
-        ]
-
-
-def _forget(future: asyncio.Future[Any]) -> None:
-    """Drop a read ahead that will not be used (its exception, if any, is not logged)."""
-    if not future.done():
-        future.cancel()
-    elif not future.cancelled():
-        future.exception()
-
-
-async def _write_all(
-    db: DB,
-    reader: RowReader,
-    kind: imports.ImportKind,
-    slug: str,
-    now: datetime,
-    replace_tags: bool,
-) -> _Tally:
-    """Every chunk of `reader` into one import of the database (stored whole or not at all);
-    the next chunk is read in a thread while the current one is written. The file is closed
-    once the thread is done with it."""
-    tally = _Tally()
-    # One thread for this import: its calls run in order, the file's closing last.
-    thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="disparo-import")
-
-    def read_ahead() -> asyncio.Future[Chunk | None]:
-        return asyncio.wrap_future(thread.submit(reader.next_chunk))
-
-    ahead = read_ahead()
-    try:
-        chunk = await ahead  # a CSV header that does not fit is refused before any write
-        if chunk is None:
-            return tally
-        async with imports.importing(db, kind, slug, now=now, replace_tags=replace_tags) as target:
-            while chunk is not None:
-                ahead = read_ahead()
-                tally.add(chunk)
-                await target.add(chunk.rows)
-                chunk = await ahead
-            tally.new = await target.finish()
-        return tally
-    finally:
-        _forget(ahead)
-        thread.submit(reader.close)
-        thread.shutdown(wait=False)
+    return body
 
 
 async def _import(
@@ -182,13 +73,13 @@ async def _import(
     async with db.read() as conn:
         if not await bot_exists(conn, slug):
             raise not_found(f"bot '{slug}'")
-    is_csv = _is_csv(request)
+    csv = is_csv(request)
     body = await _spool(request)
     replace_tags = tags_mode == "replace"
     combine = combine_contacts(replace_tags=replace_tags) if tags_mode else keep_given
-    reader = RowReader(body, spec, is_csv=is_csv, chunk_lines=CHUNK_LINES, combine=combine)
+    reader = RowReader(body, spec, is_csv=csv, chunk_lines=CHUNK_LINES, combine=combine)
     try:
-        tally = await _write_all(db, reader, kind, slug, now, replace_tags)
+        tally = await write_all(db, reader, kind, slug, now, replace_tags)
     except RowError as exc:  # the CSV header itself is wrong
         raise invalid(exc.field or "body", exc.reason) from None
     except UnreadableBodyError as exc:
