@@ -4,6 +4,7 @@ import { ApiError, api, clearToken, getToken, onUnauthorized, paths, setToken } 
 import { botsView } from "./bots.js";
 import { h, replace } from "./dom.js";
 import { formView } from "./form.js";
+import { importView } from "./import_page.js";
 import { LANGS, lang, onLangChange, setLang, t } from "./i18n.js";
 import { reportsView } from "./reports.js";
 import { shotsView } from "./shots.js";
@@ -32,6 +33,8 @@ const ROUTES = [
   [/^\/templates\/(\d+)$/, (m) => templateFormView({ id: m[1] })],
   [/^\/reports$/, (m, q) => reportsView({ from: q.get("from"), to: q.get("to") })],
   [/^\/webhooks$/, () => webhooksView()],
+  [/^\/import$/, () => importView({ id: null })],
+  [/^\/import\/(\d+)$/, (m) => importView({ id: m[1] })],
 ];
 
 function parseHash() {
@@ -133,10 +136,11 @@ function drawHeader() {
       h(
         "nav",
         { class: "nav" },
-        link("#/", t("nav.shots"), path !== "/bots" && !path.startsWith("/segments") && !path.startsWith("/templates") && path !== "/reports" && path !== "/webhooks"),
+        link("#/", t("nav.shots"), path !== "/bots" && !path.startsWith("/segments") && !path.startsWith("/templates") && path !== "/reports" && path !== "/webhooks" && !path.startsWith("/import")),
         link("#/segments", t("nav.segments"), path.startsWith("/segments")),
         link("#/templates", t("nav.templates"), path.startsWith("/templates")),
         link("#/reports", t("nav.reports"), path === "/reports"),
+        link("#/import", t("nav.import"), path.startsWith("/import")),
         link("#/bots", t("nav.bots"), path === "/bots"),
         link("#/webhooks", t("nav.webhooks"), path === "/webhooks"),
       ),
@@ -185,6 +189,8 @@ onBotChange(() => {
   else if (path === "/reports") route();
   else if (path.startsWith("/segments/")) location.hash = "#/segments";
   else if (path.startsWith("/templates/")) location.hash = "#/templates";
+  else if (path === "/import") route();
+  else if (path.startsWith("/import/")) location.hash = "#/import";
   else location.hash = "#/";
 });
 onLangChange(() => (getToken() ? route() : signinView()));

@@ -2,10 +2,11 @@
 // The audience screens' words live in words_audience.js, those of personal variables, templates
 // and the bulk tag in words_templates.js, those of A/B tests and conversions in words_ab.js, those
 // of the bot's report in words_reports.js, those of webhooks in words_webhooks.js, those of recall
-// and edit in words_jobs.js; all are merged in here.
+// and edit in words_jobs.js, those of the import screen in words_import.js; all are merged in here.
 
 import { AB_EN, AB_PT } from "./words_ab.js";
 import { AUDIENCE_EN, AUDIENCE_PT } from "./words_audience.js";
+import { IMPORT_EN, IMPORT_PT } from "./words_import.js";
 import { JOBS_EN, JOBS_PT } from "./words_jobs.js";
 import { REPORTS_EN, REPORTS_PT } from "./words_reports.js";
 import { TEMPLATES_EN, TEMPLATES_PT } from "./words_templates.js";
@@ -525,8 +526,8 @@ const EN = {
   "bots.current": "Selected",
 };
 
-Object.assign(PT, AUDIENCE_PT, TEMPLATES_PT, AB_PT, REPORTS_PT, WEBHOOKS_PT, JOBS_PT);
-Object.assign(EN, AUDIENCE_EN, TEMPLATES_EN, AB_EN, REPORTS_EN, WEBHOOKS_EN, JOBS_EN);
+Object.assign(PT, AUDIENCE_PT, TEMPLATES_PT, AB_PT, REPORTS_PT, WEBHOOKS_PT, JOBS_PT, IMPORT_PT);
+Object.assign(EN, AUDIENCE_EN, TEMPLATES_EN, AB_EN, REPORTS_EN, WEBHOOKS_EN, JOBS_EN, IMPORT_EN);
 const DICTS = { "pt-BR": PT, en: { ...PT, ...EN } };
 export const LANGS = ["pt-BR", "en"];
 const KEY = "disparo.lang";
