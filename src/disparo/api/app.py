@@ -22,6 +22,7 @@ from disparo.api.middleware.limits import BodyLimitMiddleware
 from disparo.api.routes import audiences as routes_audiences
 from disparo.api.routes import bot_report as routes_bot_report
 from disparo.api.routes import bots as routes_bots
+from disparo.api.routes import contacts as routes_contacts
 from disparo.api.routes import conversions as routes_conversions
 from disparo.api.routes import health, redirect, webhook
 from disparo.api.routes import import_jobs as routes_import_jobs
@@ -158,6 +159,7 @@ def create_app(
         routes_imports,
         routes_import_jobs,
         routes_audiences,
+        routes_contacts,
         routes_bot_report,
         routes_jobs,
         routes_webhooks,

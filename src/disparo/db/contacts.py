@@ -166,7 +166,7 @@ async def search_contacts(
         func.lower(column).like(_like(text), escape="\\")
         for column in (c.first_name, c.last_name, c.username)
     ]
-    if text.lstrip("-").isdigit() and len(text) <= 18:
+    if text.lstrip("-").isascii() and text.lstrip("-").isdigit() and len(text) <= 18:
         matches.append(c.telegram_id == int(text))
     found = (
         select(c.telegram_id, c.first_name, c.last_name, c.username, c.language_code)
