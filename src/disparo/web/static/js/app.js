@@ -2,6 +2,8 @@
 
 import { ApiError, api, clearToken, getToken, onUnauthorized, paths, setToken } from "./api.js";
 import { botsView } from "./bots.js";
+import { contactStoryView } from "./contact_story.js";
+import { contactsView } from "./contacts.js";
 import { h, replace } from "./dom.js";
 import { formView } from "./form.js";
 import { importView } from "./import_page.js";
@@ -33,6 +35,8 @@ const ROUTES = [
   [/^\/templates\/(\d+)$/, (m) => templateFormView({ id: m[1] })],
   [/^\/reports$/, (m, q) => reportsView({ from: q.get("from"), to: q.get("to") })],
   [/^\/webhooks$/, () => webhooksView()],
+  [/^\/contacts$/, () => contactsView()],
+  [/^\/contacts\/(\d+)$/, (m) => contactStoryView({ id: m[1] })],
   [/^\/import$/, () => importView({ id: null })],
   [/^\/import\/(\d+)$/, (m) => importView({ id: m[1] })],
 ];
@@ -136,7 +140,8 @@ function drawHeader() {
       h(
         "nav",
         { class: "nav" },
-        link("#/", t("nav.shots"), path !== "/bots" && !path.startsWith("/segments") && !path.startsWith("/templates") && path !== "/reports" && path !== "/webhooks" && !path.startsWith("/import")),
+        link("#/", t("nav.shots"), path !== "/bots" && !path.startsWith("/segments") && !path.startsWith("/templates") && path !== "/reports" && path !== "/webhooks" && !path.startsWith("/import") && !path.startsWith("/contacts")),
+        link("#/contacts", t("nav.contacts"), path.startsWith("/contacts")),
         link("#/segments", t("nav.segments"), path.startsWith("/segments")),
         link("#/templates", t("nav.templates"), path.startsWith("/templates")),
         link("#/reports", t("nav.reports"), path === "/reports"),
@@ -189,7 +194,8 @@ onBotChange(() => {
   else if (path === "/reports") route();
   else if (path.startsWith("/segments/")) location.hash = "#/segments";
   else if (path.startsWith("/templates/")) location.hash = "#/templates";
-  else if (path === "/import") route();
+  else if (path === "/import" || path === "/contacts") route();
+  else if (path.startsWith("/contacts/")) location.hash = "#/contacts";
   else if (path.startsWith("/import/")) location.hash = "#/import";
   else location.hash = "#/";
 });

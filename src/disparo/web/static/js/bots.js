@@ -5,6 +5,7 @@ import { ApiError, api, paths } from "./api.js";
 import { limitFacts, limitsFields } from "./bot_limits.js";
 import { h, replace } from "./dom.js";
 import { t, fmtNumber } from "./i18n.js";
+import { formDialog } from "./prompt.js";
 import { loadBots, selectBot, state } from "./state.js";
 import { timeZones } from "./timezone.js";
 import { clearFieldErrors, confirmDialog, field, showFieldError, showServerError, toast } from "./ui.js";
@@ -138,20 +139,23 @@ function botCard(bot, redraw) {
     }
   }
   async function remove() {
-    const ok = await confirmDialog({
+    // The bot goes with its contacts and history: the operator types its slug to confirm.
+    const done = await formDialog({
       title: t("bots.confirmDelete.title", { slug: bot.slug }),
       body: t("bots.confirmDelete.body"),
       ok: t("bots.confirmDelete.ok"),
+      testid: "bot-delete-dialog",
+      fields: [{ name: "slug", label: t("bots.typeSlug.label", { slug: bot.slug }), maxlength: 64 }],
+      submit: async ({ slug }) => {
+        if (slug !== bot.slug) throw new ApiError(422, "mismatch", t("bots.typeSlug.mismatch", { slug: bot.slug }), "slug");
+        await api("DELETE", paths.bot(bot.slug));
+        return true;
+      },
     });
-    if (!ok) return;
-    try {
-      await api("DELETE", paths.bot(bot.slug));
-      toast(t("bots.deleted", { slug: bot.slug }));
-      await loadBots();
-      redraw();
-    } catch (err) {
-      toast(err.message, "error");
-    }
+    if (!done) return;
+    toast(t("bots.deleted", { slug: bot.slug }));
+    await loadBots();
+    redraw();
   }
   show();
   return card;

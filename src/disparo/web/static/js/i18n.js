@@ -6,6 +6,7 @@
 
 import { AB_EN, AB_PT } from "./words_ab.js";
 import { AUDIENCE_EN, AUDIENCE_PT } from "./words_audience.js";
+import { CONTACTS_EN, CONTACTS_PT } from "./words_contacts.js";
 import { IMPORT_EN, IMPORT_PT } from "./words_import.js";
 import { JOBS_EN, JOBS_PT } from "./words_jobs.js";
 import { REPORTS_EN, REPORTS_PT } from "./words_reports.js";
@@ -526,8 +527,8 @@ const EN = {
   "bots.current": "Selected",
 };
 
-Object.assign(PT, AUDIENCE_PT, TEMPLATES_PT, AB_PT, REPORTS_PT, WEBHOOKS_PT, JOBS_PT, IMPORT_PT);
-Object.assign(EN, AUDIENCE_EN, TEMPLATES_EN, AB_EN, REPORTS_EN, WEBHOOKS_EN, JOBS_EN, IMPORT_EN);
+Object.assign(PT, AUDIENCE_PT, TEMPLATES_PT, AB_PT, REPORTS_PT, WEBHOOKS_PT, JOBS_PT, IMPORT_PT, CONTACTS_PT);
+Object.assign(EN, AUDIENCE_EN, TEMPLATES_EN, AB_EN, REPORTS_EN, WEBHOOKS_EN, JOBS_EN, IMPORT_EN, CONTACTS_EN);
 const DICTS = { "pt-BR": PT, en: { ...PT, ...EN } };
 export const LANGS = ["pt-BR", "en"];
 const KEY = "disparo.lang";
