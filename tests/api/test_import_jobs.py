@@ -90,7 +90,8 @@ async def test_contacts_job_progress_and_rejections(
     assert answer.headers["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(answer.text)))
     assert rows[0] == ["line", "field", "reason", "raw"]
-    assert [r[0] for r in rows[1:]] == ["1001", "2001", "3001", "4001", "5001", "6001"]  # the header is line 1
+    # the header is line 1
+    assert [r[0] for r in rows[1:]] == ["1001", "2001", "3001", "4001", "5001", "6001"]
     assert rows[1][1] == "telegram_id"
     assert "positive integer" in rows[1][2]
     assert rows[1][3] == "x1000,Ruim,vip"

@@ -9,7 +9,7 @@ import csv
 import io
 import os
 import tempfile
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
@@ -23,7 +23,7 @@ from disparo.api.import_job_schemas import (
     ImportPreview,
     job_view,
 )
-from disparo.api.import_jobs import MAX_REJECTIONS_KEPT, JobFile
+from disparo.api.import_jobs import MAX_REJECTIONS_KEPT, SILENT_AFTER, JobFile
 from disparo.api.import_jobs import ImportJobs as Runner
 from disparo.api.middleware.auth import ADMIN, ADMIN_PREFIX
 from disparo.api.middleware.limits import MAX_IMPORT_BYTES
@@ -80,7 +80,7 @@ async def _check_bot(db: DB, slug: str) -> None:
             raise not_found(f"bot '{slug}'")
 
 
-async def _job(db: DB, slug: str, job_id: int) -> dict[str, object]:
+async def _job(db: DB, slug: str, job_id: int) -> dict[str, Any]:
     async with db.read() as conn:
         row = await store.get_import_job(conn, slug, job_id)
     if row is None:
@@ -175,8 +175,9 @@ async def get_import(
     """Status, lines processed, valid and rejected so far, rate and time left; inserted and
     updated once done. A job whose process stopped answering is failed with the reason."""
     row = await _job(db, slug, job_id)
-    if row["status"] in store.ACTIVE:
-        await _runner(request).fail_abandoned()
+    beat = row["heartbeat_at"]
+    if row["status"] in store.ACTIVE and (beat is None or beat < now - SILENT_AFTER):
+        await _runner(request).fail_abandoned()  # a write only when it is due
         row = await _job(db, slug, job_id)
     return job_view(row, now)
 
