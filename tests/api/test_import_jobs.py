@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from disparo.api import import_jobs as runner
 from disparo.api.import_body import CHUNK_LINES
+from disparo.api.routes.import_jobs import KINDS
 from disparo.db import import_jobs as store
 from disparo.db.engine import Database
 from disparo.db.tables import telegram_contacts
@@ -204,3 +205,37 @@ async def test_preview(api: Client, bot: dict[str, Any]) -> None:
     assert answer.body["error"]
     assert answer.body["unknown_columns"] == ["when"]
     assert answer.body["missing_columns"] == ["event", "occurred_at"]
+
+
+async def test_a_stopped_process_fails_its_running_job(
+    api: Client, bot: dict[str, Any], db: Database, tmp_path: Any, slow_progress: None
+) -> None:
+    """An API process stopped mid-import fails its job with the reason; nothing is stored."""
+    jobs = runner.ImportJobs(db, lambda: datetime.now(UTC))
+    path = tmp_path / "contacts.csv"
+    path.write_text("telegram_id\n" + "".join(f"{n}\n" for n in range(1, 3 * CHUNK_LINES)))
+    async with db.write() as conn:
+        job_id = await store.create_import_job(
+            conn,
+            bot_slug="loja",
+            kind="contacts",
+            tags_mode="add",
+            file_format="csv",
+            total_bytes=path.stat().st_size,
+            now=datetime.now(UTC),
+        )
+    spec, kind = KINDS["contacts"]
+    async with jobs.running():
+        jobs.start(runner.JobFile(job_id, "loja", str(path), spec, kind, True, "add"))
+        for _ in range(100):
+            job = (await api.get(f"{BASE}/imports/{job_id}")).body
+            if job["processed"]:
+                break
+            await asyncio.sleep(0.05)
+        assert job["status"] == "running"
+    job = (await api.get(f"{BASE}/imports/{job_id}")).body
+    assert (job["status"], job["error"]) == ("failed", runner.STOPPED)
+    assert not path.exists()
+    async with db.read() as conn:
+        count = (await conn.execute(select(func.count()).select_from(telegram_contacts))).scalar()
+    assert count == 0
