@@ -152,6 +152,10 @@ async def test_table_errors(api: Client, people: None) -> None:
     assert (await api.get(f"{BROWSE}?sort=name")).status == 422
     assert (await api.get(f"{BROWSE}?segment_id=99")).body["error"]["field"] == "segment_id"
     assert (await api.get("/admin/api/bots/nada/contacts:browse")).status == 404
+    for cursor in ("9" * 18 + ".1", "1." + "9" * 19, "1_0.5", "%201.5"):
+        assert (await api.get(f"{BROWSE}?cursor={cursor}")).status == 422, cursor
+    for hostile in ("q=a%00b", "filter=%7B%22tag%22%3A%22a%00%22%7D", "q=" + "9" * 30):
+        assert (await api.get(f"{BROWSE}?{hostile}")).status in (200, 422), hostile
     for path in (BROWSE, BASE):  # a digit that is not 0-9 is searched as text
         assert (await api.get(f"{path}?q=%C2%B3")).body["items"] == []
 

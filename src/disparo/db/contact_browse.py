@@ -8,12 +8,13 @@ once they run out, those without one by id. Tags and totals are read for the pag
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from disparo.db.filters import filter_condition
@@ -24,6 +25,8 @@ from disparo.domain.statuses import PaymentStatus
 c = telegram_contacts.c
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+_POSITION = re.compile(r"(?P<us>-?[0-9]{1,18})?\.(?P<id>[0-9]{1,19})")
+_MAX_ID = 2**63 - 1
 
 
 class ContactSort(StrEnum):
@@ -55,9 +58,14 @@ class Position:
     @classmethod
     def decode(cls, raw: str) -> Position:
         """The position of `raw`; ValueError if it is not one `encode` wrote."""
-        us, _, tid = raw.partition(".")
-        time = None if us == "" else _EPOCH + timedelta(microseconds=int(us))
-        return cls(time, int(tid))
+        found = _POSITION.fullmatch(raw)
+        if found is None or int(found["id"]) > _MAX_ID:
+            raise ValueError(raw)
+        try:
+            us = found["us"]
+            return cls(None if us is None else _EPOCH + int(us) * _MICROSECOND, int(found["id"]))
+        except OverflowError:  # past the years a datetime holds
+            raise ValueError(raw) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,15 +103,17 @@ def _like(text: str) -> str:
 
 
 def search_condition(text: str) -> ColumnElement[bool]:
-    """The contact's id is `text`, or its first name, last name or username contains it."""
+    """Digits are an id (one primary-key lookup); other text is searched in the first name,
+    last name and username (any case), a scan that a page stops after its rows."""
     text = text.strip().lstrip("@")
-    matches: list[ColumnElement[bool]] = [
-        func.lower(column).like(_like(text), escape="\\")
-        for column in (c.first_name, c.last_name, c.username)
-    ]
-    if text.isascii() and text.isdigit() and len(text) <= 18:
-        matches.append(c.telegram_id == int(text))
-    return or_(*matches)
+    if text.isascii() and text.isdigit():
+        return c.telegram_id == int(text) if len(text) <= 18 else false()
+    return or_(
+        *(
+            func.lower(column).like(_like(text), escape="\\")
+            for column in (c.first_name, c.last_name, c.username)
+        )
+    )
 
 
 def matching(query: ContactQuery, *, now: datetime) -> ColumnElement[bool]:
