@@ -109,6 +109,8 @@ async def test_the_table_is_sorted_and_paged(api: Client, people: None) -> None:
     assert await ids(api) == [1, 2, 3, 5, 6, 4]
     assert await ids(api, "&sort=started") == [6, 5, 4, 2, 1, 3]
     assert await ids(api, "&sort=telegram_id") == [1, 2, 3, 4, 5, 6]
+    assert await ids(api, "&sort=total_paid") == [1, 6, 5, 4, 3, 2]
+    assert await ids(api, "&sort=total_paid&state=active") == [1, 4, 3, 2]
     first = (await api.get(f"{BROWSE}?limit=1")).body["items"][0]
     assert first["tags"] == ["vip"]
     assert first["total_paid_cents"] == 10_000

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -25,15 +26,16 @@ from disparo.domain.statuses import PaymentStatus
 c = telegram_contacts.c
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-_POSITION = re.compile(r"(?P<us>-?[0-9]{1,18})?\.(?P<id>[0-9]{1,19})")
+_POSITION = re.compile(r"(?P<key>-?[0-9]{1,18})?\.(?P<id>[0-9]{1,19})")
 _MAX_ID = 2**63 - 1
 
 
 class ContactSort(StrEnum):
-    """The orders the table offers; each is an index walk."""
+    """The orders the table offers; each reads its pages from an index."""
 
     LAST_INTERACTION = "last_interaction"  # newest first, never-interacted last
     STARTED = "started"  # newest first, never-started last
+    TOTAL_PAID = "total_paid"  # largest first, those who never paid last
     TELEGRAM_ID = "telegram_id"  # ascending
 
 
@@ -43,17 +45,20 @@ _TIME_COLUMNS = {
 }
 
 
+def _microseconds(time: datetime) -> int:
+    return (time - _EPOCH) // _MICROSECOND
+
+
 @dataclass(frozen=True, slots=True)
 class Position:
-    """Where a page ends: the sort column's value (None: past the contacts that have one) and
-    the id. Written as `<microseconds since 1970>.<id>` (empty before the dot when None)."""
+    """Where a page ends: the sort key (microseconds since 1970 of the time, or the total in
+    cents; None once past the contacts that have one) and the id, written `<key>.<id>`."""
 
-    time: datetime | None
+    key: int | None
     telegram_id: int
 
     def encode(self) -> str:
-        us = "" if self.time is None else str((self.time - _EPOCH) // _MICROSECOND)
-        return f"{us}.{self.telegram_id}"
+        return f"{'' if self.key is None else self.key}.{self.telegram_id}"
 
     @classmethod
     def decode(cls, raw: str) -> Position:
@@ -61,11 +66,13 @@ class Position:
         found = _POSITION.fullmatch(raw)
         if found is None or int(found["id"]) > _MAX_ID:
             raise ValueError(raw)
-        try:
-            us = found["us"]
-            return cls(None if us is None else _EPOCH + int(us) * _MICROSECOND, int(found["id"]))
-        except OverflowError:  # past the years a datetime holds
-            raise ValueError(raw) from None
+        key = None if found["key"] is None else int(found["key"])
+        if key is not None:
+            try:
+                _EPOCH + key * _MICROSECOND  # a time sort's key must be a time
+            except OverflowError:
+                raise ValueError(raw) from None
+        return cls(key, int(found["id"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +153,28 @@ async def _rows(conn: AsyncConnection, query: Select[tuple[object, ...]]) -> lis
     return [ContactRow(**row) for row in (await conn.execute(query)).mappings()]
 
 
+def _paid_totals(bot_slug: str) -> Any:
+    """Each paying contact's total, from the payments' index alone."""
+    p = payment_transactions.c
+    return (
+        select(p.telegram_id.label("telegram_id"), func.sum(p.amount_cents).label("total"))
+        .where(p.bot_slug == bot_slug, p.status == PaymentStatus.PAID.value)
+        .group_by(p.telegram_id)
+        .subquery()
+    )
+
+
+def _keyed(query: ContactQuery, base: Select[Any]) -> tuple[Select[Any], Select[Any], Any]:
+    """The sort's two phases: the contacts that have a key (with the key's expression) and
+    those without one."""
+    if query.sort is ContactSort.TOTAL_PAID:
+        totals = _paid_totals(query.bot_slug)
+        paid = base.join(totals, totals.c.telegram_id == c.telegram_id)
+        return paid, base.where(c.telegram_id.not_in(select(totals.c.telegram_id))), totals.c.total
+    column = _TIME_COLUMNS[query.sort]
+    return base.where(column.is_not(None)), base.where(column.is_(None)), column
+
+
 async def contact_page(
     conn: AsyncConnection,
     query: ContactQuery,
@@ -156,41 +185,47 @@ async def contact_page(
 ) -> tuple[list[ContactRow], Position | None]:
     """Up to `limit` contacts after `after`, with their tags and totals, and the position of
     the next page (None at the end)."""
-    where = matching(query, now=now)
-    base = select(*_COLUMNS).where(where)
+    base = select(*_COLUMNS).where(matching(query, now=now))
     wanted = limit + 1
     if query.sort is ContactSort.TELEGRAM_ID:
         if after is not None:
             base = base.where(c.telegram_id > after.telegram_id)
         rows = await _rows(conn, base.order_by(c.telegram_id).limit(wanted))
+        keyed = len(rows)
     else:
-        column = _TIME_COLUMNS[query.sort]
+        with_key, without_key, key = _keyed(query, base)
+        timed = query.sort is not ContactSort.TOTAL_PAID
         rows = []
-        if after is None or after.time is not None:
-            timed = base.where(column.is_not(None))
-            if after is not None:
-                # `<=` bounds the index range; the OR only sorts out the rows at that time.
-                timed = timed.where(
-                    column <= after.time,
-                    or_(column < after.time, c.telegram_id < after.telegram_id),
+        if after is None or after.key is not None:
+            if after is not None and after.key is not None:
+                bound = _EPOCH + after.key * _MICROSECOND if timed else after.key
+                # `<=` bounds the index range; the OR only sorts out the rows at that key.
+                with_key = with_key.where(
+                    key <= bound, or_(key < bound, c.telegram_id < after.telegram_id)
                 )
-            order = (column.desc(), c.telegram_id.desc())
-            rows = await _rows(conn, timed.order_by(*order).limit(wanted))
+            order = (key.desc(), c.telegram_id.desc())
+            rows = await _rows(conn, with_key.order_by(*order).limit(wanted))
+        keyed = len(rows)
         if len(rows) < wanted:
-            untimed = base.where(column.is_(None))
-            if after is not None and after.time is None:
-                untimed = untimed.where(c.telegram_id < after.telegram_id)
-            order_ids = untimed.order_by(c.telegram_id.desc()).limit(wanted - len(rows))
-            rows += await _rows(conn, order_ids)
+            if after is not None and after.key is None:
+                without_key = without_key.where(c.telegram_id < after.telegram_id)
+            by_id = without_key.order_by(c.telegram_id.desc()).limit(wanted - len(rows))
+            rows += await _rows(conn, by_id)
     page = rows[:limit]
     await _add_tags_and_totals(conn, query.bot_slug, page)
     if len(rows) <= limit:
         return page, None
     last = page[-1]
-    time = None
-    if query.sort is not ContactSort.TELEGRAM_ID:
-        time = getattr(last, _TIME_COLUMNS[query.sort].name)
-    return page, Position(time, last.telegram_id)
+    return page, Position(_key_of(query.sort, last) if limit <= keyed else None, last.telegram_id)
+
+
+def _key_of(sort: ContactSort, row: ContactRow) -> int | None:
+    if sort is ContactSort.TELEGRAM_ID:
+        return None
+    if sort is ContactSort.TOTAL_PAID:
+        return row.total_paid_cents
+    time: datetime = getattr(row, _TIME_COLUMNS[sort].name)
+    return _microseconds(time)
 
 
 async def _add_tags_and_totals(

@@ -80,7 +80,10 @@ SegmentParam = Annotated[
 ]
 Sort = Annotated[
     ContactSort,
-    Query(description="last_interaction or started (newest first, none last), or telegram_id"),
+    Query(
+        description="last_interaction or started (newest first, none last), total_paid "
+        "(largest first, those who never paid last), or telegram_id"
+    ),
 ]
 Cursor = Annotated[
     str | None,

@@ -11,7 +11,7 @@ import { botTimeZone, currentBot } from "./state.js";
 import { confirmDialog, emptyState, toast } from "./ui.js";
 
 const PAGE = 50;
-const SORTS = ["last_interaction", "started", "telegram_id"];
+const SORTS = ["last_interaction", "started", "total_paid", "telegram_id"];
 const STATES = ["", "active", "blocked", "deactivated"];
 
 /** A contact's name for people: first and last name, else @username, else its id. */
