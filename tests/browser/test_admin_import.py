@@ -114,3 +114,27 @@ def test_a_refused_file_and_english(page: Page, stack: Stack) -> None:
     expect(page.get_by_test_id("import-job")).to_contain_text("Done")
     expect(page.get_by_test_id("import-rejections")).to_contain_text("the line is not valid JSON")
     screenshot(page, "87-import-english")
+
+
+def test_a_large_file_shows_its_progress_through_a_reload(page: Page, stack: Stack) -> None:
+    """While a 300,000-line file imports, the bar and the counts move and a reload of the
+    job's address shows the same job going on, until it is done."""
+    bot = stack.new_bot(2, name="Grande")
+    open_admin(page, stack, bot.slug)
+    page.goto(f"{stack.base_url}/admin/#/import")
+    choose(page, "grande.csv", contacts_csv(95_000_000, 300_000))
+    expect(page.get_by_test_id("import-preview")).to_be_visible()
+    page.get_by_role("button", name="Importar grande.csv").click()
+    job = page.get_by_test_id("import-job")
+    expect(job).to_have_attribute("data-status", "running", timeout=30_000)
+    processed = page.get_by_test_id("import-processed").locator(".stat-value")
+    expect(processed).not_to_have_text("0", timeout=30_000)
+    bar = page.get_by_test_id("import-progress")
+    screenshot(page, "88-import-running")
+    assert 0 < int(bar.get_attribute("aria-valuenow") or 0) < 100
+    page.reload()
+    expect(page.get_by_test_id("import-job")).to_be_visible()
+    expect(page.get_by_test_id("import-job")).to_have_attribute(
+        "data-status", "done", timeout=60_000
+    )
+    expect(page.get_by_test_id("import-inserted")).to_contain_text("299.400")
