@@ -13,6 +13,8 @@ import asyncio
 import contextlib
 import logging
 import os
+import tempfile
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -33,6 +35,8 @@ HEARTBEAT_S = 5.0
 SILENT_AFTER = timedelta(seconds=60)  # a running job whose process is silent this long is gone
 MAX_REJECTIONS_KEPT = 10_000  # rejected lines stored per job; the count goes on beyond
 RAW_CHARS = 200  # the start of a rejected line kept beside its reason
+FILE_PREFIX = "disparo-import-"  # a received file, in the system's temporary directory
+LEFTOVER_AFTER_S = 24 * 3600  # a received file this old was left by a process that died
 ABANDONED = (
     "the API process running this import stopped before it ended; nothing of the file was "
     "stored (an import is stored whole or not at all): start it again"
@@ -90,6 +94,21 @@ class RawLines:
         return found
 
 
+def remove_leftover_files(directory: str, now_s: float) -> int:
+    """Remove the received files that processes which died left in `directory` (older than
+    LEFTOVER_AFTER_S: a running job has its file open, and none lasts that long); how many."""
+    removed = 0
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if not entry.name.startswith(FILE_PREFIX) or not entry.is_file():
+                continue
+            with contextlib.suppress(OSError):
+                if now_s - entry.stat().st_mtime > LEFTOVER_AFTER_S:
+                    os.unlink(entry.path)
+                    removed += 1
+    return removed
+
+
 class ImportJobs:
     """The import jobs this process runs, each an asyncio task; `running` is their lifetime."""
 
@@ -105,6 +124,9 @@ class ImportJobs:
             await self.fail_abandoned()
         except Exception as exc:  # the database may be down: the API starts, the next look fails
             log.warning("could not fail abandoned import jobs: %s", type(exc).__name__)
+        # File times are the system's: the wall clock, not the app's (maybe a test's) clock.
+        with contextlib.suppress(OSError):
+            await asyncio.to_thread(remove_leftover_files, tempfile.gettempdir(), time.time())
         try:
             yield
         finally:

@@ -23,7 +23,7 @@ from disparo.api.import_job_schemas import (
     ImportPreview,
     job_view,
 )
-from disparo.api.import_jobs import MAX_REJECTIONS_KEPT, SILENT_AFTER, JobFile
+from disparo.api.import_jobs import FILE_PREFIX, MAX_REJECTIONS_KEPT, SILENT_AFTER, JobFile
 from disparo.api.import_jobs import ImportJobs as Runner
 from disparo.api.middleware.auth import ADMIN, ADMIN_PREFIX
 from disparo.api.middleware.limits import MAX_IMPORT_BYTES
@@ -64,7 +64,7 @@ def _runner(request: Request) -> Runner:
 async def _receive(request: Request) -> tuple[str, int]:
     """The body, streamed to a temporary file on disk: its path (removed if the body fails)
     and size."""
-    file = tempfile.NamedTemporaryFile(prefix="disparo-import-", delete=False)  # noqa: SIM115
+    file = tempfile.NamedTemporaryFile(prefix=FILE_PREFIX, delete=False)  # noqa: SIM115
     try:
         with file:
             size = await spool(request, file)
