@@ -134,7 +134,7 @@ async def test_failed_job_says_why(api: Client, bot: dict[str, Any]) -> None:
 async def test_job_of_a_dead_process_is_failed(
     api: Client, bot: dict[str, Any], db: Database
 ) -> None:
-    """A running job whose process stopped beating is failed, with the reason, when read."""
+    """A running job whose process stopped beating is failed with the reason when listed or read."""
     long_ago = datetime.now(UTC) - timedelta(minutes=5)
     async with db.write() as conn:
         job_id = await store.create_import_job(
@@ -147,6 +147,10 @@ async def test_job_of_a_dead_process_is_failed(
             now=long_ago,
         )
         await store.start_import_job(conn, job_id, long_ago)
+    listed = (await api.get(f"{BASE}/imports")).body["jobs"]
+    assert [(j["id"], j["status"], j["error"]) for j in listed] == [
+        (job_id, "failed", runner.ABANDONED)
+    ]
     answer = await api.get(f"{BASE}/imports/{job_id}")
     assert answer.body["status"] == "failed"
     assert answer.body["error"] == runner.ABANDONED

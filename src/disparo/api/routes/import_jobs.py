@@ -9,6 +9,7 @@ import csv
 import io
 import os
 import tempfile
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -72,6 +73,12 @@ async def _receive(request: Request) -> tuple[str, int]:
         os.unlink(file.name)
         raise
     return file.name, size
+
+
+def _abandoned(row: dict[str, Any], now: datetime) -> bool:
+    """A queued or running job whose process has been silent too long (it stopped)."""
+    beat = row["heartbeat_at"]
+    return row["status"] in store.ACTIVE and (beat is None or beat < now - SILENT_AFTER)
 
 
 async def _check_bot(db: DB, slug: str) -> None:
@@ -153,14 +160,20 @@ async def start_import(
 @router.get("/imports", summary="List import jobs", responses=described(404, "no such bot"))
 async def list_imports(
     slug: BotSlug,
+    request: Request,
     db: DB,
     now: Now,
     limit: Annotated[int, Query(ge=1, le=JOBS_LISTED, description="at most this many")] = 20,
 ) -> ImportJobs:
-    """The bot's latest import jobs, newest first."""
+    """The bot's latest import jobs, newest first (one whose process stopped answering is
+    failed with the reason)."""
     await _check_bot(db, slug)
     async with db.read() as conn:
         rows = await store.list_import_jobs(conn, slug, limit)
+    if any(_abandoned(row, now) for row in rows):
+        await _runner(request).fail_abandoned()
+        async with db.read() as conn:
+            rows = await store.list_import_jobs(conn, slug, limit)
     return ImportJobs(jobs=[job_view(row, now) for row in rows])
 
 
@@ -175,8 +188,7 @@ async def get_import(
     """Status, lines processed, valid and rejected so far, rate and time left; inserted and
     updated once done. A job whose process stopped answering is failed with the reason."""
     row = await _job(db, slug, job_id)
-    beat = row["heartbeat_at"]
-    if row["status"] in store.ACTIVE and (beat is None or beat < now - SILENT_AFTER):
+    if _abandoned(row, now):
         await _runner(request).fail_abandoned()  # a write only when it is due
         row = await _job(db, slug, job_id)
     return job_view(row, now)
