@@ -138,7 +138,7 @@ def test_every_operation_answers_within_its_documented_schema(stack: Stack) -> N
         for operation, counts in report.by_operation.items()
         if not any(200 <= status < 300 for status in counts)
     ]
-    assert not missed, (missed, replay)
+    assert not missed, (missed, replay, {m: report.by_operation[m] for m in missed})
 
 
 # oversized bodies -----------------------------------------------------------------------------
