@@ -122,7 +122,6 @@ async def start_import(
     slug: BotSlug,
     request: Request,
     db: DB,
-    now: Now,
     kind: Kind,
     tags_mode: Annotated[
         TagsMode,
@@ -136,6 +135,8 @@ async def start_import(
     spec, import_kind = KINDS[kind]
     path, size = await _receive(request)
     mode = tags_mode if kind == "contacts" else None
+    runner = _runner(request)
+    received = runner.clock()  # an upload may be slow: the job's time starts once it is in
     try:
         async with db.write() as conn:
             job_id = await store.create_import_job(
@@ -145,7 +146,7 @@ async def start_import(
                 tags_mode=mode,
                 file_format="csv" if csv_body else "ndjson",
                 total_bytes=size,
-                now=now,
+                now=received,
             )
             row = await store.get_import_job(conn, slug, job_id)
         if row is None:
@@ -153,8 +154,8 @@ async def start_import(
     except BaseException:
         os.unlink(path)
         raise
-    _runner(request).start(JobFile(job_id, slug, path, spec, import_kind, csv_body, mode))
-    return job_view(row, now)
+    runner.start(JobFile(job_id, slug, path, spec, import_kind, csv_body, mode))
+    return job_view(row, received)
 
 
 @router.get("/imports", summary="List import jobs", responses=described(404, "no such bot"))
