@@ -27,7 +27,8 @@ from disparo.db.tables_campaign import shot_conversions, shot_responses
 
 BASE = "/admin/api/bots/loja/contacts"
 BROWSE = BASE + ":browse"
-NOW = datetime.now(UTC).replace(microsecond=0)
+# The machine's clock, as the API reads it for its own "now" (one clock for both).
+T0 = datetime.now(UTC).replace(microsecond=0)
 NAMES = {1: "Ana", 2: "Bruno", 3: "Carla", 4: "Davi", 5: "Eva", 6: "Fábio"}
 
 
@@ -43,16 +44,16 @@ async def people(db: Database, bot: dict[str, Any]) -> None:
             "first_name": name,
             "username": name.lower() + "_tg",
             "chat_state": {5: "blocked", 6: "deactivated"}.get(tid, "active"),
-            "last_interaction_at": None if tid == 4 else NOW - timedelta(hours=tid),
-            "started_at": None if tid == 3 else NOW - timedelta(days=10 - tid),
-            "blocked_at": NOW - timedelta(hours=1) if tid in (5, 6) else None,
-            "updated_at": NOW,
+            "last_interaction_at": None if tid == 4 else T0 - timedelta(hours=tid),
+            "started_at": None if tid == 3 else T0 - timedelta(days=10 - tid),
+            "blocked_at": T0 - timedelta(hours=1) if tid in (5, 6) else None,
+            "updated_at": T0,
         }
         for tid, name in NAMES.items()
     ]
     payments = [
         {"bot_slug": "loja", "telegram_id": 1, "external_id": f"p{n}", "status": "paid"}
-        | {"amount_cents": cents, "created_at": NOW - timedelta(days=n), "paid_at": NOW}
+        | {"amount_cents": cents, "created_at": T0 - timedelta(days=n), "paid_at": T0}
         for n, cents in [(1, 2_500), (2, 7_500)]
     ]
     async with db.write() as conn:
@@ -63,12 +64,12 @@ async def people(db: Database, bot: dict[str, Any]) -> None:
         await conn.execute(insert(payment_transactions), payments)
         await conn.execute(
             insert(funnel_events),
-            [{"bot_slug": "loja", "telegram_id": 2, "event": "pix_created", "occurred_at": NOW}],
+            [{"bot_slug": "loja", "telegram_id": 2, "event": "pix_created", "occurred_at": T0}],
         )
         shot = {"id": 1, "bot_slug": "loja", "target": "started", "copy": "Oferta de hoje"}
         await conn.execute(insert(shots_queue), [shot | {"status": "sent"}])
         delivery = {"shot_id": 1, "bot_slug": "loja"}
-        sent_at = NOW - timedelta(minutes=30)
+        sent_at = T0 - timedelta(minutes=30)
         await conn.execute(
             insert(shots_sent),
             [delivery | {"telegram_id": 1, "seq": 1, "status": "sent", "sent_at": sent_at}],
@@ -79,11 +80,11 @@ async def people(db: Database, bot: dict[str, Any]) -> None:
         )
         await conn.execute(
             insert(shot_responses),
-            [{"shot_id": 1, "kind": "click", "telegram_id": 1, "responded_at": NOW}],
+            [{"shot_id": 1, "kind": "click", "telegram_id": 1, "responded_at": T0}],
         )
         await conn.execute(
             insert(shot_conversions),
-            [{"shot_id": 1, "event": "paid", "telegram_id": 1, "converted_at": NOW}],
+            [{"shot_id": 1, "event": "paid", "telegram_id": 1, "converted_at": T0}],
         )
 
 
