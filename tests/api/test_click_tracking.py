@@ -51,7 +51,11 @@ def _urls(message: Any) -> list[str]:
 
 
 async def _follow(session: aiohttp.ClientSession, url: str) -> tuple[int, str, str]:
+    """Status, Location and page of a tracked link (never cached, no Referer passed on)."""
     async with session.get(url, allow_redirects=False) as answer:
+        if "/r/" in url and url.rsplit("/r/", 1)[1]:  # a code (a bare /r/ is no route at all)
+            assert answer.headers["Cache-Control"] == "no-store"
+            assert answer.headers["Referrer-Policy"] == "no-referrer"
         return answer.status, answer.headers.get("Location", ""), await answer.text()
 
 
