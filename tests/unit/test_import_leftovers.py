@@ -18,6 +18,9 @@ def test_only_old_import_files_are_removed(tmp_path: Path) -> None:
     other = tmp_path / "someone-else"
     for path in (old, fresh, other):
         path.write_bytes(b"telegram_id\n1\n")
+    # Every time set from the test's one clock: the file system stamps a new file with the
+    # kernel's time, which a shifted clock (faketime) does not move.
+    os.utime(fresh, (now, now))
     for path in (old, other):
         os.utime(path, (now - LEFTOVER_AFTER_S - 60, now - LEFTOVER_AFTER_S - 60))
     assert remove_leftover_files(str(tmp_path), now) == 1
