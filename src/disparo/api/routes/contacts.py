@@ -8,11 +8,12 @@ import csv
 import io
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from fastapi.responses import StreamingResponse
 
 from disparo.api.contact_schemas import (
@@ -101,29 +102,47 @@ async def _bot_or_404(conn: Connection, slug: str) -> None:
         raise not_found(f"bot '{slug}'")
 
 
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Which contacts a table, count or export is about: search, state, filter or segment."""
+
+    q: str | None
+    state: ChatState | None
+    filter_json: str | None
+    segment_id: int | None
+
+
+def _selection(
+    q: Search = None,
+    state: State = None,
+    filter: FilterJson = None,
+    segment_id: SegmentParam = None,
+) -> Selection:
+    return Selection(q, state, filter, segment_id)
+
+
+Selected = Annotated[Selection, Depends(_selection)]
+
+
 async def _query(
     conn: Connection,
     slug: str,
-    *,
-    q: str | None,
-    state: ChatState | None,
-    filter_json: str | None,
-    segment_id: int | None,
+    selection: Selection,
     sort: ContactSort = ContactSort.LAST_INTERACTION,
 ) -> ContactQuery:
     await _bot_or_404(conn, slug)
     tree: Any = None
-    if filter_json is not None:
+    if selection.filter_json is not None:
         try:
-            tree = orjson.loads(filter_json)
+            tree = orjson.loads(selection.filter_json)
         except orjson.JSONDecodeError:
             raise invalid("filter", "filter must be a filter tree written as JSON") from None
-    narrowing = await narrowing_of(conn, slug, tree, segment_id)
+    narrowing = await narrowing_of(conn, slug, tree, selection.segment_id)
     return ContactQuery(
         bot_slug=slug,
         sort=sort,
-        search=q.strip() if q and q.strip() else None,
-        state=state.value if state is not None else None,
+        search=q.strip() if (q := selection.q) and q.strip() else None,
+        state=selection.state.value if selection.state is not None else None,
         narrowing=narrowing,
     )
 
@@ -152,10 +171,7 @@ async def browse_contacts(
     slug: BotSlug,
     db: DB,
     now: Now,
-    q: Search = None,
-    state: State = None,
-    filter: FilterJson = None,
-    segment_id: SegmentParam = None,
+    selection: Selected,
     sort: Sort = ContactSort.LAST_INTERACTION,
     cursor: Cursor = None,
     limit: Limit = 50,
@@ -164,9 +180,7 @@ async def browse_contacts(
     follow `next_cursor` for the next page."""
     after = _position(cursor)
     async with db.read() as conn:
-        query = await _query(
-            conn, slug, q=q, state=state, filter_json=filter, segment_id=segment_id, sort=sort
-        )
+        query = await _query(conn, slug, selection, sort)
         page, position = await contact_page(conn, query, now=now, after=after, limit=limit)
     return ContactPage(
         items=[_line(row) for row in page],
@@ -183,16 +197,11 @@ async def count_matching(
     slug: BotSlug,
     db: DB,
     now: Now,
-    q: Search = None,
-    state: State = None,
-    filter: FilterJson = None,
-    segment_id: SegmentParam = None,
+    selection: Selected,
 ) -> dict[str, int]:
     """The count the page shows before deleting by filter (`{"count": N}`)."""
     async with db.read() as conn:
-        query = await _query(
-            conn, slug, q=q, state=state, filter_json=filter, segment_id=segment_id
-        )
+        query = await _query(conn, slug, selection)
         return {"count": await count_contacts(conn, query, now=now)}
 
 
@@ -234,18 +243,13 @@ async def export_contacts(
     slug: BotSlug,
     db: DB,
     now: Now,
-    q: Search = None,
-    state: State = None,
-    filter: FilterJson = None,
-    segment_id: SegmentParam = None,
+    selection: Selected,
     sort: Sort = ContactSort.LAST_INTERACTION,
 ) -> StreamingResponse:
     """The table's columns (tags space-separated), for the same search, filter and sort;
     written page by page, so memory stays flat whatever the count."""
     async with db.read() as conn:
-        query = await _query(
-            conn, slug, q=q, state=state, filter_json=filter, segment_id=segment_id, sort=sort
-        )
+        query = await _query(conn, slug, selection, sort)
 
     async def lines() -> AsyncIterator[str]:
         buffer = io.StringIO()
