@@ -298,15 +298,14 @@ async def test_a_paused_shot_stays_paused_when_its_worker_dies(db: Database) -> 
 async def test_wake_up_starts_a_due_shot_without_waiting_for_the_poll(
     db: Database, other_db: Database, sim: Sim, start_worker: StartWorker, backend: str
 ) -> None:
-    """A shot queued with wake=True (NOTIFY on PostgreSQL from another connection pool, the
-    in-process event on SQLite) starts although the worker's poll is 30 s."""
+    """A shot queued with wake=True from another connection pool (NOTIFY on PostgreSQL, a
+    datagram to the worker's socket on SQLite) starts although the worker's poll is 30 s."""
     await add_bot(db, "loja")
     await add_contacts(db, "loja", range(1, 6))
     worker = await start_worker(poll_interval_s=30.0)
     await wait_until(lambda: _ticked(worker), what="first tick")
-    writer = other_db if backend == "postgresql" else db  # SQLite wakes within one process
     queued_at = time.monotonic()
-    shot_id = await add_shot(writer, "loja", wake=True)
+    shot_id = await add_shot(other_db, "loja", wake=True)
     row = await wait_for_status(db, shot_id, ("running", "sent"), timeout_s=5)
     latency_s = time.monotonic() - queued_at
     print(f"{backend}: queued to started in {latency_s:.3f} s")

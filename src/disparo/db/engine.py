@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any
 
 import psycopg
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from disparo.db.raw import RawPool
 from disparo.db.urls import async_url, parse_database_url
+from disparo.db.wake_signal import WakeSignal
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 WAKE_CHANNEL = "disparo_shots"  # PostgreSQL LISTEN/NOTIFY channel of due shots
@@ -79,11 +80,22 @@ def create_engine(url: URL, *, write: bool = True, pool_size: int = 10) -> Async
     )
 
 
+def _wake_signal(url: URL) -> WakeSignal | None:
+    """The cross-process wake-up of a SQLite file (none in memory nor on PostgreSQL)."""
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return None
+    if database.startswith("file:"):
+        return None  # a URI filename (uri=true): polling only, rather than guess its path
+    return WakeSignal(database)
+
+
 class Database:
     """The database seam: write and read transactions, and the shot wake-up signal.
 
-    On SQLite the wake-up is an in-process event fired after a commit that queued work; on
-    PostgreSQL it is NOTIFY sent inside that commit (see `disparo.db.notify`).
+    The wake-up after a commit that queued work: NOTIFY inside the commit on PostgreSQL (see
+    `disparo.db.notify`); on SQLite a datagram to each worker process's socket beside the
+    database file after it (see `disparo.db.wake_signal`); and this process's callbacks.
     """
 
     def __init__(self, url: str | URL, *, pool_size: int = 10) -> None:
@@ -98,19 +110,23 @@ class Database:
         # The engine's hottest single statements skip SQLAlchemy on PostgreSQL (see db.raw).
         self.raw = None if self.is_sqlite else RawPool(self.url)
         self._wake_listeners: list[Callable[[], None]] = []
+        self.wake_signal = _wake_signal(self.url)
 
     @asynccontextmanager
     async def write(self, *, wake: bool = False) -> AsyncIterator[AsyncConnection]:
         """A write transaction (BEGIN IMMEDIATE on SQLite), committed on success.
 
         `wake=True` wakes the workers when the transaction commits: NOTIFY inside it on
-        PostgreSQL (every process), and this process's in-memory event after it.
+        PostgreSQL, a datagram to every other worker process after it on SQLite (neither fails
+        the write), and this process's in-memory event.
         """
         async with self.writer.begin() as conn:
             yield conn
             if wake and not self.is_sqlite:
                 await conn.exec_driver_sql(f"NOTIFY {WAKE_CHANNEL}")
         if wake:
+            if self.wake_signal is not None:
+                self.wake_signal.send()
             self.wake_local()
 
     @asynccontextmanager
@@ -122,6 +138,14 @@ class Database:
     def on_wake(self, callback: Callable[[], None]) -> None:
         """Call `callback` in this process whenever a shot becomes due (SQLite wake-up)."""
         self._wake_listeners.append(callback)
+
+    def receive_wake_ups(self, callback: Callable[[], None]) -> AbstractAsyncContextManager[None]:
+        """While inside, call `callback` when another process's commit queued work, on SQLite
+        (this process's socket, see `disparo.db.wake_signal`). On PostgreSQL it does nothing:
+        `disparo.db.notify.ShotListener` LISTENs there."""
+        if self.wake_signal is None:
+            return nullcontext()
+        return self.wake_signal.receive(callback)
 
     def wake_local(self) -> None:
         """Wake this process's workers now (after a commit that queued or resumed a shot)."""

@@ -2,7 +2,7 @@
 
 Each tick: rescue expired leases and settle the cancelled and expired shots nobody holds
 (every few seconds), claim due shots while fewer than `max_bots` senders run, then sleep until
-a wake-up (NOTIFY on PostgreSQL, the in-process event on SQLite, a sender finishing), the next
+a wake-up (NOTIFY on PostgreSQL, a datagram on SQLite, a sender finishing), the next
 scheduled shot, or `poll_interval_s` (≤ 1 s), whichever comes first. Stopping (SIGTERM) asks
 every sender to stop, waits for their in-flight requests and records, and hands their shots
 back for another worker.
@@ -16,7 +16,7 @@ import os
 import secrets
 import socket
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -60,7 +60,7 @@ class WorkerSettings:
     control_interval_s: float = 0.5
     batch_s: float = pacing.BATCH_S
     guard_s: float = pacing.DEFAULT_GUARD_S
-    listen: bool = True  # LISTEN for NOTIFY on PostgreSQL
+    listen: bool = True  # hear other processes' wake-ups (NOTIFY, SQLite's datagrams)
 
 
 def new_worker_id() -> str:
@@ -91,7 +91,7 @@ class Worker:
         links: LinkSource | None = None,
         db: Database | None = None,
     ) -> None:
-        self.store, self.api, self.links = store, api, links
+        self.store, self.api, self.links, self.db = store, api, links, db
         self.settings = settings or WorkerSettings()
         self.clock = clock or SystemClock()
         self.worker_id = worker_id or new_worker_id()
@@ -128,6 +128,12 @@ class Worker:
         self._wake.set()
         self.keeper.wake.set()
 
+    def _sqlite_wake_ups(self) -> AbstractAsyncContextManager[None]:
+        """Other processes' wake-ups on SQLite (the store LISTENs for them on PostgreSQL)."""
+        if self.db is None or not self.settings.listen:
+            return nullcontext()
+        return self.db.receive_wake_ups(self.wake)
+
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Worker]:
         """Run in the background (e.g. inside `disparo serve`); leaving stops it cleanly."""
@@ -142,7 +148,10 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and send until `stop`; then stop every sender cleanly and return."""
         helpers_stop = asyncio.Event()
-        async with self.store.wake_ups(self.wake, other_processes=self.settings.listen):
+        async with (
+            self.store.wake_ups(self.wake, other_processes=self.settings.listen),
+            self._sqlite_wake_ups(),
+        ):
             helpers = [
                 asyncio.create_task(self.recorder.run(helpers_stop), name="disparo-recorder"),
                 asyncio.create_task(self.keeper.run(helpers_stop), name="disparo-leases"),
