@@ -6,8 +6,8 @@ Two ways a shot becomes due, on PostgreSQL and on SQLite:
   ahead   50 shots written in one commit, scheduled 2 s to 7 s ahead (0.1 s apart): the worker
           must wake at each `scheduled_at` (its sleep is capped at the next one)
   now     50 shots created due now, one commit every ~0.1 s, by this process (another process
-          than the worker): PostgreSQL wakes the worker with NOTIFY; SQLite has no cross-process
-          signal, so its ≤ 1 s poll does (inside `disparo serve` an in-process event does)
+          than the worker): PostgreSQL wakes the worker with NOTIFY, SQLite with a one-byte
+          datagram to the worker's Unix socket beside the database file (`db/wake_signal.py`)
 
 Latency = first delivery time at the simulator − scheduled_at (same machine, same clock).
 Prints the machine, the parameters and one JSON object with p50 / p99 / max per backend × mode.
