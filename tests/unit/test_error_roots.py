@@ -10,6 +10,7 @@ from disparo.db.audience import AudienceError
 from disparo.db.errors import StoreError
 from disparo.db.secrets import SecretKeyError
 from disparo.db.urls import DatabaseURLError
+from disparo.db.wake_signal import UnusableDirectoryError
 from disparo.domain.copy import CopyError
 from disparo.domain.errors import DomainError
 from disparo.domain.sending import ShotContentError
@@ -34,6 +35,7 @@ from disparo.telegram import (
         (AudienceError, StoreError),
         (SecretKeyError, StoreError),
         (DatabaseURLError, StoreError),
+        (UnusableDirectoryError, StoreError),
         (BotNotRegisteredError, EngineError),
         (ShotContentError, DomainError),
         (MalformedTokenError, TelegramError),

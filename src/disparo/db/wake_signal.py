@@ -20,6 +20,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 
+from disparo.db.errors import StoreError
+
 log = logging.getLogger("disparo.db.wake_signal")
 
 # A socket path must fit `sun_path` with its NUL: 108 bytes on Linux, 104 on macOS and the BSDs.
@@ -32,7 +34,7 @@ PAYLOAD = b"\x01"
 SUPPORTED = hasattr(socket, "AF_UNIX")
 
 
-class UnusableDirectoryError(OSError):
+class UnusableDirectoryError(StoreError, OSError):
     """The wake-up directory is not a directory of this user (a symlink, or someone else's)."""
 
 
