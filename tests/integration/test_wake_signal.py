@@ -11,12 +11,12 @@ import stat
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, make_url
 from worker_support import StartWorker, add_bot, add_contacts, wait_for_status, wait_until
 
 from disparo.db.engine import Database
@@ -124,14 +124,25 @@ class Wakes:
         self.event.clear()
 
 
-async def test_a_commit_in_another_process_wakes_the_receiver_at_once(db_url: URL) -> None:
+@pytest.fixture
+def short_url(db_url: URL) -> Iterator[URL]:
+    """A copy of the test database at a path short enough for `<file>.wake/` (pytest's own
+    temporary paths are not, under xdist)."""
+    directory = Path(tempfile.mkdtemp(prefix="dw"))
+    path = directory / "disparo.sqlite3"
+    shutil.copyfile(sqlite_file(db_url), path)
+    yield make_url(f"sqlite:///{path}")
+    shutil.rmtree(directory)
+
+
+async def test_a_commit_in_another_process_wakes_the_receiver_at_once(short_url: URL) -> None:
     """Another process's write(wake=True) calls this process's callback well within 0.5 s,
-    every time; the socket and its 0700 directory are gone once the receiver leaves."""
-    db, wakes = Database(db_url), Wakes()
-    directory = signal_directory(sqlite_file(db_url))
-    assert directory == Path(sqlite_file(db_url)).with_suffix(".sqlite3.wake")
+    every time; the socket and its 0700 directory beside the file are gone once it leaves."""
+    db, wakes = Database(short_url), Wakes()
+    directory = signal_directory(sqlite_file(short_url))
+    assert directory == Path(f"{sqlite_file(short_url)}.wake")
     async with (
-        other_process(WRITER, str(db_url), ready="ready") as writer,
+        other_process(WRITER, str(short_url), ready="ready") as writer,
         db.receive_wake_ups(wakes),
     ):
         assert stat.S_IMODE(directory.stat().st_mode) == 0o700
@@ -169,18 +180,18 @@ async def test_a_commit_wakes_other_handles_but_not_its_own_socket(db_url: URL) 
 
 
 async def test_a_dead_process_socket_is_removed_and_the_others_still_woken(
-    db_url: URL,
+    short_url: URL,
 ) -> None:
     """A process killed while receiving leaves its socket; the next write(wake=True) removes
     it, still wakes the live receivers, and commits as usual."""
-    path = sqlite_file(db_url)
+    path = sqlite_file(short_url)
     directory = signal_directory(path)
-    db, wakes = Database(db_url), Wakes()
+    db, wakes = Database(short_url), Wakes()
     async with db.receive_wake_ups(wakes):
         async with other_process(RECEIVER, path, ready="bound") as doomed:
             doomed.process.kill()
         assert len(list(directory.glob("*.sock"))) == 2  # ours, and the dead one's
-        writer = Database(db_url)
+        writer = Database(short_url)
         async with writer.write(wake=True) as conn:
             await conn.exec_driver_sql("SELECT 1")
         await wakes.wait(WAKE_BOUND_S)
@@ -223,15 +234,15 @@ async def test_a_path_too_long_for_a_socket_falls_back_to_the_temp_directory(
 
 
 async def test_an_unusable_directory_leaves_the_worker_on_its_poll(
-    db_url: URL, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    short_url: URL, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A symlink where the directory should be is not followed: a warning, no socket, and
     writes still commit."""
-    path = sqlite_file(db_url)
+    path = sqlite_file(short_url)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     signal_directory(path).symlink_to(elsewhere)
-    db, wakes = Database(db_url), Wakes()
+    db, wakes = Database(short_url), Wakes()
     with caplog.at_level(logging.WARNING, logger="disparo.db.wake_signal"):
         async with db.receive_wake_ups(wakes), db.write(wake=True):
             pass
