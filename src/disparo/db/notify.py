@@ -1,4 +1,5 @@
-"""The LISTEN side of the shot wake-up on PostgreSQL (the NOTIFY side is `Database.write`).
+"""The LISTEN side of the shot wake-up on PostgreSQL (the NOTIFY side is `Database.write`;
+SQLite's counterpart is `disparo.db.wake_signal`).
 
 One dedicated autocommit connection per worker process runs `LISTEN disparo_shots` and calls
 back on each notification. If the connection drops it reconnects with a growing backoff and
