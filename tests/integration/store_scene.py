@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import delete, insert, update
 from worker_support import NOW, add_bot, add_contacts, add_shot, deliveries, set_shot, shot
 
-from disparo.db.deliveries import Snapshot
+from disparo.db.deliveries import ReservationState, Snapshot
 from disparo.db.engine import Database
 from disparo.db.secrets import TokenCipher
 from disparo.db.store import SqlShotStore
 from disparo.db.tables import funnel_events, payment_transactions, telegram_contacts
-from disparo.domain.statuses import ChatState, PaymentStatus
+from disparo.domain.statuses import ChatState, PaymentStatus, ShotStatus
 from disparo.engine.memory_store import MemoryShotStore
 from disparo.engine.store import ShotStore
 
@@ -159,6 +159,7 @@ class Scene:
             "attempt_count",
             "last_error",
             "audience_total",
+            "audience_complete",
             "finished_at",
         )
         if self.memory is not None:
@@ -176,6 +177,13 @@ class Scene:
         assert self.db is not None
         found = await deliveries(self.db, shot_id)
         return {r["telegram_id"]: (r["status"], r["reason"]) for r in found}
+
+    async def sequence(self, shot_id: int) -> list[tuple[int, int]]:
+        """(seq, telegram_id) of the shot's deliveries, in send order."""
+        if self.memory is not None:
+            return [(d.seq, d.telegram_id) for d in self.memory.shot_deliveries(shot_id)]
+        assert self.db is not None
+        return [(r["seq"], r["telegram_id"]) for r in await deliveries(self.db, shot_id)]
 
     async def chat_state(self, slug: str, telegram_id: int) -> str:
         if self.memory is not None:
@@ -197,7 +205,13 @@ class Scene:
         return None if claimed is None else claimed.id
 
     async def snapshot(
-        self, shot_id: int, *, reserve: int = 0, worker_id: str = "w1", slug: str = "loja"
+        self,
+        shot_id: int,
+        *,
+        reserve: int = 0,
+        worker_id: str = "w1",
+        slug: str = "loja",
+        first: int | None = None,
     ) -> Snapshot | None:
         return await self.store.snapshot_audience(
             shot_id,
@@ -207,7 +221,36 @@ class Scene:
             worker_id=worker_id,
             now=NOW,
             reserve=reserve,
+            first=first,
         )
+
+    async def continue_snapshot(
+        self,
+        shot_id: int,
+        *,
+        chunk: int,
+        worker_id: str = "w1",
+        chunks: int | None = None,
+    ) -> tuple[tuple[ReservationState, ShotStatus | None], list[int]]:
+        """The rest of the audience in chunks (only `chunks` of them, if given); the state and
+        the totals told after each chunk."""
+        told: list[int] = []
+
+        def written(total: int) -> bool:
+            told.append(total)
+            return chunks is None or len(told) < chunks
+
+        ending = await self.store.continue_snapshot(
+            shot_id,
+            bot_slug="loja",
+            target="started",
+            recency_days=None,
+            worker_id=worker_id,
+            now=NOW,
+            chunk=chunk,
+            written=written,
+        )
+        return ending, told
 
 
 def make_scene(backend: str, request: pytest.FixtureRequest) -> Scene:

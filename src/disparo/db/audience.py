@@ -90,12 +90,25 @@ def audience_select(
     *,
     now: datetime,
     narrowing: Filter | None = None,
+    limit: int | None = None,
 ) -> Select[tuple[int, int]]:
-    """`(telegram_id, seq)` of every audience member, seq counting from 1 in send order."""
-    seq = func.row_number().over(order_by=send_order())
-    return select(contacts.telegram_id, seq.label("seq")).where(
-        audience_condition(bot_slug, target, recency_days, now=now, narrowing=narrowing)
+    """`(telegram_id, seq)` of every audience member (or of the first `limit`), seq counting
+    from 1 in send order."""
+    condition = audience_condition(bot_slug, target, recency_days, now=now, narrowing=narrowing)
+    if limit is None:
+        seq = func.row_number().over(order_by=send_order())
+        return select(contacts.telegram_id, seq.label("seq")).where(condition)
+    # The first `limit` only: a top-N sort over the audience, numbered after the cut.
+    head = (
+        select(contacts.telegram_id, contacts.last_interaction_at)
+        .where(condition)
+        .order_by(*send_order())
+        .limit(limit)
+        .subquery()
     )
+    order = (head.c.last_interaction_at.desc().nulls_last(), head.c.telegram_id.asc())
+    seq = func.row_number().over(order_by=order)
+    return select(head.c.telegram_id, seq.label("seq"))
 
 
 async def audience_members(
@@ -233,8 +246,11 @@ async def shot_audience_select(
     recency_days: int | None,
     *,
     now: datetime,
+    limit: int | None = None,
 ) -> Select[tuple[int, int]]:
     """The audience of shot `shot_id` (its target and recency, narrowed by its filter or
-    segment), as `audience_select` numbers it."""
+    segment), as `audience_select` numbers it (the first `limit` only, if given)."""
     narrowing = await shot_narrowing(conn, shot_id)
-    return audience_select(bot_slug, target, recency_days, now=now, narrowing=narrowing)
+    return audience_select(
+        bot_slug, target, recency_days, now=now, narrowing=narrowing, limit=limit
+    )

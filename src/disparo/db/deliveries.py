@@ -100,17 +100,26 @@ class ContactChange:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """A shot's audience total, and the deliveries reserved for this worker with it (its first
-    batch, in send order; none when the audience was already written: a resumed shot)."""
+    """A shot's audience written so far, and the deliveries reserved for this worker with it
+    (its first batch, in send order; none when the audience was already written: a resumed
+    shot). Not `complete`: the rest is still to be written (`db.snapshot_chunks`)."""
 
     total: int
     reserved: list[Reserved]
+    complete: bool = True
 
 
 async def owned_shot(conn: AsyncConnection, shot_id: int, worker_id: str) -> Any | None:
     """The shot row, row-locked on PostgreSQL, if `worker_id` holds its lease; else None."""
     query = (
-        select(q.status, q.locked_by, q.lease_expires_at, q.audience_total, q.expires_at)
+        select(
+            q.status,
+            q.locked_by,
+            q.lease_expires_at,
+            q.audience_total,
+            q.audience_complete,
+            q.expires_at,
+        )
         .where(q.id == shot_id)
         .with_for_update()
     )
@@ -128,15 +137,22 @@ async def snapshot_audience(
     worker_id: str,
     now: datetime,
     reserve: int = 0,
+    first: int | None = None,
 ) -> Snapshot | None:
     """Write the shot's audience into `shots_sent` once (INSERT … SELECT, numbered in send
     order), reserving its first `reserve` deliveries in the same transaction so that sending
     starts without another round trip.
 
-    None when the lease is not this worker's. A shot whose audience is already written (a
-    resumed shot) keeps it and reserves nothing here. A shot with an empty audience ends at once
-    as `skipped`. The first deliveries are reserved only while the shot runs under an unexpired
-    lease, as `reserve_batch` would; all of them are reachable, selected this instant.
+    With `first`, only the first `first` recipients in send order are written (a top-N query
+    that does not sort the whole audience) and, when that many were found, the snapshot is left
+    incomplete for `snapshot_chunks.continue_snapshot` to finish while the shot sends. Winner
+    mode's shots are written whole (the decision rewrites the remainder in one statement).
+
+    None when the lease is not this worker's. A shot whose audience is already written, whole
+    or in part (a resumed shot), keeps it and reserves nothing here. A shot with an empty
+    audience ends at once as `skipped`. The first deliveries are reserved only while the shot
+    runs under an unexpired lease, as `reserve_batch` would; all of them are reachable, selected
+    this instant.
     """
     # No wake-up: an empty audience frees the bot, and the sender's end wakes this worker.
     async with db.write() as conn:
@@ -144,11 +160,15 @@ async def snapshot_audience(
         if row is None:
             return None
         if row.audience_total is not None:
-            return Snapshot(int(row.audience_total), [])
+            return Snapshot(int(row.audience_total), [], bool(row.audience_complete))
         split = await shot_split(conn, shot_id)
         if row.status != ShotStatus.RUNNING.value or row.lease_expires_at <= now or split:
             reserve = 0  # a split's holdout and undecided rows are left to the reservations
-        query = await shot_audience_select(conn, shot_id, bot_slug, target, recency_days, now=now)
+        if split is not None and split.undecided:
+            first = None
+        query = await shot_audience_select(
+            conn, shot_id, bot_slug, target, recency_days, now=now, limit=first
+        )
         audience = query.subquery()
         columns = ["shot_id", "bot_slug", "telegram_id", "seq", "status"]
         values: list[Any] = [literal(shot_id), literal(bot_slug), audience.c.telegram_id]
@@ -157,14 +177,19 @@ async def snapshot_audience(
             columns.append("variant")
             values.append(variant_of(split, shot_id, audience.c.telegram_id))
         if reserve:  # the first deliveries go out reserved, stamped as `reserve_batch` stamps them
-            first = audience.c.seq <= reserve
+            reserved_now = audience.c.seq <= reserve
             columns.append("updated_at")
-            values[-1] = case((first, SENDING), else_=PENDING)
-            values.append(case((first, literal(now, UTCDateTime())), else_=None))
+            values[-1] = case((reserved_now, SENDING), else_=PENDING)
+            values.append(case((reserved_now, literal(now, UTCDateTime())), else_=None))
         rows = select(*values)
         written = insert(shots_sent).from_select(columns, rows)
         total = (await conn.execute(written.execution_options(preserve_rowcount=True))).rowcount
-        shot_values: dict[str, Any] = {"audience_total": total, "updated_at": now}
+        complete = first is None or total < first
+        shot_values: dict[str, Any] = {
+            "audience_total": total,
+            "audience_complete": complete,
+            "updated_at": now,
+        }
         if total == 0:
             shot_values.update(
                 status=ShotStatus.SKIPPED.value,
@@ -182,7 +207,7 @@ async def snapshot_audience(
                 .order_by(s.seq)
             )
             reserved = [Reserved(int(r.telegram_id), int(r.seq)) for r in await conn.execute(query)]
-        return Snapshot(total, reserved)
+        return Snapshot(total, reserved, complete)
 
 
 class _Reserved(NamedTuple):

@@ -54,6 +54,7 @@ class ClaimedShot:
     started_at: datetime
     created_at: datetime  # `stop_on` counts conversions after this
     expires_at: datetime | None = None  # unsent deliveries end skipped (expired) from then on
+    audience_complete: bool = True  # False while the rest of the audience is still written
     stop_on: str | None = None  # pix_created or paid: such recipients are skipped (converted)
     ignore_frequency_cap: bool = False
     templated: bool = False  # copy and button URLs in template syntax (see domain/personal.py)

@@ -1,8 +1,8 @@
 """The engine's storage on SQLite and PostgreSQL: the worker's named queries bound to a database.
 
 `SqlShotStore` implements `disparo.engine.store.ShotStore` (structurally: db/ never imports the
-engine) by delegating to the functions of `leases`, `rescue`, `deliveries`, `outcomes`,
-`finish` and `bots`; the SQL and its per-backend differences stay in those modules.
+engine) by delegating to the functions of `leases`, `rescue`, `deliveries`, `snapshot_chunks`,
+`outcomes`, `finish` and `bots`; the SQL and its per-backend differences stay in those modules.
 """
 
 from __future__ import annotations
@@ -11,9 +11,15 @@ from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 
-from disparo.db import bots, deliveries, finish, leases, rescue, shots
+from disparo.db import bots, deliveries, finish, leases, rescue, shots, snapshot_chunks
 from disparo.db.contact_values import contact_values
-from disparo.db.deliveries import ContactChange, DeliveryOutcome, Reservation, Snapshot
+from disparo.db.deliveries import (
+    ContactChange,
+    DeliveryOutcome,
+    Reservation,
+    ReservationState,
+    Snapshot,
+)
 from disparo.db.engine import Database
 from disparo.db.leases import ClaimedShot
 from disparo.db.notify import ShotListener
@@ -155,6 +161,7 @@ class SqlShotStore:
         worker_id: str,
         now: datetime,
         reserve: int = 0,
+        first: int | None = None,
     ) -> Snapshot | None:
         """See `deliveries.snapshot_audience`."""
         return await deliveries.snapshot_audience(
@@ -166,6 +173,32 @@ class SqlShotStore:
             worker_id=worker_id,
             now=now,
             reserve=reserve,
+            first=first,
+        )
+
+    async def continue_snapshot(
+        self,
+        shot_id: int,
+        *,
+        bot_slug: str,
+        target: str,
+        recency_days: int | None,
+        worker_id: str,
+        now: datetime,
+        chunk: int,
+        written: Callable[[int], bool],
+    ) -> tuple[ReservationState, ShotStatus | None]:
+        """See `snapshot_chunks.continue_snapshot`."""
+        return await snapshot_chunks.continue_snapshot(
+            self.db,
+            shot_id,
+            bot_slug=bot_slug,
+            target=target,
+            recency_days=recency_days,
+            worker_id=worker_id,
+            now=now,
+            chunk=chunk,
+            written=written,
         )
 
     async def reserve_batch(

@@ -98,7 +98,9 @@ shots_queue = Table(
     Column("last_error", Text),
     Column("locked_by", Text),
     Column("lease_expires_at", UTCDateTime()),
+    # Rows of the audience written so far; complete once the last chunk is (0013).
     Column("audience_total", Integer),
+    Column("audience_complete", Boolean, nullable=False, server_default=true()),
     Column("started_at", UTCDateTime()),
     Column("finished_at", UTCDateTime()),
     *timestamps(),

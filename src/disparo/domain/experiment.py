@@ -70,6 +70,12 @@ class Split:
             ranges.append((BUCKETS, None))
         return cls(tuple(ranges))
 
+    @property
+    def undecided(self) -> bool:
+        """Winner mode: after the test share, a remainder whose variant is chosen later."""
+        arms = [name for _, name in self.ranges if name not in (None, HOLDOUT)]
+        return bool(arms) and self.ranges[-1][1] is None
+
     def group(self, bucket_: int) -> str | None:
         """The group of a bucket."""
         for upper, name in self.ranges:

@@ -10,15 +10,23 @@ import asyncio
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from disparo.db.audience import AudienceError
 from disparo.db.bots import BotRecord
 from disparo.db.outcomes import LOST_ERROR
 from disparo.db.secrets import SecretKeyError
 from disparo.db.types import JSONValue
 from disparo.domain.outcomes import Reason
-from disparo.domain.statuses import ChatState, DeliveryStatus, PaymentStatus, ShotStatus, Target
+from disparo.domain.statuses import (
+    UNREACHABLE_CHAT_STATES,
+    ChatState,
+    DeliveryStatus,
+    PaymentStatus,
+    ShotStatus,
+    Target,
+)
 from disparo.domain.variables import ContactValues
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -48,6 +56,7 @@ class StoredShot:
     lease_expires_at: datetime | None = None
     attempt_count: int = 0
     audience_total: int | None = None
+    audience_complete: bool = True
     started_at: datetime | None = None
     finished_at: datetime | None = None
     last_error: str | None = None
@@ -106,6 +115,38 @@ class StoredPayment:
     status: PaymentStatus
     created_at: datetime
     paid_at: datetime | None = None
+
+
+def audience_of(
+    contacts: Iterable[StoredContact],
+    bot_slug: str,
+    target: str,
+    recency_days: int | None,
+    now: datetime,
+) -> list[int]:
+    """The audience's telegram ids in send order, as `db.audience` selects them."""
+    try:
+        parsed = Target(target)
+    except ValueError:
+        raise AudienceError(f"target '{target}' is unknown") from None
+    if recency_days is not None and recency_days < 1:
+        raise AudienceError(f"recency_days must be at least 1 (or absent), not {recency_days}")
+    since = None if recency_days is None else now - timedelta(days=recency_days)
+    dated: list[tuple[datetime, int]] = []
+    undated: list[int] = []
+    for c in contacts:
+        if c.bot_slug != bot_slug or c.chat_state in UNREACHABLE_CHAT_STATES:
+            continue
+        if parsed is Target.PIX_CREATED and not c.has_pix:
+            continue
+        if c.last_interaction_at is None:
+            if since is None:
+                undated.append(c.telegram_id)
+        elif since is None or c.last_interaction_at >= since:
+            dated.append((c.last_interaction_at, c.telegram_id))
+    # Hot leads first: latest interaction first, ties by telegram_id, never-interacted last.
+    dated.sort(key=lambda member: (-member[0].timestamp(), member[1]))
+    return [tid for _, tid in dated] + sorted(undated)
 
 
 @dataclass

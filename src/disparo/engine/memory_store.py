@@ -12,13 +12,13 @@ are `memory_rows`; how shots end, `memory_ends`.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import fields
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from disparo.db.audience import AudienceError
 from disparo.db.bots import BotRecord
 from disparo.db.deliveries import (
     ContactChange,
@@ -40,10 +40,15 @@ from disparo.domain.statuses import (
     PaymentStatus,
     ShotStatus,
     StopOn,
-    Target,
 )
 from disparo.engine.memory_ends import MemoryEnds
-from disparo.engine.memory_rows import DatabaseAwayError, StoredContact, StoredDelivery, StoredShot
+from disparo.engine.memory_rows import (
+    DatabaseAwayError,
+    StoredContact,
+    StoredDelivery,
+    StoredShot,
+    audience_of,
+)
 
 __all__ = ["DatabaseAwayError", "MemoryShotStore"]
 
@@ -156,18 +161,20 @@ class MemoryShotStore(MemoryEnds):
         worker_id: str,
         now: datetime,
         reserve: int = 0,
+        first: int | None = None,
     ) -> Snapshot | None:
-        """Write the audience once in send order, reserving its first `reserve` deliveries."""
+        """Write the audience once in send order (its first `first` recipients, if given),
+        reserving its first `reserve` deliveries."""
         await self._call("snapshot_audience")
         shot = self.shots.get(shot_id)
         if shot is None or shot.locked_by != worker_id:
             return None
         if shot.audience_total is not None:
-            return Snapshot(shot.audience_total, [])
+            return Snapshot(shot.audience_total, [], shot.audience_complete)
         expired = shot.lease_expires_at is None or shot.lease_expires_at <= now
         if shot.status is not ShotStatus.RUNNING or expired:
             reserve = 0
-        audience = self._audience(bot_slug, target, recency_days, now)
+        audience = audience_of(self.contacts.values(), bot_slug, target, recency_days, now)[:first]
         reserved = []
         for seq, telegram_id in enumerate(audience, 1):
             delivery = StoredDelivery(shot_id, telegram_id, seq)
@@ -176,11 +183,52 @@ class MemoryShotStore(MemoryEnds):
                 reserved.append(Reserved(telegram_id, seq))
             self.deliveries[shot_id, telegram_id] = delivery
         shot.audience_total, shot.updated_at = len(audience), now
+        shot.audience_complete = first is None or len(audience) < first
         if not audience:
             shot.status, shot.finished_at = ShotStatus.SKIPPED, now
             shot.last_error = "the audience is empty: no reachable contact matches the target"
             self._free(shot, now)
-        return Snapshot(len(audience), reserved)
+        return Snapshot(len(audience), reserved, shot.audience_complete)
+
+    async def continue_snapshot(
+        self,
+        shot_id: int,
+        *,
+        bot_slug: str,
+        target: str,
+        recency_days: int | None,
+        worker_id: str,
+        now: datetime,
+        chunk: int,
+        written: Callable[[int], bool],
+    ) -> tuple[ReservationState, ShotStatus | None]:
+        """Append the audience members without a delivery yet, `chunk` at a time."""
+        await self._call("continue_snapshot")
+        rest = [
+            telegram_id
+            for telegram_id in audience_of(
+                self.contacts.values(), bot_slug, target, recency_days, now
+            )
+            if (shot_id, telegram_id) not in self.deliveries
+        ]
+        parts: list[list[int] | None] = [rest[i : i + chunk] for i in range(0, len(rest), chunk)]
+        for part in [*parts, None]:  # None: the audience is complete
+            shot = self.shots.get(shot_id)
+            if shot is None or shot.locked_by != worker_id:
+                return ReservationState.LOST, None
+            if shot.status is not ShotStatus.RUNNING:
+                return ReservationState.STOPPED, shot.status
+            if part is None:
+                shot.audience_complete = True
+                break
+            base = shot.audience_total or 0
+            for seq, telegram_id in enumerate(part, base + 1):
+                self.deliveries[shot_id, telegram_id] = StoredDelivery(shot_id, telegram_id, seq)
+            shot.audience_total = base + len(part)
+            if not written(shot.audience_total):
+                break
+            await asyncio.sleep(0)  # as a database round trip would, let the sender run
+        return ReservationState.OK, ShotStatus.RUNNING
 
     async def reserve_batch(
         self,
@@ -326,32 +374,6 @@ class MemoryShotStore(MemoryEnds):
             and d.sent_at >= since
             and self.shots[shot_id].bot_slug == bot_slug
         )
-
-    def _audience(
-        self, bot_slug: str, target: str, recency_days: int | None, now: datetime
-    ) -> list[int]:
-        try:
-            parsed = Target(target)
-        except ValueError:
-            raise AudienceError(f"target '{target}' is unknown") from None
-        if recency_days is not None and recency_days < 1:
-            raise AudienceError(f"recency_days must be at least 1 (or absent), not {recency_days}")
-        since = None if recency_days is None else now - timedelta(days=recency_days)
-        dated: list[tuple[datetime, int]] = []
-        undated: list[int] = []
-        for c in self.contacts.values():
-            if c.bot_slug != bot_slug or c.chat_state in UNREACHABLE_CHAT_STATES:
-                continue
-            if parsed is Target.PIX_CREATED and not c.has_pix:
-                continue
-            if c.last_interaction_at is None:
-                if since is None:
-                    undated.append(c.telegram_id)
-            elif since is None or c.last_interaction_at >= since:
-                dated.append((c.last_interaction_at, c.telegram_id))
-        # Hot leads first: latest interaction first, ties by telegram_id, never-interacted last.
-        dated.sort(key=lambda member: (-member[0].timestamp(), member[1]))
-        return [tid for _, tid in dated] + sorted(undated)
 
 
 def _expired(shot: StoredShot, now: datetime) -> bool:

@@ -43,7 +43,12 @@ class Reserver:
         self.gate = RuleGate(rules, self.clock, shot_id=shot.id, bot_slug=shot.bot_slug)
         self.queue: deque[Item] = deque()
         self.exhausted = False  # a reservation found nothing pending: every delivery is taken
-        self._stop, self._changed, self._request_stop = stop, changed, request_stop
+        # False while the audience is still being written (`Snapshotter`): finding nothing then
+        # means waiting for the next chunk, not the end.
+        self.complete = True
+        self._chunks = 0  # chunks written since the sender started
+        self._starved_at: int | None = None  # `_chunks` when a reservation last found nothing
+        self.stop, self._changed, self.request_stop = stop, changed, request_stop
         self._task: asyncio.Task[None] | None = None
         self._outage = Outage("reserve a batch", self.clock)
         # A shot with personal variables: each reserved recipient's values are read with it.
@@ -57,20 +62,31 @@ class Reserver:
     async def cleared(self) -> bool:
         """Wait until the rules allow reserving (quiet hours over); False, with the sender told
         to stop, when the shot expired; False too when a stop came meanwhile."""
-        if not await self.gate.clear(self._stop):
-            self._request_stop(Stop.EXPIRED)
-        return not self._stop.is_set()
+        if not await self.gate.clear(self.stop):
+            self.request_stop(Stop.EXPIRED)
+        return not self.stop.is_set()
 
     def maybe_reserve(self) -> None:
         """Start the next reservation when half of the queue is left (one at a time)."""
         if (
             self.exhausted
             or self._task is not None
-            or self._stop.is_set()
+            or self.stop.is_set()
             or len(self.queue) > self.batch_size // 2
+            or self._starved_at == self._chunks
         ):
             return
         self._task = asyncio.create_task(self._reserve())
+
+    def more(self) -> None:
+        """Another chunk of the audience is written: reserve from it."""
+        self._chunks += 1
+        self._changed.set()
+
+    def completed(self) -> None:
+        """The audience is complete: the next reservation that finds nothing ends the shot."""
+        self.complete = True
+        self.more()
 
     async def drain(self) -> None:
         """Wait for the running reservation, if any (the sender is stopping)."""
@@ -82,24 +98,36 @@ class Reserver:
         self.queue.extend(self._items(rows, skipped_by_reason))
 
     def _items(
-        self, rows: list[Reserved], skipped_by_reason: dict[str, int], held: int = 0
+        self,
+        rows: list[Reserved],
+        skipped_by_reason: dict[str, int],
+        held: int = 0,
+        began: tuple[bool, int] = (True, 0),
     ) -> list[Item]:
+        """The reserved rows as items; `began` is (complete, chunks) when the reservation
+        began: finding nothing ends the shot only if the audience was complete by then, else
+        the reservations wait for a chunk written after it."""
         skipped = sum(skipped_by_reason.values())
         if not rows and not skipped and not held:
-            self.exhausted = True
+            complete, chunks = began
+            if complete:
+                self.exhausted = True
+            else:
+                self._starved_at = chunks
             return []
         batch = self.progress.reserved(len(rows), skipped, held)
         return [Item(r.telegram_id, r.seq, batch, variant=r.variant) for r in rows]
 
     async def _reserve(self) -> None:
+        began = (self.complete, self._chunks)
         try:
             reservation = await self._reservation()
             if reservation is None:
                 return
             if reservation.state is not ReservationState.OK:
-                self._request_stop(stop_for(reservation.shot_status))
+                self.request_stop(stop_for(reservation.shot_status))
                 return
-            items = self._items(reservation.rows, reservation.skipped, reservation.held)
+            items = self._items(reservation.rows, reservation.skipped, reservation.held, began)
             if self.variables and items:
                 await self._read_values(items)
             self.queue.extend(items)
@@ -123,7 +151,7 @@ class Reserver:
             )
         except Exception as exc:  # the database is away: try again after a pause
             self._outage.failed(exc, shot_id=self.shot.id)
-            await wait_any(self._stop, within_s=1.0)
+            await wait_any(self.stop, within_s=1.0)
             return None
         self._outage.succeeded()
         return reservation
@@ -133,12 +161,12 @@ class Reserver:
         retries while the database is away (a stop leaves them unsent: they go back to
         pending)."""
         ids = [item.telegram_id for item in items]
-        while not self._stop.is_set():
+        while not self.stop.is_set():
             try:
                 found = await self.store.contact_values(self.shot.bot_slug, ids, self.variables)
             except Exception as exc:
                 self._outage.failed(exc, shot_id=self.shot.id)
-                await wait_any(self._stop, within_s=1.0)
+                await wait_any(self.stop, within_s=1.0)
                 continue
             self._outage.succeeded()
             for item in items:

@@ -16,7 +16,6 @@ import logging
 import random
 from typing import Any
 
-from disparo.db.deliveries import Snapshot
 from disparo.db.leases import ClaimedShot
 from disparo.domain import outcomes, pacing
 from disparo.domain.outcomes import Action, ErrorStreak, Failure, FailureKind, Reason, Verdict
@@ -31,6 +30,7 @@ from disparo.engine.limiter import BotLimiter, wait_any
 from disparo.engine.progress import Progress
 from disparo.engine.reserver import Reserver
 from disparo.engine.send_rules import ShotRules
+from disparo.engine.snapshotter import SNAPSHOT_CHUNK, SNAPSHOT_FIRST, Snapshotter
 
 log = logging.getLogger("disparo.engine")
 
@@ -54,6 +54,8 @@ class ShotSender:
         guard: pacing.JitterGuard | None = None,
         rules: ShotRules | None = None,
         tracker: Tracker | None = None,
+        snapshot_first: int = SNAPSHOT_FIRST,
+        snapshot_chunk: int = SNAPSHOT_CHUNK,
     ) -> None:
         self.settler, self.bot, self.shot = settler, bot, shot
         self.store, self.recorder = settler.store, settler.recorder
@@ -77,6 +79,9 @@ class ShotSender:
             request_stop=self.request_stop,
         )
         self._queue = self.reserver.queue
+        self.snapshotter = Snapshotter(
+            settler, shot, self.reserver, self.progress, first=snapshot_first, chunk=snapshot_chunk
+        )
         self._retries: list[Item] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._in_flight = 0
@@ -128,21 +133,27 @@ class ShotSender:
             assert not isinstance(contents.own, Personalizer)
             self._steps = contents.own
         self.reserver.variables = contents.variables
-        total, reserved = shot.audience_total, []
+        total, reserved, complete = shot.audience_total, [], shot.audience_complete
         if total is None:
             if not await self.reserver.cleared():  # quiet hours waited out; expired: stop
                 return await self._settle([])
-            snapshot = await self._snapshot()
+            # The first batch is reserved with the audience, unless rules screen the
+            # recipients or their values must be read: reservations do both.
+            screened = self.reserver.gate.rules.screens or self.reserver.variables
+            snapshot = await self.snapshotter.start(reserve=0 if screened else self.batch_size)
             if snapshot is None:
                 self.request_stop(Stop.LOST)
                 return await self._settle([])
             if snapshot.total == 0:
                 return Stop.DONE  # the snapshot ended the shot as `skipped`
-            total, reserved = snapshot.total, snapshot.reserved
+            total, reserved, complete = snapshot.total, snapshot.reserved, snapshot.complete
         self.progress.started(total)
         if reserved:
             self.reserver.accept(reserved, {})
+        if not complete:
+            self.snapshotter.continue_in_background()
         await self._send_all()
+        await self.snapshotter.drain()
         return await self._settle(self._unsent())
 
     async def _settle(self, unsent: list[Item]) -> Stop:
@@ -163,24 +174,6 @@ class ShotSender:
             paused_s=self.limiter.paused_total_s,
         )
         return await finalize(self.settler, ending)
-
-    async def _snapshot(self) -> Snapshot | None:
-        """Write the audience, reserving the first batch with it (unless rules screen the
-        recipients, or their values must be read: reservations do both); None if the lease
-        is lost."""
-        shot, screened = self.shot, self.reserver.gate.rules.screens or self.reserver.variables
-        snapshot = await self.store.snapshot_audience(
-            shot.id,
-            bot_slug=shot.bot_slug,
-            target=shot.target,
-            recency_days=shot.recency_days,
-            worker_id=self.worker_id,
-            now=self.clock.now(),
-            reserve=0 if screened else self.batch_size,
-        )
-        if snapshot is not None:
-            self.progress.selected(snapshot.total)
-        return snapshot
 
     async def _send_all(self) -> None:
         while not self._stop.is_set():

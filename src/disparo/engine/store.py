@@ -15,7 +15,13 @@ from datetime import datetime
 from typing import Protocol
 
 from disparo.db.bots import BotRecord
-from disparo.db.deliveries import ContactChange, DeliveryOutcome, Reservation, Snapshot
+from disparo.db.deliveries import (
+    ContactChange,
+    DeliveryOutcome,
+    Reservation,
+    ReservationState,
+    Snapshot,
+)
 from disparo.db.leases import ClaimedShot
 from disparo.db.rescue import RescuedShot
 from disparo.db.reservation import NO_RULES, ReservationRules
@@ -127,9 +133,27 @@ class ShotStore(Protocol):
         worker_id: str,
         now: datetime,
         reserve: int = 0,
+        first: int | None = None,
     ) -> Snapshot | None:
-        """Write the audience once, reserving its first `reserve` deliveries; None if the lease
-        is not ours; an empty audience ends the shot as skipped."""
+        """Write the audience once (only its first `first` recipients, if given: the rest is
+        `continue_snapshot`'s), reserving its first `reserve` deliveries; None if the lease is
+        not ours; an empty audience ends the shot as skipped."""
+        ...
+
+    async def continue_snapshot(
+        self,
+        shot_id: int,
+        *,
+        bot_slug: str,
+        target: str,
+        recency_days: int | None,
+        worker_id: str,
+        now: datetime,
+        chunk: int,
+        written: Callable[[int], bool],
+    ) -> tuple[ReservationState, ShotStatus | None]:
+        """Write the rest of an incomplete audience in chunks, telling `written` the rows
+        written so far after each (False: stop there); LOST or STOPPED as a reservation."""
         ...
 
     async def reserve_batch(

@@ -231,14 +231,21 @@ async def send_shot(
     *,
     rate_per_s: float = 25.0,
     shot: ClaimedShot | None = None,
+    **options: Any,
 ) -> ShotSender:
     """Claim the due shot (unless `shot` was claimed already) and run one sender over it to its
-    end; the sender."""
+    end (`options` go to the sender); the sender."""
     shot = shot or await claimed(store, clock)
     recorder = OutcomeRecorder(store, clock)
     settler = Settler(store, recorder, clock, WORKER, engine_metrics())
     sender = ShotSender(
-        settler, bot, shot, rate_per_s=rate_per_s, paid_broadcast=False, lease=AlwaysLeased()
+        settler,
+        bot,
+        shot,
+        rate_per_s=rate_per_s,
+        paid_broadcast=False,
+        lease=AlwaysLeased(),
+        **options,
     )
     await sender.run()
     return sender
