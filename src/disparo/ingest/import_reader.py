@@ -10,6 +10,7 @@ import csv
 import io
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import IO, Any
 
 import orjson
@@ -92,19 +93,21 @@ class RowReader:
     def next_chunk(self) -> Chunk | None:
         """The next chunk of the body, or None once it is all read."""
         chunk = Chunk()
-        by_key: dict[tuple[Any, ...], dict[str, Any]] = {}
+        by_key: dict[Any, dict[str, Any]] = {}
+        key_of = itemgetter(*self.spec.key)  # a key's value, or a tuple of its values
+        spec = self.spec
         lines = 0
         for line, raw in self._source:
             lines += 1
             try:
                 if isinstance(raw, RowError):
                     raise raw
-                row = check_row(self.spec, raw)
+                row = check_row(spec, raw)
             except RowError as exc:
                 chunk.rejections.append((line, exc))
             else:
                 chunk.valid += 1
-                key = tuple(row[name] for name in self.spec.key)
+                key = key_of(row)
                 earlier = by_key.get(key)
                 if earlier is None:
                     by_key[key] = row
@@ -159,7 +162,7 @@ class RowReader:
         self._record_chars = 0
         for values in reader:
             self._record_chars = 0
-            if not any(v.strip() for v in values):
+            if not "".join(values).strip():  # only blanks (or no value at all)
                 start = reader.line_num + 1
                 continue
             if len(values) != len(header):

@@ -92,7 +92,10 @@ def one_of(choices: type) -> Parser:
 
 def timestamp(value: Any) -> datetime:
     """ISO 8601 with an offset, or Unix seconds."""
-    if type(value) is int or (isinstance(value, str) and _INTEGER.fullmatch(value)):
+    # An ISO time has a ':' and Unix seconds never do: most values skip the pattern.
+    if type(value) is int or (
+        isinstance(value, str) and ":" not in value and _INTEGER.fullmatch(value)
+    ):
         try:
             return datetime.fromtimestamp(int(value), UTC)
         except (OverflowError, OSError, ValueError):
@@ -224,6 +227,15 @@ class Spec:
     required: tuple[str, ...]
     key: tuple[str, ...]
     extra: dict[str, Parser] = field(default_factory=dict)
+    # Derived once, for `check_row`'s loop over every row: the names a row may give, and
+    # (name, parser, required) of each column.
+    known: frozenset[str] = field(init=False, repr=False, compare=False)
+    plan: tuple[tuple[str, Parser, bool], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "known", frozenset((*self.columns, *self.extra)))
+        plan = tuple((n, p, n in self.required) for n, p in self.columns.items())
+        object.__setattr__(self, "plan", plan)
 
 
 CONTACTS = Spec(
@@ -271,15 +283,16 @@ TRANSACTIONS = Spec(
 
 def check_row(spec: Spec, raw: dict[str, Any]) -> dict[str, Any]:
     """The row with every column of the spec (None where not given); RowError if bad."""
-    unknown = [name for name in raw if name not in spec.columns and name not in spec.extra]
-    if unknown:
+    if not spec.known.issuperset(raw):
+        unknown = [name for name in raw if name not in spec.known]
         accepted = ", ".join([*spec.columns, *spec.extra])
         raise RowError(unknown[0], f"{unknown[0]} is not a column; use: {accepted}")
     row: dict[str, Any] = {}
-    for name, parse in spec.columns.items():
-        value = raw.get(name)
+    get = raw.get
+    for name, parse, required in spec.plan:
+        value = get(name)
         if value is None or value == "":
-            if name in spec.required:
+            if required:
                 raise RowError(name, f"{name} is required")
             row[name] = None
             continue
@@ -288,7 +301,7 @@ def check_row(spec: Spec, raw: dict[str, Any]) -> dict[str, Any]:
         except ValueError as exc:
             raise RowError(name, f"{name} {exc}") from None
     for name, parse in spec.extra.items():  # they raise RowError naming their own field
-        if name in raw and (value := raw[name]) is not None and value != "":
+        if (value := get(name)) is not None and value != "":
             row[name] = parse(value)
     return row
 
