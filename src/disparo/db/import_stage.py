@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Table
@@ -95,7 +95,7 @@ class Merge:
         keep = ", ".join(f"{c} = {self._sql(c).staged}" for c in self.columns)
         on_conflict = f"DO UPDATE SET {keep}" if keep else "DO NOTHING"
         return (
-            f"CREATE TABLE rows ({names}, PRIMARY KEY ({key}))",
+            f"CREATE TABLE rows ({names}, PRIMARY KEY ({key})) WITHOUT ROWID",
             f"INSERT INTO rows ({names}) VALUES ({marks}) ON CONFLICT ({key}) {on_conflict}",  # noqa: S608 - names only
         )
 
@@ -159,9 +159,38 @@ def merge_tags_sql(*, replace: bool) -> tuple[str, ...]:
     return stale, new
 
 
-def _processors(table: Table, names: Sequence[str]) -> list[Callable[[Any], Any] | None]:
-    """What SQLAlchemy does to each value before SQLite stores it (times to text, JSON)."""
-    return [table.c[name].type.dialect_impl(_DIALECT).bind_processor(_DIALECT) for name in names]
+_TIME_TEXT = "%04d-%02d-%02d %02d:%02d:%02d.%06d"  # SQLAlchemy's DATETIME in SQLite
+
+
+def utc_text(value: datetime) -> str:
+    """An aware time as `UTCDateTime` stores it in SQLite (naive UTC text with microseconds),
+    without SQLAlchemy's two generic steps (a tenth of a stage's work for contacts)."""
+    if value.tzinfo is not UTC:
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value.isoformat()} given; pass an aware datetime")
+        value = value.astimezone(UTC)
+    return _TIME_TEXT % (
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond,
+    )
+
+
+def _converters(table: Table, names: Sequence[str]) -> list[tuple[int, Callable[[Any], Any]]]:
+    """(position, conversion) of each column whose values SQLAlchemy changes before SQLite
+    stores them (times to text, JSON to text); the others are stored as given."""
+    found: list[tuple[int, Callable[[Any], Any]]] = []
+    for at, name in enumerate(names):
+        kind = table.c[name].type
+        if isinstance(kind, UTCDateTime):
+            found.append((at, utc_text))
+        elif process := kind.dialect_impl(_DIALECT).bind_processor(_DIALECT):
+            found.append((at, process))
+    return found
 
 
 def _as_sqlalchemy_error(exc: sqlite3.Error, statement: str) -> Exception:
@@ -185,7 +214,7 @@ class SqliteStage:
         self._scratch: sqlite3.Connection | None = None
         self._scratch_path: str | None = None
         self._names = (*merge.key, *merge.columns)
-        self._processors = _processors(merge.table, self._names)
+        self._converters = _converters(merge.table, self._names)
         self._create, self._upsert = merge.stage_sql()
 
     async def _run(self, function: Callable[..., T], *args: Any) -> T:
@@ -221,14 +250,14 @@ class SqliteStage:
     def _add(self, rows: Sequence[dict[str, Any]]) -> None:
         if self._scratch is None:
             self._scratch = self._open()
-        pairs = list(zip(self._names, self._processors, strict=True))
-        values = [
-            tuple(
-                None if (v := row.get(name)) is None else (process(v) if process else v)
-                for name, process in pairs
-            )
-            for row in rows
-        ]
+        names, converters = self._names, self._converters
+        values = []
+        for row in rows:
+            value = list(map(row.get, names))
+            for at, convert in converters:
+                if (given := value[at]) is not None:
+                    value[at] = convert(given)
+            values.append(value)
         tagged: Tagged = []
         if self.merge_plan.tagged:
             key = self.merge_plan.key[0]
