@@ -1,6 +1,7 @@
 """The audience written in chunks while a shot sends, on both databases and the memory store:
-the first recipients at once, the rest in send order with `seq` going on, each member once,
-resumable after an interruption, fenced like a reservation. One clock: the fixed NOW."""
+the first recipients at once, the rest in send order with `seq` going on (one number per member
+read, those already written passed over), each member once, resumable after an interruption,
+fenced like a reservation. One clock: the fixed NOW."""
 
 from __future__ import annotations
 
@@ -43,8 +44,10 @@ async def test_the_first_recipients_go_out_at_once_and_the_rest_follows_in_chunk
     row = await scene.row(shot_id)
     assert (row["audience_total"], row["audience_complete"]) == (4, False)
     assert await scene.snapshot(shot_id, reserve=2, first=4) == Snapshot(4, [], complete=False)
-    assert await scene.continue_snapshot(shot_id, chunk=3) == (OK, [7, 10, 11])
-    assert await scene.sequence(shot_id) == list(enumerate(hottest_first(11), 1))
+    # Read again from the top: 11, 10, 9 | 8, 7, 6 | 5, 4, 3 | 2, 1, the first four passed over.
+    assert await scene.continue_snapshot(shot_id, chunk=3) == (OK, [4, 6, 9, 11])
+    seqs = [1, 2, 3, 4, 9, 10, 11, 12, 13, 14, 15]
+    assert await scene.sequence(shot_id) == list(zip(seqs, hottest_first(11), strict=True))
     row = await scene.row(shot_id)
     assert (row["audience_total"], row["audience_complete"]) == (11, True)
     assert await scene.snapshot(shot_id, first=4) == Snapshot(11, [])
@@ -59,18 +62,19 @@ async def test_an_audience_no_larger_than_first_is_complete_at_once(scene: Scene
 
 async def test_an_interrupted_snapshot_resumes_without_duplicates_or_gaps(scene: Scene) -> None:
     """Stopped after one chunk (a crash, a pause), the writing resumes where the committed rows
-    end: whoever joined the audience meanwhile is in, whoever left it is not, nobody twice,
-    `seq` without holes."""
+    end: whoever joined the audience meanwhile is in (after those written), whoever left it is
+    not, nobody twice, `seq` unique and in send order."""
     shot_id = await shop(scene, contacts=10)
     await scene.snapshot(shot_id, first=3)
-    assert await scene.continue_snapshot(shot_id, chunk=2, chunks=1) == (OK, [5])
+    assert await scene.continue_snapshot(shot_id, chunk=4, chunks=1) == (OK, [4])
     assert (await scene.row(shot_id))["audience_complete"] is False
     await scene.block("loja", 2)
     await scene.contacts("loja", [50], last_interaction_at=NOW)  # now the hottest lead
-    assert await scene.continue_snapshot(shot_id, chunk=2) == (OK, [7, 9, 10])
+    # 50, 10, 9, 8 | 7, 6, 5, 4 | 3, 1: numbered on from the highest seq written (7).
+    assert await scene.continue_snapshot(shot_id, chunk=4) == (OK, [5, 8, 10])
     written = await scene.sequence(shot_id)
-    assert [seq for seq, _ in written] == list(range(1, 11))
-    assert [tid for _, tid in written] == [10, 9, 8, 7, 6, 50, 5, 4, 3, 1]
+    assert [seq for seq, _ in written] == [1, 2, 3, 7, 8, 13, 14, 15, 16, 17]
+    assert [tid for _, tid in written] == [10, 9, 8, 7, 50, 6, 5, 4, 3, 1]
     row = await scene.row(shot_id)
     assert (row["audience_total"], row["audience_complete"]) == (10, True)
 

@@ -2,21 +2,22 @@
 
 `deliveries.snapshot_audience(first=N)` writes the first N recipients in send order and commits,
 so the first message leaves without waiting for a million rows. `continue_snapshot` then reads
-the rest of the audience in send order through one streaming query (one read snapshot of the
-contacts, sorted once) and writes it in chunks, each its own short transaction fenced by the
-lease, so reservations interleave with it (SQLite's one write lock is held a chunk at a time).
+the audience in send order through one streaming query (one read snapshot of the contacts,
+sorted once) and writes it in chunks, each its own short transaction fenced by the lease, so
+reservations interleave with it (SQLite's one write lock is held a chunk at a time).
 
-The query leaves out whoever already has a row of the shot, so a snapshot resumed after a
-crash, a pause or a lost lease continues where the committed chunks end: nobody twice (the
-primary key would refuse it anyway), nobody the audience holds at that moment left out, and
-`seq` goes on from the rows written. `audience_total` counts them; `audience_complete` turns
-true with the last chunk.
+Whoever already has a row of the shot is passed over by the insert (the primary key's conflict
+is ignored), so a snapshot resumed after a crash, a pause or a lost lease continues where the
+committed chunks end: nobody twice, nobody the audience holds at that moment left out. `seq`
+goes on from the highest written, one number per member read (a member passed over leaves a
+gap: `seq` orders, it does not count). `audience_total` counts the rows written;
+`audience_complete` turns true with the last chunk.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -26,13 +27,15 @@ from sqlalchemy import (
     Integer,
     bindparam,
     cast,
-    exists,
     func,
-    insert,
     literal,
     select,
+    true,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from disparo.db.audience import audience_condition, contacts, send_order, shot_narrowing
 from disparo.db.deliveries import PENDING, ReservationState, owned_shot
@@ -70,24 +73,38 @@ async def continue_snapshot(
         narrowing = await shot_narrowing(conn, shot_id)
         split = await shot_split(conn, shot_id)
         condition = audience_condition(bot_slug, target, recency_days, now=now, narrowing=narrowing)
-        taken = exists().where(s.shot_id == shot_id, s.telegram_id == contacts.telegram_id)
-        query = select(contacts.telegram_id).where(condition, ~taken).order_by(*send_order())
+        query = select(contacts.telegram_id).where(condition).order_by(*send_order())
         if not db.is_sqlite:
             await conn.exec_driver_sql(f"SET LOCAL work_mem = '{SORT_MEMORY}'")
         result = await conn.stream(query.execution_options(yield_per=chunk))
+        next_seq: int | None = None  # read under the first chunk's lock
         try:
             async for part in result.partitions(chunk):
                 ids = [int(row[0]) for row in part]
-                state, status, total = await _write_chunk(
-                    db, shot_id, bot_slug, ids, split, worker_id
-                )
-                if state is not ReservationState.OK:
-                    return state, status
+                async with db.write() as writing:
+                    row = await owned_shot(writing, shot_id, worker_id)
+                    refused = _fence(row)
+                    if refused is not None or row is None:
+                        return refused or (ReservationState.LOST, None)
+                    if next_seq is None:
+                        next_seq = await _next_seq(writing, shot_id)
+                    append = _append(db, shot_id, bot_slug, next_seq, split)
+                    done = await writing.execute(append, {"doc": json.dumps(ids)})
+                    total = int(row.audience_total or 0) + done.rowcount
+                    await writing.execute(
+                        update(shots_queue).where(q.id == shot_id).values(audience_total=total)
+                    )
+                next_seq += len(ids)
                 if not written(total):
                     return ReservationState.OK, ShotStatus.RUNNING
         finally:
             await result.close()  # the server-side cursor, when the writing stops early
     return await _complete(db, shot_id, worker_id)
+
+
+async def _next_seq(conn: AsyncConnection, shot_id: int) -> int:
+    highest = await conn.scalar(select(func.max(s.seq)).where(s.shot_id == shot_id))
+    return int(highest or 0) + 1
 
 
 def _fence(row: Any | None) -> tuple[ReservationState, ShotStatus | None] | None:
@@ -99,46 +116,30 @@ def _fence(row: Any | None) -> tuple[ReservationState, ShotStatus | None] | None
     return None
 
 
-async def _write_chunk(
-    db: Database,
-    shot_id: int,
-    bot_slug: str,
-    ids: Sequence[int],
-    split: Split | None,
-    worker_id: str,
-) -> tuple[ReservationState, ShotStatus | None, int]:
-    """Append `ids` to the shot's deliveries, numbered after the rows already written."""
-    async with db.write() as conn:
-        row = await owned_shot(conn, shot_id, worker_id)
-        refused = _fence(row)
-        if refused is not None:
-            return *refused, 0
-        assert row is not None
-        base = int(row.audience_total or 0)
-        await conn.execute(_append(db, shot_id, bot_slug, base, split), {"doc": json.dumps(ids)})
-        total = base + len(ids)
-        await conn.execute(update(shots_queue).where(q.id == shot_id).values(audience_total=total))
-        return ReservationState.OK, ShotStatus.RUNNING, total
-
-
-def _append(db: Database, shot_id: int, bot_slug: str, base: int, split: Split | None) -> Any:
-    """INSERT … SELECT of a JSON array of telegram ids, `seq` counting on from `base`."""
+def _append(db: Database, shot_id: int, bot_slug: str, first_seq: int, split: Split | None) -> Any:
+    """INSERT … SELECT of a JSON array of telegram ids numbered from `first_seq`, passing over
+    those the shot already has."""
     telegram_id: ColumnElement[Any]
     if db.is_sqlite:
         ids = func.json_each(bindparam("doc")).table_valued("value", "key")
-        telegram_id, seq = ids.c.value, literal(base + 1) + ids.c.key
+        telegram_id, seq = ids.c.value, literal(first_seq) + ids.c.key
+        append: Any = sqlite_insert(shots_sent)
     else:
         ids = func.json_array_elements_text(bindparam("doc")).table_valued(
             "value", with_ordinality="ordinality"
         )
         telegram_id = cast(ids.c.value, BigInteger)
-        seq = cast(literal(base) + ids.c.ordinality, Integer)
+        seq = cast(literal(first_seq - 1) + ids.c.ordinality, Integer)
+        append = postgresql_insert(shots_sent)
     columns = ["shot_id", "bot_slug", "telegram_id", "seq", "status"]
     values: list[Any] = [literal(shot_id), literal(bot_slug), telegram_id, seq, literal(PENDING)]
     if split is not None:
         columns.append("variant")
         values.append(variant_of(split, shot_id, telegram_id))
-    return insert(shots_sent).from_select(columns, select(*values).select_from(ids))
+    # WHERE true: SQLite reads an INSERT … SELECT's ON CONFLICT only after a WHERE clause.
+    rows = select(*values).select_from(ids).where(true())
+    statement = append.from_select(columns, rows).on_conflict_do_nothing()
+    return statement.execution_options(preserve_rowcount=True)
 
 
 async def _complete(

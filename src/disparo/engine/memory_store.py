@@ -202,16 +202,15 @@ class MemoryShotStore(MemoryEnds):
         chunk: int,
         written: Callable[[int], bool],
     ) -> tuple[ReservationState, ShotStatus | None]:
-        """Append the audience members without a delivery yet, `chunk` at a time."""
+        """Append the audience members without a delivery yet, `chunk` members read at a time
+        (see `db.snapshot_chunks`)."""
         await self._call("continue_snapshot")
-        rest = [
-            telegram_id
-            for telegram_id in audience_of(
-                self.contacts.values(), bot_slug, target, recency_days, now
-            )
-            if (shot_id, telegram_id) not in self.deliveries
+        audience = audience_of(self.contacts.values(), bot_slug, target, recency_days, now)
+        written_seqs = [d.seq for (sid, _), d in self.deliveries.items() if sid == shot_id]
+        next_seq = max(written_seqs, default=0) + 1
+        parts: list[list[int] | None] = [
+            audience[i : i + chunk] for i in range(0, len(audience), chunk)
         ]
-        parts: list[list[int] | None] = [rest[i : i + chunk] for i in range(0, len(rest), chunk)]
         for part in [*parts, None]:  # None: the audience is complete
             shot = self.shots.get(shot_id)
             if shot is None or shot.locked_by != worker_id:
@@ -221,11 +220,14 @@ class MemoryShotStore(MemoryEnds):
             if part is None:
                 shot.audience_complete = True
                 break
-            base = shot.audience_total or 0
-            for seq, telegram_id in enumerate(part, base + 1):
-                self.deliveries[shot_id, telegram_id] = StoredDelivery(shot_id, telegram_id, seq)
-            shot.audience_total = base + len(part)
-            if not written(shot.audience_total):
+            for seq, telegram_id in enumerate(part, next_seq):  # those written are passed over
+                if (shot_id, telegram_id) not in self.deliveries:
+                    self.deliveries[shot_id, telegram_id] = StoredDelivery(
+                        shot_id, telegram_id, seq
+                    )
+                    shot.audience_total = (shot.audience_total or 0) + 1
+            next_seq += len(part)
+            if not written(shot.audience_total or 0):
                 break
             await asyncio.sleep(0)  # as a database round trip would, let the sender run
         return ReservationState.OK, ShotStatus.RUNNING
