@@ -111,28 +111,41 @@ async def write_all(
     on_chunk: OnChunk | None = None,
 ) -> Tally:
     """Every chunk of `reader` into one import of the database (stored whole or not at all);
-    the next chunk is read in a thread while the current one is written, then `on_chunk` told
-    of it. The file is closed once the thread is done with it."""
+    the next chunk is read, and made ready for the database, in a thread while the current one
+    is written, then `on_chunk` told of it. The file is closed once the thread is done with it."""
     tally = Tally()
     # One thread for this import: its calls run in order, the file's closing last.
     thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="disparo-import")
+    target: imports.Importer | None = None
 
-    def read_ahead() -> asyncio.Future[Chunk | None]:
-        return asyncio.wrap_future(thread.submit(reader.next_chunk))
+    def read_and_prepare() -> tuple[Chunk, Any] | None:
+        chunk = reader.next_chunk()
+        if chunk is None:
+            return None
+        # The target exists from the second chunk on; the first is made ready on its own.
+        return chunk, (target.prepare(chunk.rows) if target is not None else None)
+
+    def read_ahead() -> asyncio.Future[tuple[Chunk, Any] | None]:
+        return asyncio.wrap_future(thread.submit(read_and_prepare))
 
     ahead = read_ahead()
     try:
-        chunk = await ahead  # a CSV header that does not fit is refused before any write
-        if chunk is None:
+        read = await ahead  # a CSV header that does not fit is refused before any write
+        if read is None:
             return tally
         async with imports.importing(db, kind, slug, now=now, replace_tags=replace_tags) as target:
-            while chunk is not None:
+            chunk, prepared = read
+            prepared = await asyncio.wrap_future(thread.submit(target.prepare, chunk.rows))
+            while True:
                 ahead = read_ahead()
                 tally.add(chunk)
-                await target.add(chunk.rows)
+                await target.add_prepared(prepared)
                 if on_chunk is not None:
                     await on_chunk(chunk)
-                chunk = await ahead
+                read = await ahead
+                if read is None:
+                    break
+                chunk, prepared = read
             tally.new = await target.finish()
         return tally
     finally:

@@ -36,11 +36,11 @@ from disparo.db.upserts import upsert_into
 t = contact_tags.c
 
 
-def merged_attributes(conn: AsyncConnection, changes: Any) -> ColumnElement[Any]:
+def merged_attributes(dialect: str, changes: Any) -> ColumnElement[Any]:
     """The stored attributes with `changes` merged in (flat objects: a null removes its key),
-    NULL when nothing is left; for an upsert's update."""
+    NULL when nothing is left; for an upsert's update on the backend named `dialect`."""
     stored = telegram_contacts.c.attributes
-    if conn.dialect.name == "postgresql":
+    if dialect == "postgresql":
         empty: ColumnElement[Any] = literal_column("'{}'::jsonb")
         merged = func.jsonb_strip_nulls(
             func.coalesce(cast(stored, postgresql.JSONB), empty).op("||")(
@@ -121,8 +121,22 @@ async def write_tags(
         if pairs:
             await conn.execute(upsert_into(conn, contact_tags).on_conflict_do_nothing(), pairs)
         return
-    document = orjson.dumps([{"telegram_id": tid, "tags": tags} for tid, tags in tagged])
-    params = {"bot_slug": bot_slug, "tagged": document.decode()}
+    await write_tags_document(conn, bot_slug, tags_document(tagged), replace=replace)
+
+
+def tags_document(tagged: Tagged) -> str:
+    """PostgreSQL: one chunk's tags as the JSON document `write_tags_document` takes."""
+    return orjson.dumps([{"telegram_id": tid, "tags": tags} for tid, tags in tagged]).decode()
+
+
+_NEW_TAGS_PG = _new_tags_pg()
+
+
+async def write_tags_document(
+    conn: AsyncConnection, bot_slug: str, document: str, *, replace: bool
+) -> None:
+    """PostgreSQL: the tags of one chunk's rows (`tags_document`), one or two statements."""
+    params = {"bot_slug": bot_slug, "tagged": document}
     if replace:
         await conn.execute(_STALE_PG, params)
-    await conn.execute(_new_tags_pg(), params)
+    await conn.execute(_NEW_TAGS_PG, params)

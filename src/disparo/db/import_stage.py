@@ -34,6 +34,7 @@ from disparo.db.types import UTCDateTime
 
 T = TypeVar("T")
 Tagged = Sequence[tuple[int, Sequence[str]]]  # (telegram_id, its tags) of a chunk's rows
+Staged = tuple[list[list[Any]], Tagged]  # a chunk's rows as staged, and their tags
 _DIALECT = sqlite.dialect()
 _TIME_PROCESSOR = UTCDateTime().dialect_impl(_DIALECT).bind_processor(_DIALECT)
 
@@ -220,9 +221,29 @@ class SqliteStage:
     async def _run(self, function: Callable[..., T], *args: Any) -> T:
         return await asyncio.wrap_future(self._thread.submit(function, *args))
 
+    def prepare(self, rows: Sequence[dict[str, Any]]) -> Staged:
+        """One chunk's rows as the scratch table takes them, and their tags (any thread)."""
+        names, converters = self._names, self._converters
+        values = []
+        for row in rows:
+            value = list(map(row.get, names))
+            for at, convert in converters:
+                if (given := value[at]) is not None:
+                    value[at] = convert(given)
+            values.append(value)
+        tagged: Tagged = []
+        if self.merge_plan.tagged:
+            key = self.merge_plan.key[0]
+            tagged = [(row[key], tags) for row in rows if (tags := row.get("tags")) is not None]
+        return values, tagged
+
+    async def add_prepared(self, prepared: Staged) -> None:
+        """Stage one chunk as `prepare` made it."""
+        await self._run(self._add, prepared)
+
     async def add(self, rows: Sequence[dict[str, Any]]) -> None:
         """Stage one chunk of rows (distinct keys)."""
-        await self._run(self._add, rows)
+        await self.add_prepared(self.prepare(rows))
 
     async def finish(self) -> int:
         """Apply every staged row in one write transaction; how many were new."""
@@ -247,21 +268,10 @@ class SqliteStage:
         scratch.create_function("merge_objects", 2, merge_objects, deterministic=True)
         return scratch
 
-    def _add(self, rows: Sequence[dict[str, Any]]) -> None:
+    def _add(self, prepared: Staged) -> None:
         if self._scratch is None:
             self._scratch = self._open()
-        names, converters = self._names, self._converters
-        values = []
-        for row in rows:
-            value = list(map(row.get, names))
-            for at, convert in converters:
-                if (given := value[at]) is not None:
-                    value[at] = convert(given)
-            values.append(value)
-        tagged: Tagged = []
-        if self.merge_plan.tagged:
-            key = self.merge_plan.key[0]
-            tagged = [(row[key], tags) for row in rows if (tags := row.get("tags")) is not None]
+        values, tagged = prepared
         self._scratch.execute("BEGIN")
         self._scratch.executemany(self._upsert, values)
         if tagged:

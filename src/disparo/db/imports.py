@@ -3,8 +3,9 @@
 `importing` takes an import's chunks of validated rows (distinct keys within a chunk, None where
 the source gave nothing) and stores them whole or not at all. A None never overwrites a stored
 value; a key given again in a later chunk updates what the earlier one wrote. On PostgreSQL the
-chunks are upserted one after the other in one transaction (the `upsert_*` functions, each
-returning how many of its rows existed before); on SQLite they are staged in a scratch file
+chunks are upserted one after the other in one transaction (a `Batch` per chunk, made ready
+off the event loop, one statement per group of rows that also counts the keys stored before);
+on SQLite they are staged in a scratch file
 and merged in one short transaction (`disparo.db.import_stage`). Contact rows may also carry
 `tags` and `attributes` (changes merged into the stored object, a None value removing its key;
 see `disparo.db.import_extras`).
@@ -12,34 +13,34 @@ see `disparo.db.import_extras`).
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-import orjson
-from sqlalchemy import (
-    JSON,
-    Select,
-    Table,
-    Text,
-    bindparam,
-    case,
-    cast,
-    column,
-    func,
-    select,
-    true,
-)
+from sqlalchemy import Table, case, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from disparo.db.engine import Database
-from disparo.db.import_extras import ATTRIBUTES_SQL, merged_attributes, write_tags
-from disparo.db.import_stage import Merge, SqliteStage
+from disparo.db.import_extras import (
+    ATTRIBUTES_SQL,
+    merged_attributes,
+    tags_document,
+    write_tags,
+    write_tags_document,
+)
+from disparo.db.import_stage import Merge, SqliteStage, Tagged
 from disparo.db.tables import funnel_events, payment_transactions, telegram_contacts
-from disparo.db.upserts import upsert_into
+from disparo.db.upserts import (
+    NEW_ATTRIBUTES,
+    Batch,
+    ExtraSet,
+    groups,
+    no_extra,
+    pg_groups,
+    upsert_into,
+)
 from disparo.domain.statuses import UNREACHABLE_CHAT_STATES, ChatState
 
 CONTACT_COLUMNS = (
@@ -65,24 +66,14 @@ TRANSACTION_COLUMNS = (
 _UNREACHABLE = tuple(s.value for s in UNREACHABLE_CHAT_STATES)
 
 
-def _groups(
-    rows: Sequence[dict[str, Any]], defaults: dict[str, Any]
-) -> dict[frozenset[str], list[dict[str, Any]]]:
-    """`rows` grouped by the columns they give (not None), `defaults` filling the rest."""
-    groups: dict[frozenset[str], list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        values = {k: v for k, v in row.items() if v is not None}
-        groups[frozenset(values)].append({**defaults, **values})
-    return groups
-
-
-def _recordset(table: Table, names: Sequence[str]) -> Select[Any]:
-    """PostgreSQL: the rows of the JSON array bound as `rows`, as the columns `names`."""
-    records = func.json_to_recordset(cast(bindparam("rows", type_=Text()), JSON)).table_valued(
-        *(column(name, table.c[name].type) for name in names)
-    )
-    source = records.render_derived(with_types=True)
-    return select(*(source.c[name] for name in names))
+async def _send(conn: AsyncConnection, bot_slug: str, batch: Batch, *, replace_tags: bool) -> int:
+    """PostgreSQL: write a batch; how many of its rows were stored before."""
+    stored = 0
+    for stmt, params in batch.groups:
+        stored += (await conn.execute(stmt, params)).scalar_one()
+    if batch.tags is not None:
+        await write_tags_document(conn, bot_slug, batch.tags, replace=replace_tags)
+    return stored
 
 
 async def _upsert(
@@ -92,22 +83,14 @@ async def _upsert(
     rows: Sequence[dict[str, Any]],
     *,
     defaults: dict[str, Any],
-    extra_set: Callable[[frozenset[str], Any], dict[str, Any]] = lambda _given, _new: {},
+    extra_set: ExtraSet = no_extra,
 ) -> None:
-    """Insert `rows` (`defaults` filling what a row leaves out); on a key conflict update only
-    the columns the row gives, so nothing given as None overwrites a stored value.
-
-    On PostgreSQL each group of rows travels as one JSON document written by one statement:
-    psycopg sends an executemany row by row, and the has_pix statement triggers then ran once
-    per row (3,000 rows/s); a multi-row VALUES costs psycopg ~50 µs a row to parse on the
-    event loop. On SQLite an executemany is one call in the driver's thread.
+    """SQLite: insert `rows` (`defaults` filling what a row leaves out); on a key conflict
+    update only the columns the row gives, so nothing given as None overwrites a stored value.
+    An executemany per group of rows giving the same columns, one call in the driver's thread.
     """
-    postgresql = conn.dialect.name == "postgresql"
-    for given, group in _groups(rows, defaults).items():
-        names = list(group[0])
+    for given, group in groups(rows, defaults).items():
         stmt = upsert_into(conn, table)
-        if postgresql:
-            stmt = stmt.from_select(names, _recordset(table, names))
         set_ = {name: stmt.excluded[name] for name in given if name not in key}
         set_.update(extra_set(given, stmt.excluded))
         index = [table.c[name] for name in key]
@@ -115,32 +98,7 @@ async def _upsert(
             stmt = stmt.on_conflict_do_update(index_elements=index, set_=set_)
         else:
             stmt = stmt.on_conflict_do_nothing(index_elements=index)
-        if postgresql:
-            await conn.execute(stmt, {"rows": orjson.dumps(group).decode()})
-        else:
-            await conn.execute(stmt, group)
-
-
-def _stored_pg(table: Table, key: Sequence[str]) -> Select[Any]:
-    """PostgreSQL: which keys of the JSON array bound as `keys` the bot `bot_slug` has stored.
-
-    One unique-index probe per key, whatever the planner's statistics say: inside an import's
-    transaction they still describe the table before it (often empty), and an IN over 2,000
-    keys was planned as a scan of every row of the bot, each tested against the whole list
-    (3 s per chunk at 150,000 contacts).
-    """
-    wanted = (
-        func.json_to_recordset(cast(bindparam("keys", type_=Text()), JSON))
-        .table_valued(*(column(name, table.c[name].type) for name in key))
-        .render_derived(with_types=True)
-    )
-    stored = (
-        select(*(table.c[name] for name in key))
-        .where(table.c.bot_slug == bindparam("bot_slug"), *(table.c[n] == wanted.c[n] for n in key))
-        .limit(1)  # a LIMIT keeps the subquery a per-key probe (it is never merged into a join)
-        .lateral()
-    )
-    return select(*stored.c).select_from(wanted.join(stored, true()))
+        await conn.execute(stmt, group)
 
 
 async def _stored_keys(
@@ -150,30 +108,77 @@ async def _stored_keys(
     key: Sequence[str],
     rows: Sequence[dict[str, Any]],
 ) -> set[tuple[Any, ...]]:
-    """Which keys of `rows` the bot already has stored, matched on `key`."""
+    """SQLite: which keys of `rows` the bot already has stored, matched on `key` (SQLite probes
+    the primary key for each value of the IN)."""
     keys = {tuple(row[name] for name in key) for row in rows}
-    if conn.dialect.name == "postgresql":
-        document = orjson.dumps([dict(zip(key, k, strict=True)) for k in keys]).decode()
-        found = await conn.execute(_stored_pg(table, key), {"keys": document, "bot_slug": bot_slug})
-    else:  # SQLite probes the primary key for each value of the IN
-        first = table.c[key[0]]
-        found = await conn.execute(
-            select(*(table.c[name] for name in key)).where(
-                table.c.bot_slug == bot_slug, first.in_({k[0] for k in keys})
-            )
+    first = table.c[key[0]]
+    found = await conn.execute(
+        select(*(table.c[name] for name in key)).where(
+            table.c.bot_slug == bot_slug, first.in_({k[0] for k in keys})
         )
+    )
     return keys & {tuple(r) for r in found}
 
 
-async def _count_stored(
-    conn: AsyncConnection,
-    table: Table,
-    bot_slug: str,
-    key: Sequence[str],
-    rows: Sequence[dict[str, Any]],
-) -> int:
-    """How many of `rows` (distinct keys) the bot already has stored, matched on `key`."""
-    return len(await _stored_keys(conn, table, bot_slug, key, rows))
+def _contact_set(dialect: str) -> ExtraSet:
+    """What a contact's update sets beside its given columns."""
+    t = telegram_contacts
+
+    def extra_set(given: frozenset[str], new: Any) -> dict[str, Any]:
+        changes: dict[str, Any] = {"updated_at": new.updated_at}
+        if "chat_state" in given:
+            unreachable = new.chat_state.in_(_UNREACHABLE)
+            became_unreachable = unreachable & (t.c.chat_state == ChatState.ACTIVE.value)
+            changes["blocked_at"] = case((became_unreachable, new.updated_at), else_=t.c.blocked_at)
+        if "attributes" in given:
+            changes["attributes"] = merged_attributes(dialect, new.attributes)
+        return changes
+
+    return extra_set
+
+
+_CONTACT_KEY = ("bot_slug", "telegram_id")
+_CONTACT_SET_PG = _contact_set("postgresql")
+
+
+def _contact_parts(
+    bot_slug: str | None, rows: Sequence[dict[str, Any]], stored: set[tuple[Any, ...]] | None
+) -> tuple[list[dict[str, Any]], Tagged]:
+    """The rows as upserted (tags taken out; `bot_slug` added unless None) and their tags. A new
+    contact stores its attribute changes without their nulls: `stored` says which are new
+    (SQLite); on PostgreSQL (None) a row carries that object as NEW_ATTRIBUTES and the
+    statement picks."""
+    tagged = [(row["telegram_id"], tags) for row in rows if (tags := row.get("tags")) is not None]
+    upserted = [{"bot_slug": bot_slug, **row} for row in rows] if bot_slug else list(rows)
+    for at, row in enumerate(upserted):
+        if "tags" in row or "attributes" in row:
+            row = upserted[at] = {**row} if bot_slug is None else row  # the caller's rows stay
+            row.pop("tags", None)  # written to contact_tags, not a column
+            changes = row.get("attributes")
+            if changes is None:
+                continue
+            fresh = {k: v for k, v in changes.items() if v is not None} or None
+            if stored is None:
+                row[NEW_ATTRIBUTES] = fresh
+            elif (row["telegram_id"],) not in stored:
+                row["attributes"] = fresh
+    return upserted, tagged
+
+
+def contacts_batch(
+    bot_slug: str, rows: Sequence[dict[str, Any]], now: datetime, _replace_tags: bool
+) -> Batch:
+    """PostgreSQL: a chunk of contacts ready to send."""
+    upserted, tagged = _contact_parts(None, rows, None)
+    written = pg_groups(
+        telegram_contacts,
+        _CONTACT_KEY,
+        upserted,
+        defaults={"chat_state": ChatState.ACTIVE.value},
+        constants={"bot_slug": bot_slug, "updated_at": now},
+        extra_set=_CONTACT_SET_PG,
+    )
+    return Batch(len(rows), written, tags_document(tagged) if tagged else None)
 
 
 async def upsert_contacts(
@@ -186,40 +191,44 @@ async def upsert_contacts(
 ) -> int:
     """Insert or update contacts; a move from active to blocked/deactivated sets blocked_at.
     A row's `attributes` are merged into the contact's, its `tags` added (or, with
-    `replace_tags`, made its whole set)."""
+    `replace_tags`, made its whole set). How many of them were stored before."""
     if not rows:
         return 0
+    if conn.dialect.name == "postgresql":
+        batch = contacts_batch(bot_slug, rows, now, replace_tags)
+        return await _send(conn, bot_slug, batch, replace_tags=replace_tags)
     t = telegram_contacts
     stored = await _stored_keys(conn, t, bot_slug, ("telegram_id",), rows)
-    tagged = [(row["telegram_id"], tags) for row in rows if (tags := row.get("tags")) is not None]
-    upserted = [{"bot_slug": bot_slug, **row} for row in rows]
-    for row in upserted:
-        if "tags" in row or "attributes" in row:
-            row.pop("tags", None)  # written to contact_tags, not a column
-            changes = row.get("attributes")
-            if changes is not None and (row["telegram_id"],) not in stored:
-                row["attributes"] = {k: v for k, v in changes.items() if v is not None} or None
-
-    def extra_set(given: frozenset[str], new: Any) -> dict[str, Any]:
-        changes: dict[str, Any] = {"updated_at": new.updated_at}
-        if "chat_state" in given:
-            unreachable = new.chat_state.in_(_UNREACHABLE)
-            became_unreachable = unreachable & (t.c.chat_state == ChatState.ACTIVE.value)
-            changes["blocked_at"] = case((became_unreachable, new.updated_at), else_=t.c.blocked_at)
-        if "attributes" in given:
-            changes["attributes"] = merged_attributes(conn, new.attributes)
-        return changes
-
-    await _upsert(
-        conn,
-        t,
-        ("bot_slug", "telegram_id"),
-        upserted,
-        defaults={"chat_state": ChatState.ACTIVE.value, "updated_at": now},
-        extra_set=extra_set,
-    )
+    upserted, tagged = _contact_parts(bot_slug, rows, stored)
+    defaults = {"chat_state": ChatState.ACTIVE.value, "updated_at": now}
+    extra_set = _contact_set(conn.dialect.name)
+    await _upsert(conn, t, _CONTACT_KEY, upserted, defaults=defaults, extra_set=extra_set)
     await write_tags(conn, bot_slug, tagged, replace=replace_tags)
     return len(stored)
+
+
+_EVENT_KEY = ("bot_slug", "telegram_id", "event", "occurred_at")
+_TRANSACTION_KEY = ("bot_slug", "external_id")
+
+
+def events_batch(bot_slug: str, rows: Sequence[dict[str, Any]], *_: Any) -> Batch:
+    """PostgreSQL: a chunk of funnel events ready to send."""
+    constants = {"bot_slug": bot_slug}
+    return Batch(
+        len(rows), pg_groups(funnel_events, _EVENT_KEY, rows, defaults={}, constants=constants)
+    )
+
+
+def transactions_batch(
+    bot_slug: str, rows: Sequence[dict[str, Any]], now: datetime, *_: Any
+) -> Batch:
+    """PostgreSQL: a chunk of payment transactions ready to send."""
+    defaults = {"currency": "BRL", "created_at": now}
+    constants = {"bot_slug": bot_slug}
+    written = pg_groups(
+        payment_transactions, _TRANSACTION_KEY, rows, defaults=defaults, constants=constants
+    )
+    return Batch(len(rows), written)
 
 
 async def upsert_events(
@@ -228,15 +237,12 @@ async def upsert_events(
     """Insert funnel events; an event already known gets the new payload, if one is given."""
     if not rows:
         return 0
+    if conn.dialect.name == "postgresql":
+        return await _send(conn, bot_slug, events_batch(bot_slug, rows), replace_tags=False)
     t = funnel_events
-    known = await _count_stored(conn, t, bot_slug, ("telegram_id", "event", "occurred_at"), rows)
-    await _upsert(
-        conn,
-        t,
-        ("bot_slug", "telegram_id", "event", "occurred_at"),
-        [{"bot_slug": bot_slug, **row} for row in rows],
-        defaults={},
-    )
+    known = len(await _stored_keys(conn, t, bot_slug, _EVENT_KEY[1:], rows))
+    upserted = [{"bot_slug": bot_slug, **row} for row in rows]
+    await _upsert(conn, t, _EVENT_KEY, upserted, defaults={})
     return known
 
 
@@ -246,20 +252,27 @@ async def upsert_transactions(
     """Insert or update payment transactions, matched on their `external_id`."""
     if not rows:
         return 0
+    if conn.dialect.name == "postgresql":
+        batch = transactions_batch(bot_slug, rows, now)
+        return await _send(conn, bot_slug, batch, replace_tags=False)
     t = payment_transactions
-    existing = await _count_stored(conn, t, bot_slug, ("external_id",), rows)
-    await _upsert(
-        conn,
-        t,
-        ("bot_slug", "external_id"),
-        [{"bot_slug": bot_slug, **row} for row in rows],
-        defaults={"currency": "BRL", "created_at": now},
-    )
+    existing = len(await _stored_keys(conn, t, bot_slug, _TRANSACTION_KEY[1:], rows))
+    upserted = [{"bot_slug": bot_slug, **row} for row in rows]
+    defaults = {"currency": "BRL", "created_at": now}
+    await _upsert(conn, t, _TRANSACTION_KEY, upserted, defaults=defaults)
     return existing
 
 
 class Importer(Protocol):
-    """Where an import's chunks go: `add` each, then `finish`."""
+    """Where an import's chunks go: `add` each (or `add_prepared` what `prepare` made of it),
+    then `finish`."""
+
+    def prepare(self, rows: Sequence[dict[str, Any]]) -> Any:
+        """One chunk of rows (distinct keys) made ready for `add_prepared`: CPU work only, on
+        any thread (an import's reading thread does it while the previous chunk is written)."""
+
+    async def add_prepared(self, prepared: Any) -> None:
+        """Take one chunk as `prepare` made it."""
 
     async def add(self, rows: Sequence[dict[str, Any]]) -> None:
         """Take one chunk of rows (distinct keys)."""
@@ -270,11 +283,10 @@ class Importer(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class ImportKind:
-    """One kind of import: its upsert of a chunk (PostgreSQL), its merge of staged rows (SQLite)."""
+    """One kind of import: a chunk made ready to upsert (PostgreSQL), the merge of staged rows
+    (SQLite)."""
 
-    upsert: Callable[
-        [AsyncConnection, str, Sequence[dict[str, Any]], datetime, bool], Awaitable[int]
-    ]  # the bool: replace_tags
+    batch: Callable[[str, Sequence[dict[str, Any]], datetime, bool], Batch]  # bool: replace_tags
     merge: Merge
 
 
@@ -286,9 +298,7 @@ def _unreachable_sql() -> str:
 
 
 CONTACT_ROWS = ImportKind(
-    upsert=lambda conn, slug, rows, now, replace_tags: upsert_contacts(
-        conn, slug, rows, now=now, replace_tags=replace_tags
-    ),
+    batch=contacts_batch,
     merge=Merge(
         table=telegram_contacts,
         key=("telegram_id",),
@@ -300,7 +310,7 @@ CONTACT_ROWS = ImportKind(
     ),
 )
 EVENT_ROWS = ImportKind(
-    upsert=lambda conn, slug, rows, _now, _replace_tags: upsert_events(conn, slug, rows),
+    batch=events_batch,
     merge=Merge(
         table=funnel_events,
         key=("telegram_id", "event", "occurred_at"),
@@ -309,9 +319,7 @@ EVENT_ROWS = ImportKind(
     ),
 )
 TRANSACTION_ROWS = ImportKind(
-    upsert=lambda conn, slug, rows, now, _replace_tags: upsert_transactions(
-        conn, slug, rows, now=now
-    ),
+    batch=transactions_batch,
     merge=Merge(
         table=payment_transactions,
         key=("external_id",),
@@ -336,11 +344,15 @@ class _OneTransaction:
         self.replace_tags = replace_tags
         self.new = 0
 
+    def prepare(self, rows: Sequence[dict[str, Any]]) -> Batch:
+        return self.kind.batch(self.bot_slug, rows, self.now, self.replace_tags)
+
+    async def add_prepared(self, prepared: Batch) -> None:
+        existed = await _send(self.conn, self.bot_slug, prepared, replace_tags=self.replace_tags)
+        self.new += prepared.rows - existed
+
     async def add(self, rows: Sequence[dict[str, Any]]) -> None:
-        existed = await self.kind.upsert(
-            self.conn, self.bot_slug, rows, self.now, self.replace_tags
-        )
-        self.new += len(rows) - existed
+        await self.add_prepared(self.prepare(rows))
 
     async def finish(self) -> int:
         return self.new
