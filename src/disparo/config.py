@@ -104,6 +104,12 @@ class Settings(BaseSettings):
     )
     worker_max_bots: int = Field(default=50, ge=1, le=1000, description="an integer, 1–1000")
     lease_s: float = Field(default=30.0, ge=5, le=600, description="seconds, 5–600")
+    snapshot_first: int = Field(
+        default=2000, ge=1, le=1_000_000, description="an integer, 1–1000000"
+    )
+    snapshot_chunk: int = Field(
+        default=10_000, ge=100, le=1_000_000, description="an integer, 100–1000000"
+    )
     poll_interval_s: float = Field(
         default=1.0, gt=0, le=1.0, description="seconds, above 0, at most 1"
     )

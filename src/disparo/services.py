@@ -169,11 +169,14 @@ def freeze_startup_heap() -> None:
 
 
 def worker_settings(settings: Settings) -> WorkerSettings:
-    """The engine's settings from DISPARO_WORKER_MAX_BOTS, DISPARO_LEASE_S, ..._POLL_INTERVAL_S."""
+    """The engine's settings from DISPARO_WORKER_MAX_BOTS, DISPARO_LEASE_S, ..._POLL_INTERVAL_S
+    and DISPARO_SNAPSHOT_FIRST / _CHUNK."""
     return WorkerSettings(
         max_bots=settings.worker_max_bots,
         lease_s=settings.lease_s,
         poll_interval_s=settings.poll_interval_s,
+        snapshot_first=settings.snapshot_first,
+        snapshot_chunk=settings.snapshot_chunk,
     )
 
 

@@ -42,10 +42,13 @@ class SqlShotStore:
     async def wake_ups(
         self, callback: Callable[[], None], *, other_processes: bool
     ) -> AsyncIterator[None]:
-        """This process's commits that queue work call `callback`; with `other_processes` on
-        PostgreSQL, every process's too (LISTEN on a dedicated connection)."""
+        """This process's commits that queue work call `callback`; with `other_processes`,
+        every process's too (LISTEN on PostgreSQL, this process's socket on SQLite)."""
         self.db.on_wake(callback)
-        if other_processes and not self.db.is_sqlite:
+        if other_processes and self.db.is_sqlite:
+            async with self.db.receive_wake_ups(callback):
+                yield
+        elif other_processes:
             async with ShotListener(self.db.url, callback):
                 yield
         else:

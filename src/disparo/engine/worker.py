@@ -16,7 +16,7 @@ import os
 import secrets
 import socket
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -41,6 +41,7 @@ from disparo.engine.outage import Outage
 from disparo.engine.recorder import OutcomeRecorder
 from disparo.engine.send_rules import ShotRules
 from disparo.engine.sender import ShotSender
+from disparo.engine.snapshotter import SNAPSHOT_CHUNK, SNAPSHOT_FIRST
 from disparo.engine.store import ShotStore
 from disparo.telegram import MalformedTokenError
 
@@ -60,6 +61,8 @@ class WorkerSettings:
     control_interval_s: float = 0.5
     batch_s: float = pacing.BATCH_S
     guard_s: float = pacing.DEFAULT_GUARD_S
+    snapshot_first: int = SNAPSHOT_FIRST  # recipients written before a shot's first send
+    snapshot_chunk: int = SNAPSHOT_CHUNK  # then this many a transaction while it sends
     listen: bool = True  # hear other processes' wake-ups (NOTIFY, SQLite's datagrams)
 
 
@@ -91,7 +94,7 @@ class Worker:
         links: LinkSource | None = None,
         db: Database | None = None,
     ) -> None:
-        self.store, self.api, self.links, self.db = store, api, links, db
+        self.store, self.api, self.links = store, api, links
         self.settings = settings or WorkerSettings()
         self.clock = clock or SystemClock()
         self.worker_id = worker_id or new_worker_id()
@@ -128,12 +131,6 @@ class Worker:
         self._wake.set()
         self.keeper.wake.set()
 
-    def _sqlite_wake_ups(self) -> AbstractAsyncContextManager[None]:
-        """Other processes' wake-ups on SQLite (the store LISTENs for them on PostgreSQL)."""
-        if self.db is None or not self.settings.listen:
-            return nullcontext()
-        return self.db.receive_wake_ups(self.wake)
-
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Worker]:
         """Run in the background (e.g. inside `disparo serve`); leaving stops it cleanly."""
@@ -148,10 +145,7 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and send until `stop`; then stop every sender cleanly and return."""
         helpers_stop = asyncio.Event()
-        async with (
-            self.store.wake_ups(self.wake, other_processes=self.settings.listen),
-            self._sqlite_wake_ups(),
-        ):
+        async with self.store.wake_ups(self.wake, other_processes=self.settings.listen):
             helpers = [
                 asyncio.create_task(self.recorder.run(helpers_stop), name="disparo-recorder"),
                 asyncio.create_task(self.keeper.run(helpers_stop), name="disparo-leases"),
@@ -329,6 +323,8 @@ class Worker:
             guard=self.guard,
             rules=rules,
             tracker=tracker,
+            snapshot_first=self.settings.snapshot_first,
+            snapshot_chunk=self.settings.snapshot_chunk,
         )
         self.senders[shot.id] = sender
         self._tasks[shot.id] = asyncio.create_task(self._run_sender(sender), name=f"shot-{shot.id}")
