@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from disparo.db.import_stage import Merged, Tagged
 from disparo.db.tables import contact_tags, telegram_contacts
-from disparo.db.upserts import upsert_into
+from disparo.db.upserts import CompiledOnce, upsert_into
 
 t = contact_tags.c
 
@@ -129,7 +129,7 @@ def tags_document(tagged: Tagged) -> str:
     return orjson.dumps([{"telegram_id": tid, "tags": tags} for tid, tags in tagged]).decode()
 
 
-_NEW_TAGS_PG = _new_tags_pg()
+_NEW_TAGS_PG = CompiledOnce(_new_tags_pg())
 
 
 async def write_tags_document(
@@ -139,4 +139,4 @@ async def write_tags_document(
     params = {"bot_slug": bot_slug, "tagged": document}
     if replace:
         await conn.execute(_STALE_PG, params)
-    await conn.execute(_NEW_TAGS_PG, params)
+    await _NEW_TAGS_PG.execute(conn, params)

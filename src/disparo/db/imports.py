@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Table, case, select
+from sqlalchemy import Table, case, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from disparo.db.engine import Database
@@ -70,7 +70,7 @@ async def _send(conn: AsyncConnection, bot_slug: str, batch: Batch, *, replace_t
     """PostgreSQL: write a batch; how many of its rows were stored before."""
     stored = 0
     for stmt, params in batch.groups:
-        stored += (await conn.execute(stmt, params)).scalar_one()
+        stored += (await stmt.execute(conn, params)).scalar_one()
     if batch.tags is not None:
         await write_tags_document(conn, bot_slug, batch.tags, replace=replace_tags)
     return stored
@@ -127,7 +127,7 @@ def _contact_set(dialect: str) -> ExtraSet:
     def extra_set(given: frozenset[str], new: Any) -> dict[str, Any]:
         changes: dict[str, Any] = {"updated_at": new.updated_at}
         if "chat_state" in given:
-            unreachable = new.chat_state.in_(_UNREACHABLE)
+            unreachable = or_(*(new.chat_state == state for state in _UNREACHABLE))
             became_unreachable = unreachable & (t.c.chat_state == ChatState.ACTIVE.value)
             changes["blocked_at"] = case((became_unreachable, new.updated_at), else_=t.c.blocked_at)
         if "attributes" in given:

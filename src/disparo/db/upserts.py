@@ -24,7 +24,9 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import ClauseElement
 
 # A field of a row's JSON object beside its columns: the value a new row stores in `attributes`
 # (the changes without their nulls), where a stored row merges the changes themselves.
@@ -36,6 +38,26 @@ def upsert_into(conn: AsyncConnection, table: Table) -> Any:
     if conn.dialect.name == "sqlite":
         return sqlite.insert(table)
     return postgresql.insert(table)
+
+
+class CompiledOnce:
+    """A statement compiled at its first execution, then sent as that SQL.
+
+    SQLAlchemy does not cache a PostgreSQL INSERT (its `Insert` has no cache key here): each
+    chunk's statement was compiled again on the event loop (a few ms a chunk, more with a CTE).
+    """
+
+    def __init__(self, statement: ClauseElement) -> None:
+        self.statement = statement
+        self._compiled: tuple[str, dict[str, Any]] | None = None
+
+    async def execute(self, conn: AsyncConnection, params: dict[str, Any]) -> CursorResult[Any]:
+        """Run it with `params` (values as the driver takes them) beside its own constants."""
+        if self._compiled is None:
+            compiled = self.statement.compile(dialect=conn.dialect)
+            self._compiled = str(compiled), dict(compiled.params)  # the values given to it
+        sql, constants = self._compiled
+        return await conn.exec_driver_sql(sql, constants | params)
 
 
 def counted_upsert_pg(
@@ -120,11 +142,11 @@ class Batch:
     with its JSON document, then the contacts' tags as one document (or None)."""
 
     rows: int
-    groups: list[tuple[Select[Any], dict[str, Any]]]  # statement, parameters
+    groups: list[tuple[CompiledOnce, dict[str, Any]]]  # statement, parameters
     tags: str | None = None
 
 
-_STATEMENTS: dict[tuple[str, tuple[str, ...], frozenset[str]], Select[Any]] = {}
+_STATEMENTS: dict[tuple[str, tuple[str, ...], frozenset[str]], CompiledOnce] = {}
 
 
 def pg_groups(
@@ -135,7 +157,7 @@ def pg_groups(
     defaults: dict[str, Any],
     constants: dict[str, Any],
     extra_set: ExtraSet = no_extra,
-) -> list[tuple[Select[Any], dict[str, Any]]]:
+) -> list[tuple[CompiledOnce, dict[str, Any]]]:
     """PostgreSQL: each group of rows (see `groups`) as one JSON document for one statement
     (`counted_upsert_pg`, made once per table and columns), with its parameters: `constants`
     are columns the rows leave out and all take the same value of. psycopg sends an executemany
@@ -156,7 +178,7 @@ def pg_groups(
                 changes.update(extra_set(given, new))
                 return changes
 
-            stmt = counted_upsert_pg(table, key, names, set_, fixed)
+            stmt = CompiledOnce(counted_upsert_pg(table, key, names, set_, fixed))
             _STATEMENTS[(table.name, names, given)] = stmt
         found.append((stmt, {"rows": orjson.dumps(group).decode(), **params}))
     return found
