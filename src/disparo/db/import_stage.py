@@ -34,7 +34,7 @@ from disparo.db.types import UTCDateTime
 
 T = TypeVar("T")
 Tagged = Sequence[tuple[int, Sequence[str]]]  # (telegram_id, its tags) of a chunk's rows
-Staged = tuple[list[list[Any]], Tagged]  # a chunk's rows as staged, and their tags
+Staged = tuple[list[tuple[Any, ...]], Tagged]  # a chunk's rows as staged, and their tags
 _DIALECT = sqlite.dialect()
 _TIME_PROCESSOR = UTCDateTime().dialect_impl(_DIALECT).bind_processor(_DIALECT)
 
@@ -230,7 +230,9 @@ class SqliteStage:
             for at, convert in converters:
                 if (given := value[at]) is not None:
                     value[at] = convert(given)
-            values.append(value)
+            # A tuple of plain values leaves the garbage collector's sight at its first pass; a
+            # list would stay tracked until the chunk is staged and push full collections.
+            values.append(tuple(value))
         tagged: Tagged = []
         if self.merge_plan.tagged:
             key = self.merge_plan.key[0]
