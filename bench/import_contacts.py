@@ -21,6 +21,10 @@ machine, the parameters and one JSON object.
         --with-shot  # the same while a shot is being sent
     .venv/bin/python bench/import_contacts.py --shape tagged [--tags-mode replace]
         # every column plus two tags and two custom attributes per contact
+
+BENCH_GC_LOG=<file> has the server append each garbage collection above 5 ms to that file
+(its generation, seconds and thread): a full collection holds the interpreter lock, and so
+the event loop, for as long as it walks the heap.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import itertools
 import json
 import os
@@ -182,12 +187,31 @@ async def _probe(path: str) -> None:
                 out.write(f"{after:.6f} {late:.6f}\n")
 
 
+def _log_collections(path: str) -> None:
+    """Append "<monotonic end> <generation> <seconds> <thread>" to `path` for each garbage
+    collection above 5 ms (diagnosis of loop stalls: a collection holds the interpreter lock)."""
+    out = open(path, "a", buffering=1)  # noqa: SIM115 - open for the process's life
+    started: list[float] = [0.0]
+
+    def note(phase: str, info: dict[str, Any]) -> None:
+        now = time.monotonic()
+        if phase == "start":
+            started[0] = now
+        elif now - started[0] > 0.005:
+            thread = threading.current_thread().name
+            out.write(f"{now:.6f} {info['generation']} {now - started[0]:.6f} {thread}\n")
+
+    gc.callbacks.append(note)
+
+
 def serve_with_probe(port: int, probe_path: str, with_worker: bool) -> int:
     """`disparo serve` (or `disparo api`) as the CLI runs it, plus the loop probe."""
     from disparo.config import load_settings
     from disparo.services import build_api, engine_background, open_database, serve_http
 
     settings = load_settings(None)
+    if gc_log := os.environ.get("BENCH_GC_LOG"):  # which collections took long, and where
+        _log_collections(gc_log)
 
     async def run() -> None:
         db = open_database(settings)
