@@ -9,13 +9,15 @@ from sqlalchemy.exc import IntegrityError
 
 from disparo.db import migrate
 from disparo.db.schema import metadata
+from disparo.db.tables_contacts import SEARCH_OBJECTS
 from disparo.db.urls import sync_url
 
 
 def _tables(url: URL) -> set[str]:
     engine = create_engine(sync_url(url))
     try:
-        return set(inspect(engine).get_table_names()) - {"alembic_version"}
+        # SQLite's name search (an FTS5 table and its shadows) is no table definition.
+        return set(inspect(engine).get_table_names()) - {"alembic_version", *SEARCH_OBJECTS}
     finally:
         engine.dispose()
 

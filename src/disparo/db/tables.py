@@ -216,6 +216,7 @@ telegram_contacts = Table(
     # payment); kept by database triggers on every table involved (migration 0002), never
     # written by the code.
     Column("has_pix", Boolean, nullable=False, server_default=false()),
+    Column("total_paid_cents", BigInteger, nullable=False, server_default=text("0")),  # 0014
     # Custom values for `{attr.<key>}` variables: a flat JSON object (migration 0005).
     Column("attributes", JSON(none_as_null=True)),
     PrimaryKeyConstraint("bot_slug", "telegram_id"),
