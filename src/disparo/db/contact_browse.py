@@ -15,19 +15,23 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, column, false, func, or_, select, table, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from disparo.db.filters import filter_condition
-from disparo.db.tables import contact_tags, payment_transactions, telegram_contacts
+from disparo.db.tables import contact_tags, telegram_contacts
+from disparo.db.tables_contacts import SEARCH_TABLE
 from disparo.domain.filters import Filter
-from disparo.domain.statuses import PaymentStatus
 
 c = telegram_contacts.c
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _POSITION = re.compile(r"(?P<key>-?[0-9]{1,18})?\.(?P<id>[0-9]{1,19})")
 _MAX_ID = 2**63 - 1
+TRIGRAM = 3  # the shortest text a trigram index can look up
+# SQLite's FTS5 table of migration 0014 (rowid = telegram_id); the column named as the table
+# is how FTS5 spells "match any column".
+_search = table(SEARCH_TABLE, column("rowid"), column(SEARCH_TABLE))
 
 
 class ContactSort(StrEnum):
@@ -109,25 +113,33 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def search_condition(text: str) -> ColumnElement[bool]:
-    """Digits are an id (one primary-key lookup); other text is searched in the first name,
-    last name and username (any case), a scan that a page stops after its rows."""
+def search_condition(text: str, *, dialect: str) -> ColumnElement[bool]:
+    """Digits are an id (one primary-key lookup); other text is a substring of the first name,
+    last name or username (any case). From 3 characters a trigram index narrows the contacts
+    first (PostgreSQL: its GIN index serves this very condition; SQLite: the FTS5 table's
+    matches, a superset the condition then sifts), so a text that matches few is a probe."""
     text = text.strip().lstrip("@")
     if text.isascii() and text.isdigit():
         return c.telegram_id == int(text) if len(text) <= 18 else false()
-    return or_(
+    named = or_(
         *(
             func.lower(column).like(_like(text), escape="\\")
             for column in (c.first_name, c.last_name, c.username)
         )
     )
+    if dialect != "sqlite" or len(text) < TRIGRAM or "\x00" in text:  # FTS5 stops at a NUL
+        return named
+    phrase = '"' + text.replace('"', '""') + '"'  # an FTS5 string: the text, as a substring
+    found = select(_search.c.rowid).where(_search.c.contact_search.op("MATCH")(phrase))
+    return and_(c.telegram_id.in_(found), named)
 
 
-def matching(query: ContactQuery, *, now: datetime) -> ColumnElement[bool]:
-    """The condition over `telegram_contacts` of the query's contacts (any order)."""
+def matching(query: ContactQuery, *, now: datetime, dialect: str) -> ColumnElement[bool]:
+    """The condition over `telegram_contacts` of the query's contacts (any order), for the
+    backend `dialect` (its name search differs)."""
     conditions: list[ColumnElement[bool]] = [c.bot_slug == query.bot_slug]
     if query.search:
-        conditions.append(search_condition(query.search))
+        conditions.append(search_condition(query.search, dialect=dialect))
     if query.state is not None:
         conditions.append(c.chat_state == query.state)
     if query.narrowing is not None:
@@ -146,6 +158,7 @@ _COLUMNS = (
     c.last_interaction_at,
     c.blocked_at,
     c.has_pix,
+    c.total_paid_cents,
 )
 
 
@@ -153,26 +166,17 @@ async def _rows(conn: AsyncConnection, query: Select[tuple[object, ...]]) -> lis
     return [ContactRow(**row) for row in (await conn.execute(query)).mappings()]
 
 
-def _paid_totals(bot_slug: str) -> Any:
-    """Each paying contact's total, from the payments' index alone."""
-    p = payment_transactions.c
-    return (
-        select(p.telegram_id.label("telegram_id"), func.sum(p.amount_cents).label("total"))
-        .where(p.bot_slug == bot_slug, p.status == PaymentStatus.PAID.value)
-        .group_by(p.telegram_id)
-        .subquery()
-    )
-
-
 def _keyed(query: ContactQuery, base: Select[Any]) -> tuple[Select[Any], Select[Any], Any]:
-    """The sort's two phases: the contacts that have a key (with the key's expression) and
-    those without one."""
-    if query.sort is ContactSort.TOTAL_PAID:
-        totals = _paid_totals(query.bot_slug)
-        paid = base.join(totals, totals.c.telegram_id == c.telegram_id)
-        return paid, base.where(c.telegram_id.not_in(select(totals.c.telegram_id))), totals.c.total
+    """A time sort's two phases: the contacts that have the time (with its column) and those
+    without one."""
     column = _TIME_COLUMNS[query.sort]
     return base.where(column.is_not(None)), base.where(column.is_(None)), column
+
+
+def _below(rows: Select[Any], key: Any, bound: object, telegram_id: int) -> Select[Any]:
+    """The rows after (`bound`, `telegram_id`) in the order (key desc, telegram_id desc)."""
+    # `<=` bounds the index range; the OR only sorts out the rows at that key.
+    return rows.where(key <= bound, or_(key < bound, c.telegram_id < telegram_id))
 
 
 async def contact_page(
@@ -185,24 +189,28 @@ async def contact_page(
 ) -> tuple[list[ContactRow], Position | None]:
     """Up to `limit` contacts after `after`, with their tags and totals, and the position of
     the next page (None at the end)."""
-    base = select(*_COLUMNS).where(matching(query, now=now))
+    base = select(*_COLUMNS).where(matching(query, now=now, dialect=conn.dialect.name))
     wanted = limit + 1
     if query.sort is ContactSort.TELEGRAM_ID:
         if after is not None:
             base = base.where(c.telegram_id > after.telegram_id)
         rows = await _rows(conn, base.order_by(c.telegram_id).limit(wanted))
         keyed = len(rows)
+    elif query.sort is ContactSort.TOTAL_PAID:
+        # Every contact has a total (0 if it never paid): one walk down (bot, total, id). A
+        # position without a key (written before the total was a column) is among the zeros.
+        key = c.total_paid_cents
+        if after is not None:
+            base = _below(base, key, after.key or 0, after.telegram_id)
+        rows = await _rows(conn, base.order_by(key.desc(), c.telegram_id.desc()).limit(wanted))
+        keyed = len(rows)
     else:
         with_key, without_key, key = _keyed(query, base)
-        timed = query.sort is not ContactSort.TOTAL_PAID
         rows = []
         if after is None or after.key is not None:
             if after is not None and after.key is not None:
-                bound = _EPOCH + after.key * _MICROSECOND if timed else after.key
-                # `<=` bounds the index range; the OR only sorts out the rows at that key.
-                with_key = with_key.where(
-                    key <= bound, or_(key < bound, c.telegram_id < after.telegram_id)
-                )
+                bound = _EPOCH + after.key * _MICROSECOND
+                with_key = _below(with_key, key, bound, after.telegram_id)
             order = (key.desc(), c.telegram_id.desc())
             rows = await _rows(conn, with_key.order_by(*order).limit(wanted))
         keyed = len(rows)
@@ -212,7 +220,7 @@ async def contact_page(
             by_id = without_key.order_by(c.telegram_id.desc()).limit(wanted - len(rows))
             rows += await _rows(conn, by_id)
     page = rows[:limit]
-    await _add_tags_and_totals(conn, query.bot_slug, page)
+    await _add_tags(conn, query.bot_slug, page)
     if len(rows) <= limit:
         return page, None
     last = page[-1]
@@ -228,9 +236,7 @@ def _key_of(sort: ContactSort, row: ContactRow) -> int | None:
     return _microseconds(time)
 
 
-async def _add_tags_and_totals(
-    conn: AsyncConnection, bot_slug: str, rows: Sequence[ContactRow]
-) -> None:
+async def _add_tags(conn: AsyncConnection, bot_slug: str, rows: Sequence[ContactRow]) -> None:
     if not rows:
         return
     by_id = {row.telegram_id: row for row in rows}
@@ -242,23 +248,13 @@ async def _add_tags_and_totals(
     )
     for telegram_id, tag in await conn.execute(tags):
         by_id[telegram_id].tags.append(tag)
-    p = payment_transactions.c
-    totals = (
-        select(p.telegram_id, func.sum(p.amount_cents))
-        .where(
-            p.bot_slug == bot_slug,
-            p.status == PaymentStatus.PAID.value,
-            p.telegram_id.in_(by_id),
-        )
-        .group_by(p.telegram_id)
-    )
-    for telegram_id, total in await conn.execute(totals):
-        by_id[telegram_id].total_paid_cents = int(total or 0)
 
 
 async def count_contacts(conn: AsyncConnection, query: ContactQuery, *, now: datetime) -> int:
     """How many contacts the query matches."""
     found = await conn.scalar(
-        select(func.count()).select_from(telegram_contacts).where(matching(query, now=now))
+        select(func.count())
+        .select_from(telegram_contacts)
+        .where(matching(query, now=now, dialect=conn.dialect.name))
     )
     return int(found or 0)

@@ -49,7 +49,7 @@ async def _listed(
 async def contact_fields(
     conn: AsyncConnection, bot_slug: str, telegram_id: int
 ) -> dict[str, Any] | None:
-    """The contact's row (names, state and its times, attributes), or None."""
+    """The contact's row (names, state and its times, attributes, paid total), or None."""
     query = select(telegram_contacts).where(c.bot_slug == bot_slug, c.telegram_id == telegram_id)
     row = (await conn.execute(query)).mappings().first()
     return dict(row) if row is not None else None
@@ -77,17 +77,6 @@ async def contact_payments(
         .order_by(p.created_at.desc(), p.id.desc())
     )
     return await _listed(conn, rows, select(func.count()).where(where), limit)
-
-
-async def paid_total(conn: AsyncConnection, bot_slug: str, telegram_id: int) -> int:
-    """The sum of the contact's paid payments, in cents."""
-    p = payment_transactions.c
-    total = await conn.scalar(
-        select(func.coalesce(func.sum(p.amount_cents), 0)).where(
-            p.bot_slug == bot_slug, p.telegram_id == telegram_id, p.status == "paid"
-        )
-    )
-    return int(total or 0)
 
 
 def _responded(kind: str) -> ColumnElement[bool]:
@@ -157,7 +146,7 @@ async def delete_contact(conn: AsyncConnection, bot_slug: str, telegram_id: int)
 async def delete_matching(conn: AsyncConnection, query: ContactQuery, *, now: datetime) -> int:
     """Delete every contact the query matches; how many. The ids are listed first, so that
     deleting the events and payments does not change which contacts the filter matches."""
-    found = select(c.telegram_id).where(matching(query, now=now))
+    found = select(c.telegram_id).where(matching(query, now=now, dialect=conn.dialect.name))
     ids = list((await conn.scalars(found)).all())
     deleted = 0
     for start in range(0, len(ids), 5000):  # bound the bound parameters of one statement

@@ -292,11 +292,9 @@ async def contact_story(slug: BotSlug, telegram_id: TelegramId, db: DB) -> Conta
         events = await story.contact_events(conn, slug, telegram_id, limit=STORY_LIMIT)
         payments = await story.contact_payments(conn, slug, telegram_id, limit=STORY_LIMIT)
         shots = await story.contact_deliveries(conn, slug, telegram_id, limit=STORY_LIMIT)
-        paid = await story.paid_total(conn, slug, telegram_id)
     line = ContactLine(
         **{k: fields[k] for k in ContactLine.model_fields if k in fields},
         tags=tags,
-        total_paid_cents=paid,
     )
     return ContactStory(
         contact=line,
