@@ -16,6 +16,7 @@ gap: `seq` orders, it does not count). `audience_total` counts the rows written;
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from datetime import datetime
@@ -77,9 +78,14 @@ async def continue_snapshot(
         if not db.is_sqlite:
             await conn.exec_driver_sql(f"SET LOCAL work_mem = '{SORT_MEMORY}'")
         result = await conn.stream(query.execution_options(yield_per=chunk))
+        parts = result.partitions(chunk)
+        # The next chunk is read while this one is written (two connections, two threads or
+        # server processes): the sort's output and the inserts overlap.
+        reading = asyncio.ensure_future(anext(parts, None))
         next_seq: int | None = None  # read under the first chunk's lock
         try:
-            async for part in result.partitions(chunk):
+            while (part := await reading) is not None:
+                reading = asyncio.ensure_future(anext(parts, None))
                 ids = [int(row[0]) for row in part]
                 async with db.write() as writing:
                     row = await owned_shot(writing, shot_id, worker_id)
@@ -98,6 +104,7 @@ async def continue_snapshot(
                 if not written(total):
                     return ReservationState.OK, ShotStatus.RUNNING
         finally:
+            await asyncio.gather(reading, return_exceptions=True)  # the read ahead, if any
             await result.close()  # the server-side cursor, when the writing stops early
     return await _complete(db, shot_id, worker_id)
 
