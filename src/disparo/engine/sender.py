@@ -30,7 +30,7 @@ from disparo.engine.limiter import BotLimiter, wait_any
 from disparo.engine.progress import Progress
 from disparo.engine.reserver import Reserver
 from disparo.engine.send_rules import ShotRules
-from disparo.engine.snapshotter import SNAPSHOT_CHUNK, SNAPSHOT_FIRST, Snapshotter
+from disparo.engine.snapshotter import SnapshotPlan, Snapshotter
 
 log = logging.getLogger("disparo.engine")
 
@@ -54,8 +54,7 @@ class ShotSender:
         guard: pacing.JitterGuard | None = None,
         rules: ShotRules | None = None,
         tracker: Tracker | None = None,
-        snapshot_first: int = SNAPSHOT_FIRST,
-        snapshot_chunk: int = SNAPSHOT_CHUNK,
+        snapshots: SnapshotPlan | None = None,
     ) -> None:
         self.settler, self.bot, self.shot = settler, bot, shot
         self.store, self.recorder = settler.store, settler.recorder
@@ -79,9 +78,8 @@ class ShotSender:
             request_stop=self.request_stop,
         )
         self._queue = self.reserver.queue
-        self.snapshotter = Snapshotter(
-            settler, shot, self.reserver, self.progress, first=snapshot_first, chunk=snapshot_chunk
-        )
+        plan = snapshots or SnapshotPlan()
+        self.snapshotter = Snapshotter(settler, shot, self.reserver, self.progress, plan)
         self._retries: list[Item] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._in_flight = 0

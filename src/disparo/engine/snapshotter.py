@@ -12,6 +12,7 @@ a crash, a pause or a lost lease) continues the writing where the committed chun
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, field
 
 from disparo.db.deliveries import ReservationState, Snapshot
 from disparo.db.leases import ClaimedShot
@@ -24,6 +25,44 @@ from disparo.engine.reserver import Reserver
 
 SNAPSHOT_FIRST = 2_000  # recipients written before the first send
 SNAPSHOT_CHUNK = 10_000  # then this many a transaction (SQLite's write lock: ~0.1–0.2 s each)
+# Audiences a worker writes at once in the background: each holds two pooled connections (its
+# read and a chunk's write) for as long as it takes; the others wait, their first recipients
+# being sent meanwhile.
+SNAPSHOTS_AT_ONCE = 4
+
+
+class SnapshotSlots:
+    """How many audiences a worker's senders may write in the background at once."""
+
+    def __init__(self, size: int = SNAPSHOTS_AT_ONCE) -> None:
+        self.free = size
+        self._freed = asyncio.Event()
+
+    async def take(self, stop: asyncio.Event) -> bool:
+        """Wait for a free slot and take it; False (nothing taken) once `stop` is set."""
+        while self.free == 0:
+            self._freed.clear()
+            await wait_any(stop, self._freed, within_s=None)
+            if stop.is_set():
+                return False
+        self.free -= 1
+        return True
+
+    def give_back(self) -> None:
+        """Free a slot taken."""
+        self.free += 1
+        self._freed.set()
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotPlan:
+    """How a worker's senders write their audiences: the first `first` recipients before the
+    first send, then `chunk` a transaction, at most `slots` audiences at once in the
+    background."""
+
+    first: int = SNAPSHOT_FIRST
+    chunk: int = SNAPSHOT_CHUNK
+    slots: SnapshotSlots = field(default_factory=SnapshotSlots)
 
 
 class Snapshotter:
@@ -35,13 +74,11 @@ class Snapshotter:
         shot: ClaimedShot,
         reserver: Reserver,
         progress: Progress,
-        *,
-        first: int = SNAPSHOT_FIRST,
-        chunk: int = SNAPSHOT_CHUNK,
+        plan: SnapshotPlan,
     ) -> None:
         self.store, self.clock, self.worker_id = settler.store, settler.clock, settler.worker_id
         self.shot, self.reserver, self.progress = shot, reserver, progress
-        self.first, self.chunk = first, chunk
+        self.first, self.chunk, self.slots = plan.first, plan.chunk, plan.slots
         self._task: asyncio.Task[None] | None = None
         self._outage = Outage("write the audience", self.clock)
 
@@ -74,6 +111,14 @@ class Snapshotter:
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def _continue(self) -> None:
+        if not await self.slots.take(self.reserver.stop):
+            return
+        try:
+            await self._write_rest()
+        finally:
+            self.slots.give_back()
+
+    async def _write_rest(self) -> None:
         shot, stop = self.shot, self.reserver.stop
         while not stop.is_set():
             try:

@@ -41,7 +41,7 @@ from disparo.engine.outage import Outage
 from disparo.engine.recorder import OutcomeRecorder
 from disparo.engine.send_rules import ShotRules
 from disparo.engine.sender import ShotSender
-from disparo.engine.snapshotter import SNAPSHOT_CHUNK, SNAPSHOT_FIRST
+from disparo.engine.snapshotter import SNAPSHOT_CHUNK, SNAPSHOT_FIRST, SnapshotPlan
 from disparo.engine.store import ShotStore
 from disparo.telegram import MalformedTokenError
 
@@ -96,6 +96,7 @@ class Worker:
     ) -> None:
         self.store, self.api, self.links = store, api, links
         self.settings = settings or WorkerSettings()
+        self.snapshots = SnapshotPlan(self.settings.snapshot_first, self.settings.snapshot_chunk)
         self.clock = clock or SystemClock()
         self.worker_id = worker_id or new_worker_id()
         self.metrics = metrics or engine_metrics()
@@ -323,8 +324,7 @@ class Worker:
             guard=self.guard,
             rules=rules,
             tracker=tracker,
-            snapshot_first=self.settings.snapshot_first,
-            snapshot_chunk=self.settings.snapshot_chunk,
+            snapshots=self.snapshots,
         )
         self.senders[shot.id] = sender
         self._tasks[shot.id] = asyncio.create_task(self._run_sender(sender), name=f"shot-{shot.id}")

@@ -11,6 +11,7 @@ from engine_fakes import FakeBot, Request, send_shot, stocked_store
 from disparo.domain.statuses import ShotStatus
 from disparo.engine.clock import FakeClock
 from disparo.engine.memory_store import MemoryShotStore
+from disparo.engine.snapshotter import SnapshotPlan, SnapshotSlots
 
 
 def progress(store: MemoryShotStore, shot_id: int) -> tuple[int | None, bool]:
@@ -30,7 +31,7 @@ async def test_everyone_gets_the_shot_once_in_send_order(clock: FakeClock) -> No
             at_first.append(progress(store, shot_id))
 
     bot = FakeBot(clock, on_request=first_request)
-    await send_shot(store, clock, bot, snapshot_first=7, snapshot_chunk=10)
+    await send_shot(store, clock, bot, snapshots=SnapshotPlan(first=7, chunk=10))
     assert at_first == [(7, False)]
     assert [r.chat_id for r in bot.written()] == list(range(1, 101))
     assert bot.delivered() == dict.fromkeys(range(1, 101), 1)
@@ -54,7 +55,7 @@ async def test_a_database_away_while_writing_the_rest_is_waited_out(clock: FakeC
 
     returning = asyncio.create_task(come_back())
     bot = FakeBot(clock)
-    await send_shot(store, clock, bot, snapshot_first=5, snapshot_chunk=8)
+    await send_shot(store, clock, bot, snapshots=SnapshotPlan(first=5, chunk=8))
     await returning
     first_five = [r for r in bot.written() if r.chat_id <= 5]
     assert max(r.at for r in first_five) < min(r.at for r in bot.written() if r.chat_id > 5)
@@ -62,3 +63,23 @@ async def test_a_database_away_while_writing_the_rest_is_waited_out(clock: FakeC
     assert bot.delivered() == dict.fromkeys(range(1, 41), 1)
     assert store.counts(shot_id) == {"sent": 40}
     assert progress(store, shot_id) == (40, True)
+
+
+async def test_background_writing_waits_for_a_free_slot() -> None:
+    """With one slot, a second writer waits until the first gives it back; a writer told to
+    stop while waiting takes nothing."""
+    slots = SnapshotSlots(1)
+    stop, never = asyncio.Event(), asyncio.Event()
+    assert await slots.take(never)
+    waiting = asyncio.create_task(slots.take(never))
+    giving_up = asyncio.create_task(slots.take(stop))
+    await asyncio.sleep(0.01)
+    assert not waiting.done()
+    assert not giving_up.done()
+    stop.set()
+    assert await giving_up is False
+    slots.give_back()
+    assert await waiting is True
+    assert slots.free == 0
+    slots.give_back()
+    assert slots.free == 1
