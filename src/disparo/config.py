@@ -108,7 +108,7 @@ class Settings(BaseSettings):
         default=2000, ge=1, le=1_000_000, description="an integer, 1–1000000"
     )
     snapshot_chunk: int = Field(
-        default=10_000, ge=100, le=1_000_000, description="an integer, 100–1000000"
+        default=50_000, ge=100, le=1_000_000, description="an integer, 100–1000000"
     )
     poll_interval_s: float = Field(
         default=1.0, gt=0, le=1.0, description="seconds, above 0, at most 1"

@@ -231,6 +231,7 @@ class Scene:
         chunk: int,
         worker_id: str = "w1",
         chunks: int | None = None,
+        grow_from: int | None = None,
     ) -> tuple[tuple[ReservationState, ShotStatus | None], list[int]]:
         """The rest of the audience in chunks (only `chunks` of them, if given); the state and
         the totals told after each chunk."""
@@ -249,6 +250,7 @@ class Scene:
             now=NOW,
             chunk=chunk,
             written=written,
+            grow_from=grow_from,
         )
         return ending, told
 

@@ -11,6 +11,7 @@ from store_scene import BACKENDS, Scene, make_scene, shop
 from worker_support import NOW
 
 from disparo.db.deliveries import ReservationState, Reserved, Snapshot
+from disparo.db.snapshot_chunks import chunk_sizes
 from disparo.domain.statuses import ChatState, ShotStatus
 
 OK = (ReservationState.OK, ShotStatus.RUNNING)
@@ -105,3 +106,20 @@ async def test_unreachable_contacts_are_never_written(scene: Scene) -> None:
     await scene.snapshot(shot_id, first=2)
     assert await scene.continue_snapshot(shot_id, chunk=5) == (OK, [4])
     assert [tid for _, tid in await scene.sequence(shot_id)] == [5, 4, 3, 2]
+
+
+async def test_chunks_grow_from_the_head_up_to_the_largest(scene: Scene) -> None:
+    """After a head of 2, chunks of 4, 8, then 10 (the largest) members read."""
+    shot_id = await shop(scene, contacts=30)
+    await scene.snapshot(shot_id, first=2)
+    told = await scene.continue_snapshot(shot_id, chunk=10, grow_from=2)
+    assert told == (OK, [4, 12, 22, 30])  # 4 read (2 new), then 8, 10, and the last 8
+    assert [tid for _, tid in await scene.sequence(shot_id)] == hottest_first(30)
+
+
+def test_chunk_sizes_double_up_to_the_largest() -> None:
+    """Doubling from twice the head; a fixed size without one."""
+    sizes = chunk_sizes(2_000, 50_000)
+    assert [next(sizes) for _ in range(7)] == [4_000, 8_000, 16_000, 32_000, 50_000, 50_000, 50_000]
+    fixed = chunk_sizes(None, 100)
+    assert [next(fixed) for _ in range(3)] == [100, 100, 100]

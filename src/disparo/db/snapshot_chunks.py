@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -39,7 +39,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from disparo.db.audience import audience_condition, contacts, send_order, shot_narrowing
-from disparo.db.deliveries import PENDING, ReservationState, owned_shot
+from disparo.db.deliveries import PENDING, ReservationState
 from disparo.db.engine import Database
 from disparo.db.experiment import shot_split, variant_of
 from disparo.db.tables import shots_queue, shots_sent
@@ -50,6 +50,22 @@ s = shots_sent.c
 q = shots_queue.c
 RUNNING = ShotStatus.RUNNING.value
 SORT_MEMORY = "64MB"  # PostgreSQL sorts a million recipients in memory, not in temporary files
+
+
+def chunk_sizes(grow_from: int | None, largest: int) -> Iterator[int]:
+    """The rows of each chunk: doubling from `grow_from` up to `largest` (or `largest` each).
+
+    Small chunks first reach the reserver sooner; larger ones later cost fewer transactions and,
+    on SQLite, fewer rewrites of the index pages a chunk touches (the recipients come in send
+    order, so their keys land all over the primary key's pages)."""
+    size = largest if grow_from is None else min(largest, 2 * grow_from)
+    while True:
+        yield size
+        size = min(largest, 2 * size)
+
+
+class _RefusedError(Exception):
+    """The shot is no longer this worker's to write, or no longer runs: roll the chunk back."""
 
 
 async def continue_snapshot(
@@ -63,13 +79,19 @@ async def continue_snapshot(
     now: datetime,
     chunk: int,
     written: Callable[[int], bool],
+    grow_from: int | None = None,
 ) -> tuple[ReservationState, ShotStatus | None]:
-    """Write the rest of the audience in chunks of `chunk` rows, calling `written` with the
-    rows written so far after each (False from it: stop here, the rest is left for later).
+    """Write the rest of the audience in chunks (`chunk_sizes(grow_from, chunk)` rows each),
+    calling `written` with the rows written so far after each (False from it: stop here, the
+    rest is left for later).
 
     OK once the audience is complete (or `written` asked to stop); LOST when the lease is not
     this worker's any more; STOPPED, with the shot's status, when the shot no longer runs.
+    Each chunk checks the lease first and is fenced at its end by the update of the shot's
+    total (only while this worker holds the running shot), so it holds the shot's row only
+    for its last statement: the shot's reservations do not wait for its inserts.
     """
+    sizes = chunk_sizes(grow_from, chunk)
     async with db.read() as conn:
         narrowing = await shot_narrowing(conn, shot_id)
         split = await shot_split(conn, shot_id)
@@ -78,35 +100,71 @@ async def continue_snapshot(
         if not db.is_sqlite:
             await conn.exec_driver_sql(f"SET LOCAL work_mem = '{SORT_MEMORY}'")
         result = await conn.stream(query.execution_options(yield_per=chunk))
-        parts = result.partitions(chunk)
         # The next chunk is read while this one is written (two connections, two threads or
         # server processes): the sort's output and the inserts overlap.
-        reading = asyncio.ensure_future(anext(parts, None))
-        next_seq: int | None = None  # read under the first chunk's lock
+        reading = asyncio.ensure_future(result.fetchmany(next(sizes)))
+        next_seq: int | None = None  # read with the first chunk
         try:
-            while (part := await reading) is not None:
-                reading = asyncio.ensure_future(anext(parts, None))
+            while part := await reading:
+                reading = asyncio.ensure_future(result.fetchmany(next(sizes)))
                 ids = [int(row[0]) for row in part]
-                async with db.write() as writing:
-                    row = await owned_shot(writing, shot_id, worker_id)
-                    refused = _fence(row)
-                    if refused is not None or row is None:
-                        return refused or (ReservationState.LOST, None)
-                    if next_seq is None:
-                        next_seq = await _next_seq(writing, shot_id)
-                    append = _append(db, shot_id, bot_slug, next_seq, split)
-                    done = await writing.execute(append, {"doc": json.dumps(ids)})
-                    total = int(row.audience_total or 0) + done.rowcount
-                    await writing.execute(
-                        update(shots_queue).where(q.id == shot_id).values(audience_total=total)
+                try:
+                    next_seq, total = await _write(
+                        db, shot_id, bot_slug, ids, split, worker_id, next_seq
                     )
-                next_seq += len(ids)
+                except _RefusedError:
+                    return await _why_not(db, shot_id, worker_id)
                 if not written(total):
                     return ReservationState.OK, ShotStatus.RUNNING
         finally:
             await asyncio.gather(reading, return_exceptions=True)  # the read ahead, if any
             await result.close()  # the server-side cursor, when the writing stops early
     return await _complete(db, shot_id, worker_id)
+
+
+async def _write(
+    db: Database,
+    shot_id: int,
+    bot_slug: str,
+    ids: list[int],
+    split: Split | None,
+    worker_id: str,
+    next_seq: int | None,
+) -> tuple[int, int]:
+    """One chunk in its transaction; (the seq after it, the shot's rows written)."""
+    async with db.write() as conn:
+        if _fence(await _shot_row(conn, shot_id, worker_id)) is not None:
+            raise _RefusedError
+        if next_seq is None:
+            next_seq = await _next_seq(conn, shot_id)
+        append = _append(db, shot_id, bot_slug, next_seq, split)
+        done = await conn.execute(append, {"doc": json.dumps(ids)})
+        total = await conn.scalar(
+            _owned_update(shot_id, worker_id)
+            .values(audience_total=func.coalesce(q.audience_total, 0) + done.rowcount)
+            .returning(q.audience_total)
+        )
+        if total is None:
+            raise _RefusedError
+    return next_seq + len(ids), int(total)
+
+
+def _owned_update(shot_id: int, worker_id: str) -> Any:
+    """An update of the shot that changes it only while this worker holds it running."""
+    return update(shots_queue).where(q.id == shot_id, q.locked_by == worker_id, q.status == RUNNING)
+
+
+async def _shot_row(conn: AsyncConnection, shot_id: int, worker_id: str) -> Any | None:
+    """The shot's status if `worker_id` holds it (not locked: the chunk's update fences)."""
+    row = (await conn.execute(select(q.status, q.locked_by).where(q.id == shot_id))).first()
+    return row if row is not None and row.locked_by == worker_id else None
+
+
+async def _why_not(
+    db: Database, shot_id: int, worker_id: str
+) -> tuple[ReservationState, ShotStatus | None]:
+    async with db.read() as conn:
+        return _fence(await _shot_row(conn, shot_id, worker_id)) or (ReservationState.LOST, None)
 
 
 async def _next_seq(conn: AsyncConnection, shot_id: int) -> int:
@@ -153,10 +211,7 @@ async def _complete(
     db: Database, shot_id: int, worker_id: str
 ) -> tuple[ReservationState, ShotStatus | None]:
     async with db.write() as conn:
-        refused = _fence(await owned_shot(conn, shot_id, worker_id))
-        if refused is not None:
-            return refused
-        await conn.execute(
-            update(shots_queue).where(q.id == shot_id).values(audience_complete=True)
-        )
-        return ReservationState.OK, ShotStatus.RUNNING
+        done = await conn.execute(_owned_update(shot_id, worker_id).values(audience_complete=True))
+    if done.rowcount == 0:
+        return await _why_not(db, shot_id, worker_id)
+    return ReservationState.OK, ShotStatus.RUNNING

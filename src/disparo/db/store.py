@@ -190,6 +190,7 @@ class SqlShotStore:
         now: datetime,
         chunk: int,
         written: Callable[[int], bool],
+        grow_from: int | None = None,
     ) -> tuple[ReservationState, ShotStatus | None]:
         """See `snapshot_chunks.continue_snapshot`."""
         return await snapshot_chunks.continue_snapshot(
@@ -202,6 +203,7 @@ class SqlShotStore:
             now=now,
             chunk=chunk,
             written=written,
+            grow_from=grow_from,
         )
 
     async def reserve_batch(

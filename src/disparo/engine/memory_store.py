@@ -31,6 +31,7 @@ from disparo.db.deliveries import (
 from disparo.db.leases import ClaimedShot
 from disparo.db.reservation import NO_RULES, ReservationRules
 from disparo.db.secrets import SecretKeyError
+from disparo.db.snapshot_chunks import chunk_sizes
 from disparo.domain.outcomes import Reason
 from disparo.domain.statuses import (
     PIX_EVENTS,
@@ -201,6 +202,7 @@ class MemoryShotStore(MemoryEnds):
         now: datetime,
         chunk: int,
         written: Callable[[int], bool],
+        grow_from: int | None = None,
     ) -> tuple[ReservationState, ShotStatus | None]:
         """Append the audience members without a delivery yet, `chunk` members read at a time
         (see `db.snapshot_chunks`)."""
@@ -208,9 +210,12 @@ class MemoryShotStore(MemoryEnds):
         audience = audience_of(self.contacts.values(), bot_slug, target, recency_days, now)
         written_seqs = [d.seq for (sid, _), d in self.deliveries.items() if sid == shot_id]
         next_seq = max(written_seqs, default=0) + 1
-        parts: list[list[int] | None] = [
-            audience[i : i + chunk] for i in range(0, len(audience), chunk)
-        ]
+        parts: list[list[int] | None] = []
+        sizes, start = chunk_sizes(grow_from, chunk), 0
+        while start < len(audience):
+            size = next(sizes)
+            parts.append(audience[start : start + size])
+            start += size
         for part in [*parts, None]:  # None: the audience is complete
             shot = self.shots.get(shot_id)
             if shot is None or shot.locked_by != worker_id:

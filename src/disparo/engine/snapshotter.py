@@ -4,7 +4,8 @@ chunks while the shot sends.
 A million-recipient audience takes many seconds to write; the first message does not wait for
 it. The first `first` recipients in send order are written (with the first batch reserved) in
 one short transaction; if there may be more, a task writes the rest in chunks of `chunk` rows
-through `ShotStore.continue_snapshot`, and each chunk lets the reserver take more. The shot is
+through `ShotStore.continue_snapshot` (doubling from twice `first` up to `chunk` rows), and
+each chunk lets the reserver take more. The shot is
 exhausted only once the audience is complete. A shot resumed with its audience incomplete (after
 a crash, a pause or a lost lease) continues the writing where the committed chunks end.
 """
@@ -24,7 +25,9 @@ from disparo.engine.progress import Progress
 from disparo.engine.reserver import Reserver
 
 SNAPSHOT_FIRST = 2_000  # recipients written before the first send
-SNAPSHOT_CHUNK = 10_000  # then this many a transaction (SQLite's write lock: ~0.1–0.2 s each)
+# Then chunks doubling from twice that up to this many a transaction (SQLite's write lock:
+# ~0.5–1 s for the largest).
+SNAPSHOT_CHUNK = 50_000
 # Audiences a worker writes at once in the background: each holds two pooled connections (its
 # read and a chunk's write) for as long as it takes; the others wait, their first recipients
 # being sent meanwhile.
@@ -131,6 +134,7 @@ class Snapshotter:
                     now=self.clock.now(),
                     chunk=self.chunk,
                     written=self._written,
+                    grow_from=self.first,
                 )
             except Exception as exc:  # the database is away: go on after a pause
                 self._outage.failed(exc, shot_id=shot.id)

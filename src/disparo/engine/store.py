@@ -151,9 +151,11 @@ class ShotStore(Protocol):
         now: datetime,
         chunk: int,
         written: Callable[[int], bool],
+        grow_from: int | None = None,
     ) -> tuple[ReservationState, ShotStatus | None]:
-        """Write the rest of an incomplete audience in chunks, telling `written` the rows
-        written so far after each (False: stop there); LOST or STOPPED as a reservation."""
+        """Write the rest of an incomplete audience in chunks (`chunk` rows, or doubling from
+        `grow_from` up to `chunk`), telling `written` the rows written so far after each (False:
+        stop there); LOST or STOPPED as a reservation."""
         ...
 
     async def reserve_batch(

@@ -62,7 +62,7 @@ class WorkerSettings:
     batch_s: float = pacing.BATCH_S
     guard_s: float = pacing.DEFAULT_GUARD_S
     snapshot_first: int = SNAPSHOT_FIRST  # recipients written before a shot's first send
-    snapshot_chunk: int = SNAPSHOT_CHUNK  # then this many a transaction while it sends
+    snapshot_chunk: int = SNAPSHOT_CHUNK  # then up to this many a transaction while it sends
     listen: bool = True  # hear other processes' wake-ups (NOTIFY, SQLite's datagrams)
 
 
