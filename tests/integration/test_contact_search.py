@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import delete, func, insert, select, update
 from worker_support import NOW, add_bot
 
-from disparo.db import imports
+from disparo.db import contact_browse, imports
 from disparo.db.contact_browse import ContactQuery, ContactSort, contact_page, search_condition
 from disparo.db.engine import Database
 from disparo.db.tables import bots, telegram_contacts
@@ -84,6 +85,16 @@ async def test_the_search_finds_what_comparing_finds(db: Database) -> None:
     assert await found(db, "loja", "%50") == [4]
     assert await found(db, "loja", "xyz") == []
     assert await found(db, "loja", "la ma") == [7]
+    await assert_same(db, "loja")
+
+
+async def test_many_matches_walk_the_sort(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past a number of index matches a page walks its sort's index testing the names instead
+    (SQLite): the same contacts, in the same order."""
+    await add_bot(db, "loja")
+    await add_people(db, "loja", PEOPLE)
+    monkeypatch.setattr(contact_browse, "_FEW", 2)
+    assert await found(db, "loja", "ana") == [1, 2, 3]
     await assert_same(db, "loja")
 
 
