@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from api_support import OTHER_TOKEN, SECRET_KEY, TOKEN, BuildApp, Client, Serve
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from disparo.db.engine import Database
 from disparo.db.secrets import TokenCipher
-from disparo.db.tables import bots, shots_queue, telegram_contacts
+from disparo.db.tables import bots, shots_queue, shots_sent, telegram_contacts
 
 BOTS = "/admin/api/bots"
 
@@ -124,10 +124,14 @@ async def test_delete_bot(api: Client, bot: dict[str, Any], db: Database) -> Non
     assert "running shot" in busy.body["error"]["message"]
     async with db.write() as conn:
         await conn.execute(update(shots_queue).values(status="sent"))
+        delivery = {"shot_id": shot.body["id"], "bot_slug": "loja", "telegram_id": 7, "seq": 1}
+        await conn.execute(insert(shots_sent).values(**delivery, status="sent"))
     gone = await api.delete(f"{BOTS}/loja")
     assert gone.status == 204
     assert (await api.get(f"{BOTS}/loja")).status == 404
     assert (await api.get(f"/admin/api/shots/{shot.body['id']}")).status == 404
+    async with db.read() as conn:  # its deliveries too (no foreign key cascades on PostgreSQL)
+        assert await conn.scalar(select(func.count()).select_from(shots_sent)) == 0
     assert (await api.delete(f"{BOTS}/loja")).status == 404
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from disparo.db.secrets import SecretKeyError, TokenCipher
-from disparo.db.tables import bots, shots_queue
+from disparo.db.tables import bots, shots_queue, shots_sent
 from disparo.domain.statuses import ShotStatus
 
 # Settings an operator may change after registration (the token is handled on its own).
@@ -194,6 +194,8 @@ async def update_bot(
 
 async def delete_bot(conn: AsyncConnection, slug: str) -> bool:
     """Remove a bot with its contacts, events, payments and shots; False if there was none."""
+    # Deliveries first: on PostgreSQL no foreign key cascades from the shots to them (0015).
+    await conn.execute(delete(shots_sent).where(shots_sent.c.bot_slug == slug))
     result = await conn.execute(delete(bots).where(bots.c.slug == slug))
     return result.rowcount > 0
 

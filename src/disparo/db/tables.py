@@ -145,11 +145,12 @@ shots_queue = Table(
 shots_sent = Table(
     "shots_sent",
     metadata,
-    Column(
-        "shot_id",
-        BigInteger,
-        ForeignKey("shots_queue.id", ondelete="CASCADE"),
-        nullable=False,
+    Column("shot_id", BigInteger, nullable=False),
+    # SQLite only (migration 0015 drops it on PostgreSQL, where its check was a third of the
+    # snapshot's cost: one lookup of the shot a row); deleting a bot deletes its deliveries
+    # itself (db/bots.py), and shots are never deleted on their own.
+    ForeignKeyConstraint(["shot_id"], ["shots_queue.id"], ondelete="CASCADE").ddl_if(
+        dialect="sqlite"
     ),
     Column("bot_slug", Text, nullable=False),
     Column("telegram_id", BigInteger, nullable=False),
