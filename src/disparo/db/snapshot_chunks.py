@@ -29,12 +29,12 @@ from sqlalchemy import (
     bindparam,
     cast,
     func,
+    insert,
     literal,
     select,
     true,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -49,6 +49,7 @@ from disparo.domain.statuses import ShotStatus
 s = shots_sent.c
 q = shots_queue.c
 RUNNING = ShotStatus.RUNNING.value
+REMEMBERED_IDS = 100_000  # ids already written that the writing leaves out itself (~6 MB)
 SORT_MEMORY = "64MB"  # PostgreSQL sorts a million recipients in memory, not in temporary files
 
 
@@ -97,6 +98,7 @@ async def continue_snapshot(
         split = await shot_split(conn, shot_id)
         condition = audience_condition(bot_slug, target, recency_days, now=now, narrowing=narrowing)
         query = select(contacts.telegram_id).where(condition).order_by(*send_order())
+        known = await _written_ids(conn, shot_id)
         if not db.is_sqlite:
             await conn.exec_driver_sql(f"SET LOCAL work_mem = '{SORT_MEMORY}'")
         result = await conn.stream(query.execution_options(yield_per=chunk))
@@ -108,9 +110,13 @@ async def continue_snapshot(
             while part := await reading:
                 reading = asyncio.ensure_future(result.fetchmany(next(sizes)))
                 ids = [int(row[0]) for row in part]
+                if known is not None:
+                    ids = [telegram_id for telegram_id in ids if telegram_id not in known]
+                    if not ids:
+                        continue
                 try:
                     next_seq, total = await _write(
-                        db, shot_id, bot_slug, ids, split, worker_id, next_seq
+                        db, shot_id, bot_slug, ids, split, worker_id, next_seq, known is None
                     )
                 except _RefusedError:
                     return await _why_not(db, shot_id, worker_id)
@@ -130,14 +136,16 @@ async def _write(
     split: Split | None,
     worker_id: str,
     next_seq: int | None,
+    passing_over: bool,
 ) -> tuple[int, int]:
-    """One chunk in its transaction; (the seq after it, the shot's rows written)."""
+    """One chunk in its transaction (`passing_over` those the shot has already, unknown to
+    the caller); (the seq after it, the shot's rows written)."""
     async with db.write() as conn:
         if _fence(await _shot_row(conn, shot_id, worker_id)) is not None:
             raise _RefusedError
         if next_seq is None:
             next_seq = await _next_seq(conn, shot_id)
-        append = _append(db, shot_id, bot_slug, next_seq, split)
+        append = _append(db, shot_id, bot_slug, next_seq, split, passing_over=passing_over)
         done = await conn.execute(append, {"doc": json.dumps(ids)})
         total = await conn.scalar(
             _owned_update(shot_id, worker_id)
@@ -167,6 +175,15 @@ async def _why_not(
         return _fence(await _shot_row(conn, shot_id, worker_id)) or (ReservationState.LOST, None)
 
 
+async def _written_ids(conn: AsyncConnection, shot_id: int) -> set[int] | None:
+    """The telegram ids the shot has rows for, if there are at most REMEMBERED_IDS of them
+    (the head, or a snapshot interrupted early): the stream leaves them out in Python and the
+    inserts are plain. More (a snapshot resumed late): None, and the inserts pass over them."""
+    query = select(s.telegram_id).where(s.shot_id == shot_id).limit(REMEMBERED_IDS + 1)
+    found = set((await conn.scalars(query)).all())
+    return found if len(found) <= REMEMBERED_IDS else None
+
+
 async def _next_seq(conn: AsyncConnection, shot_id: int) -> int:
     highest = await conn.scalar(select(func.max(s.seq)).where(s.shot_id == shot_id))
     return int(highest or 0) + 1
@@ -181,29 +198,41 @@ def _fence(row: Any | None) -> tuple[ReservationState, ShotStatus | None] | None
     return None
 
 
-def _append(db: Database, shot_id: int, bot_slug: str, first_seq: int, split: Split | None) -> Any:
-    """INSERT … SELECT of a JSON array of telegram ids numbered from `first_seq`, passing over
-    those the shot already has."""
+def _append(
+    db: Database,
+    shot_id: int,
+    bot_slug: str,
+    first_seq: int,
+    split: Split | None,
+    *,
+    passing_over: bool,
+) -> Any:
+    """INSERT … SELECT of a JSON array of telegram ids numbered from `first_seq`; with
+    `passing_over`, those the shot already has are left out (a skipped id keeps its number)."""
     telegram_id: ColumnElement[Any]
     if db.is_sqlite:
         ids = func.json_each(bindparam("doc")).table_valued("value", "key")
         telegram_id, seq = ids.c.value, literal(first_seq) + ids.c.key
-        append: Any = sqlite_insert(shots_sent)
     else:
         ids = func.json_array_elements_text(bindparam("doc")).table_valued(
             "value", with_ordinality="ordinality"
         )
         telegram_id = cast(ids.c.value, BigInteger)
         seq = cast(literal(first_seq - 1) + ids.c.ordinality, Integer)
-        append = postgresql_insert(shots_sent)
     columns = ["shot_id", "bot_slug", "telegram_id", "seq", "status"]
     values: list[Any] = [literal(shot_id), literal(bot_slug), telegram_id, seq, literal(PENDING)]
     if split is not None:
         columns.append("variant")
         values.append(variant_of(split, shot_id, telegram_id))
-    # WHERE true: SQLite reads an INSERT … SELECT's ON CONFLICT only after a WHERE clause.
-    rows = select(*values).select_from(ids).where(true())
-    statement = append.from_select(columns, rows).on_conflict_do_nothing()
+    rows = select(*values).select_from(ids)
+    statement: Any = insert(shots_sent).from_select(columns, rows)
+    if passing_over and db.is_sqlite:
+        # WHERE true: SQLite reads an INSERT … SELECT's ON CONFLICT only after a WHERE clause.
+        rows = rows.where(true())
+        statement = sqlite_insert(shots_sent).from_select(columns, rows).on_conflict_do_nothing()
+    elif passing_over:  # a probe of the primary key: cheaper than ON CONFLICT's speculative insert
+        written = select(s.shot_id).where(s.shot_id == shot_id, s.telegram_id == telegram_id)
+        statement = insert(shots_sent).from_select(columns, rows.where(~written.exists()))
     return statement.execution_options(preserve_rowcount=True)
 
 

@@ -208,15 +208,17 @@ class MemoryShotStore(MemoryEnds):
         (see `db.snapshot_chunks`)."""
         await self._call("continue_snapshot")
         audience = audience_of(self.contacts.values(), bot_slug, target, recency_days, now)
-        written_seqs = [d.seq for (sid, _), d in self.deliveries.items() if sid == shot_id]
-        next_seq = max(written_seqs, default=0) + 1
+        known = {tid for (sid, tid) in self.deliveries if sid == shot_id}
+        next_seq = max((self.deliveries[shot_id, tid].seq for tid in known), default=0) + 1
         parts: list[list[int] | None] = []
         sizes, start = chunk_sizes(grow_from, chunk), 0
         while start < len(audience):
             size = next(sizes)
-            parts.append(audience[start : start + size])
+            parts.append([tid for tid in audience[start : start + size] if tid not in known])
             start += size
         for part in [*parts, None]:  # None: the audience is complete
+            if part == []:
+                continue  # all of it written before
             shot = self.shots.get(shot_id)
             if shot is None or shot.locked_by != worker_id:
                 return ReservationState.LOST, None
@@ -225,14 +227,11 @@ class MemoryShotStore(MemoryEnds):
             if part is None:
                 shot.audience_complete = True
                 break
-            for seq, telegram_id in enumerate(part, next_seq):  # those written are passed over
-                if (shot_id, telegram_id) not in self.deliveries:
-                    self.deliveries[shot_id, telegram_id] = StoredDelivery(
-                        shot_id, telegram_id, seq
-                    )
-                    shot.audience_total = (shot.audience_total or 0) + 1
+            for seq, telegram_id in enumerate(part, next_seq):
+                self.deliveries[shot_id, telegram_id] = StoredDelivery(shot_id, telegram_id, seq)
             next_seq += len(part)
-            if not written(shot.audience_total or 0):
+            shot.audience_total = (shot.audience_total or 0) + len(part)
+            if not written(shot.audience_total):
                 break
             await asyncio.sleep(0)  # as a database round trip would, let the sender run
         return ReservationState.OK, ShotStatus.RUNNING
