@@ -51,6 +51,7 @@ async def test_create_shot_with_defaults(api: Client, bot: dict[str, Any]) -> No
         "unknown": 0,
         "holdout": 0,
         "progress": 0.0,
+        "audience_complete": True,
     }
 
 

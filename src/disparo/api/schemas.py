@@ -172,6 +172,11 @@ class DeliveryCounts(BaseModel):
         default=0, description="holdout members passed: never sent anything, measured only"
     )
     progress: float = Field(ge=0, le=1, description="finished deliveries / total, 0..1")
+    audience_complete: bool = Field(
+        default=True,
+        description="false while a large audience is still being written (its first "
+        "recipients are sent meanwhile): `total` counts those written so far and grows",
+    )
 
 
 class ShotOut(BaseModel):
@@ -252,7 +257,10 @@ class ShotStats(DeliveryCounts):
     started_at: datetime | None = Field(description="when sending began")
     finished_at: datetime | None = Field(description="when it ended")
     rate_per_s: float = Field(description="deliveries finished in the last 10 s / 10")
-    eta_s: float | None = Field(description="seconds left at the current rate; null unless running")
+    eta_s: float | None = Field(
+        description="seconds left at the current rate; null unless running with its audience "
+        "complete"
+    )
     bucket_s: int = Field(description="width of each timeline bucket in seconds")
     timeline: list[TimelinePoint] = Field(description="outcomes over time, one point a bucket")
 

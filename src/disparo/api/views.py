@@ -41,7 +41,10 @@ def page_cursor(raw: str | None) -> int | None:
 
 
 def delivery_counts(
-    counts: Mapping[str, int], audience_total: int | None, status: str
+    counts: Mapping[str, int],
+    audience_total: int | None,
+    status: str,
+    audience_complete: bool = True,
 ) -> DeliveryCounts:
     """A shot's counts by status, its total and progress (0..1)."""
     by_status = {s.value: int(counts.get(s.value, 0)) for s in DeliveryStatus}
@@ -51,7 +54,9 @@ def delivery_counts(
         progress = min(1.0, finished / total)
     else:
         progress = 1.0 if ShotStatus(status) in FINAL_SHOT_STATUSES else 0.0
-    return DeliveryCounts(total=total, progress=progress, **by_status)
+    return DeliveryCounts(
+        total=total, progress=progress, audience_complete=audience_complete, **by_status
+    )
 
 
 def shot_out(
@@ -104,7 +109,7 @@ def shot_out(
         track_clicks=shot.track_clicks,
         track_copy_links=shot.track_copy_links,
         quiet_until=quiet_until,
-        stats=delivery_counts(counts, shot.audience_total, shot.status),
+        stats=delivery_counts(counts, shot.audience_total, shot.status, shot.audience_complete),
     )
 
 

@@ -75,6 +75,7 @@ class ShotRecord:
     attempt_count: int
     last_error: str | None
     audience_total: int | None
+    audience_complete: bool  # False while a large audience is still being written
     started_at: datetime | None
     finished_at: datetime | None
     created_at: datetime

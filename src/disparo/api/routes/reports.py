@@ -74,7 +74,7 @@ async def shot_stats(shot_id: ShotId, db: DB, now: Now) -> ShotStats:
         until = shot.finished_at or now
         bucket_s = timeline_bucket_s(shot.started_at, until)
         rows = await shot_queries.outcome_timeline(conn, shot_id, bucket_s=bucket_s)
-    summary = delivery_counts(counts, shot.audience_total, shot.status)
+    summary = delivery_counts(counts, shot.audience_total, shot.status, shot.audience_complete)
     rate = recent / RATE_WINDOW_S
     done = summary.sent + summary.skipped + summary.error + summary.unknown + summary.holdout
     left = summary.total - done
@@ -86,7 +86,7 @@ async def shot_stats(shot_id: ShotId, db: DB, now: Now) -> ShotStats:
         started_at=shot.started_at,
         finished_at=shot.finished_at,
         rate_per_s=rate,
-        eta_s=round(left / rate, 1) if running and rate > 0 else None,
+        eta_s=round(left / rate, 1) if running and rate > 0 and summary.audience_complete else None,
         bucket_s=bucket_s,
         timeline=timeline_points(rows, bucket_s=bucket_s, started_at=shot.started_at, until=until),
     )

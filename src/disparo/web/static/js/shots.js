@@ -36,6 +36,8 @@ export function progressBlock(stats, live) {
   const pace = [];
   if (live && live.rate_per_s !== null && live.rate_per_s !== undefined) pace.push(t("shots.rate", { rate: fmtRate(live.rate_per_s) }));
   if (live && live.eta_s !== null && live.eta_s !== undefined && done < total) pace.push(t("shots.eta", { eta: fmtDuration(live.eta_s) }));
+  // A large audience is written while its first recipients are sent: the total still grows.
+  if (stats.audience_complete === false) pace.push(t("shots.audienceWriting", { total: fmtNumber(total) }));
   return h(
     "div",
     {
@@ -47,6 +49,7 @@ export function progressBlock(stats, live) {
       "data-testid": "progress",
       "data-done": done,
       "data-total": total,
+      "data-audience-complete": stats.audience_complete === false ? "false" : "true",
     },
     bar,
     h(
