@@ -35,6 +35,7 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     from disparo.services import (
         build_api,
         check_stored_tokens,
+        freeze_startup_heap,
         open_database,
         serve_http,
         token_cipher,
@@ -45,6 +46,8 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
         try:
             await check_stored_tokens(db, token_cipher(settings))
             app = build_api(settings, db, poll_every_bot=args.polling)
+            # Full collections then skip the app's own objects (long imports churn the heap).
+            freeze_startup_heap()
             await serve_http(app, args.host, args.port)
         finally:
             await db.dispose()
