@@ -193,10 +193,19 @@ def _document(telegram_id: str, when: str = "true") -> str:
 def _sqlite_search() -> list[str]:
     named = " OR ".join(f"{{row}}.{name} IS NOT NULL" for name in NAMES)
     renamed = " OR ".join(f"OLD.{name} IS NOT NEW.{name}" for name in NAMES)
+    indexed = f"EXISTS (SELECT 1 FROM {SEARCH_TABLE} WHERE rowid = NEW.telegram_id)"
+    doc = " || char(10) || ".join(f"coalesce(NEW.{name}, '')" for name in NAMES)
     return [
         f"CREATE VIRTUAL TABLE {SEARCH_TABLE} USING fts5(names, tokenize='trigram')",
+        # A new id (the common case: one bot) is written as it is, without re-reading the
+        # contacts; an id another bot already has is re-indexed whole. The first trigger's
+        # condition is read after the second (created later, fired first) ran.
+        "CREATE TRIGGER trg_telegram_contacts_search_first AFTER INSERT ON telegram_contacts"
+        f" WHEN ({named.format(row='NEW')}) AND NOT {indexed}"
+        f" BEGIN INSERT INTO {SEARCH_TABLE} (rowid, names) VALUES (NEW.telegram_id, {doc}); END",
         "CREATE TRIGGER trg_telegram_contacts_search_insert AFTER INSERT ON telegram_contacts"
-        f" WHEN {named.format(row='NEW')} BEGIN {_document('NEW.telegram_id')} END",
+        f" WHEN ({named.format(row='NEW')}) AND {indexed}"
+        f" BEGIN {_document('NEW.telegram_id')} END",
         "CREATE TRIGGER trg_telegram_contacts_search_update AFTER UPDATE OF"
         f" {', '.join(NAMES)}, telegram_id ON telegram_contacts"
         f" WHEN {renamed} OR OLD.telegram_id <> NEW.telegram_id"
@@ -244,7 +253,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
     if sqlite:
-        for operation in ("insert", "update", "delete"):
+        for operation in ("first", "insert", "update", "delete"):
             op.execute(f"DROP TRIGGER trg_telegram_contacts_search_{operation}")
         op.execute(f"DROP TABLE {SEARCH_TABLE}")
     else:
