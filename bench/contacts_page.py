@@ -53,7 +53,8 @@ CASES: dict[str, dict[str, Any]] = {
     "pix_unpaid_curso_a": {"narrowing": parse_filter(FILTERS["tag_recent_pix_unpaid"])},
     "search_ana": {"search": "ana"},
     "search_id": {"search": "10000123"},
-    "search_nobody": {"search": "xyz"},  # no name matches: the page reads every contact
+    "search_nobody": {"search": "xyz"},  # no name matches: a probe of the trigram index
+    "search_nobody_short": {"search": "xq"},  # too short for it: the page reads every contact
 }
 TIME_SORTS = ("last_interaction", "started")
 
