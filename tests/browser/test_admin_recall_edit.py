@@ -245,7 +245,11 @@ def test_a_live_shot_first_then_pause_resume_and_cancel(page: Page, stack: Stack
     expect(page.locator("h1 .badge")).to_have_attribute("data-status", "cancelled")
     expect(panel.locator('[data-action="recall"]')).to_be_enabled()
     expect(panel.get_by_test_id("jobs-blocked")).to_be_hidden()
-    sent = int(stack.api("GET", f"/admin/api/shots/{shot_id}/stats")["sent"])
+    # The request in flight at the cancel finishes and is recorded after it: count after that.
+    settled = _wait(
+        lambda: (s := stack.api("GET", f"/admin/api/shots/{shot_id}/stats"))["sending"] == 0 and s
+    )
+    sent = int(settled["sent"])
 
     panel.locator('[data-action="recall"]').click()
     page.get_by_test_id("confirm-ok").click()
