@@ -12,12 +12,16 @@ Prints the machine, the parameters and one JSON object:
   ratio_steady      the aggregate rate while every bot was sending, over bots × 30/s
   http_429, duplicates, unknown   at the simulator / in shots_sent
   cpu_us_per_message              worker CPU (user + system, psutil) per delivered message
+  wal_bytes_per_message           PostgreSQL WAL written during the run per message (the
+                                  whole server's: run it with nothing else on that server)
   peak_rss_mb                     per worker process (the kernel's VmHWM)
   cpu_share                       CPU seconds of worker(s), simulator and PostgreSQL during
                                   the run, to show what bounds it on this machine
 
     .venv/bin/python bench/many_bots.py                      # 100 bots × 300, 1 worker, PG
     .venv/bin/python bench/many_bots.py --workers 2 --bots 100 --recipients 300
+    .venv/bin/python bench/many_bots.py --bots 10 --recipients 10000 --paid-rate 1000
+                                             # what the worker(s) can push, not Telegram
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import fresh_database, print_setup, run_with_simulator
-from throughput import jsonable, queue_shots, seed
+from throughput import jsonable, queue_shots, seed, sim_post
 from worker_process import (
     delivery_statuses,
     rate,
@@ -45,8 +49,13 @@ LIMIT_PER_BOT = 30
 
 
 async def run(args: argparse.Namespace, sim: str, simulator_pid: int) -> dict[str, Any]:
+    per_bot = args.paid_rate or LIMIT_PER_BOT
     async with fresh_database(args.backend, "many") as db:
-        tokens = await seed(db, args.bots, args.recipients, LIMIT_PER_BOT)
+        tokens = await seed(
+            db, args.bots, args.recipients, per_bot, paid_broadcast=bool(args.paid_rate)
+        )
+        for token in tokens if args.paid_rate else ():
+            sim_post(sim, f"bots/{token}/limits", {"paid_per_second": args.paid_rate})
         per_worker = math.ceil(args.bots / args.workers)
         run = await run_workers(
             db,
@@ -63,7 +72,7 @@ async def run(args: argparse.Namespace, sim: str, simulator_pid: int) -> dict[st
     if args.dump:
         args.dump.write_text(json.dumps(figures.per_bot))
     messages = len(figures.times)
-    limit = LIMIT_PER_BOT * args.bots
+    limit = per_bot * args.bots
     whole = rate(figures.times)
     steady, steady_s = steady_rate(figures.per_bot)
     firsts = sorted(t[0] for t in figures.per_bot.values() if t)
@@ -93,6 +102,7 @@ async def run(args: argparse.Namespace, sim: str, simulator_pid: int) -> dict[st
         "unknown": statuses.get("unknown", 0),
         "worker_cpu_s": worker_cpu,
         "cpu_us_per_message": worker_cpu / messages * 1e6 if messages else None,
+        "wal_bytes_per_message": run.wal_bytes / messages if run.wal_bytes and messages else None,
         "peak_rss_mb": [s.peak_rss_mb for s in run.samples],
         "cpu_share": run.cpu_share(),
     }
@@ -110,6 +120,13 @@ def main() -> None:
         default=100,
         help="DISPARO_WORKER_MAX_BOTS of a single worker (with --workers N: bots / N each)",
     )
+    parser.add_argument(
+        "--paid-rate",
+        type=int,
+        default=0,
+        help="bots on paid broadcast at this many messages/s each (the simulator's limit too); "
+        "0: Telegram's 30/s",
+    )
     parser.add_argument("--cap-s", type=float, default=180.0, help="longest run")
     parser.add_argument("--port", type=int, default=0, help="simulator port (0: a free one)")
     parser.add_argument("--dump", type=Path, help="write every bot's delivery times (JSON) here")
@@ -122,7 +139,8 @@ def main() -> None:
             "backend": args.backend,
             "bots": args.bots,
             "recipients_per_bot": args.recipients,
-            "bot_rate_per_s": LIMIT_PER_BOT,
+            "bot_rate_per_s": args.paid_rate or LIMIT_PER_BOT,
+            "paid_broadcast": bool(args.paid_rate),
             "workers": args.workers,
             "DISPARO_WORKER_MAX_BOTS": (
                 args.max_bots if args.workers == 1 else math.ceil(args.bots / args.workers)

@@ -1,4 +1,5 @@
-"""A million contacts: audience estimates, the snapshot, and the worker's memory while it sends.
+"""A million contacts: audience estimates, the snapshot, the first message, and the worker's
+memory while it sends.
 
 One bot with 1,000,000 contacts (95 % active, 4 % blocked, 1 % deactivated; last interaction
 spread over 120 days, 5 % never) and 200,000 PIX funnel events (pix_created /
@@ -10,15 +11,23 @@ Measured on each backend:
 
   estimate   `db.audience.estimate_audience_size` (what the API's estimate route runs) for
              each target, without and with recency_days=30: the first call and the median of 5
-  snapshot   `db.deliveries.snapshot_audience` of a `started` shot (the whole audience, ~950k
-             rows INSERT … SELECT with the send order), timed around the call
-  send       one `disparo worker` process then sends that shot (the bot on paid broadcast at
-             1,000/s so the run moves real volume) for --send-s seconds; its RSS is sampled
-             every 0.25 s and its peak (VmHWM) read before SIGTERM; duplicates at the simulator
+  snapshot   the audience of a `started` shot (~950k rows) written with nothing else running,
+             timed: whole in one statement (INSERT … SELECT in send order, as before 0013), and
+             as the worker writes it (`snapshot_audience(first=2,000)`, then
+             `continue_snapshot` in chunks of 10,000); each shot then deleted
+  first      --runs times: a `started` shot created due now, with one `disparo worker`
+             process idle and waiting (the bot on paid broadcast at 1,000/s): from its claim
+             (`started_at`) to its first message at the simulator, and to its audience complete
+             (written in chunks while it sends; polled every 0.1 s); each run's shot is then
+             paused and deleted, except the last
+  send       the last run's shot keeps sending for --send-s seconds; the worker's RSS is
+             sampled every 0.25 s through all runs and its peak (VmHWM) read before SIGTERM;
+             429s and duplicates at the simulator
 
 Prints the machine, the parameters and one JSON object per backend.
 
-    .venv/bin/python bench/million.py [--backend both] [--contacts 1000000] [--send-s 60]
+    .venv/bin/python bench/million.py [--backend both] [--contacts 1000000] [--runs 5]
+        [--send-s 60]
 """
 
 from __future__ import annotations
@@ -31,21 +40,22 @@ import sqlite3
 import statistics
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import psycopg
-from sqlalchemy import insert, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import URL
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from disparo.db import deliveries, leases
+from disparo.db import deliveries, leases, snapshot_chunks
 from disparo.db.audience import estimate_audience_size
 from disparo.db.engine import Database
-from disparo.db.tables import bots, shots_queue
+from disparo.db.tables import bots, shots_queue, shots_sent
+from disparo.engine.snapshotter import SNAPSHOT_CHUNK, SNAPSHOT_FIRST
 from harness import print_setup, run_with_simulator
 from throughput import Databases, jsonable, sim_post, token_for
 from worker_process import WorkerProcess, sim_figures
@@ -177,57 +187,141 @@ async def time_estimates(db: Database, now: datetime) -> dict[str, Any]:
     return results
 
 
-async def time_snapshot(db: Database) -> tuple[int, float, float]:
-    """Claim a `started` shot as the bench, snapshot it (timed), hand it back; (shot id,
-    audience, seconds)."""
+async def time_snapshot(db: Database, *, chunked: bool) -> dict[str, Any]:
+    """Claim a `started` shot as the bench, write its audience whole in one statement or as
+    the worker does (the first 2,000, then chunks), nothing sending meanwhile; timed, then the
+    shot is deleted."""
     now = datetime.now(UTC)
-    async with db.write() as conn:
-        await conn.execute(
-            insert(shots_queue).values(
-                bot_slug=SLUG, target="started", copy="<b>Oferta</b> só hoje", scheduled_at=now
-            )
-        )
+    shot_id = await add_shot(db, now)
     claimed = await leases.claim_due_shot(
         db, worker_id=BENCH_WORKER, now=now, lease_expires_at=now + timedelta(minutes=10)
     )
     assert claimed is not None
+    assert claimed.id == shot_id
+    audience = {"bot_slug": SLUG, "target": "started", "recency_days": None}
     began = time.perf_counter()
     snapshot = await deliveries.snapshot_audience(
         db,
-        claimed.id,
-        bot_slug=SLUG,
-        target="started",
-        recency_days=None,
+        shot_id,
+        **audience,
         worker_id=BENCH_WORKER,
         now=now,
+        first=SNAPSHOT_FIRST if chunked else None,
     )
+    assert snapshot is not None
+    first_s = time.perf_counter() - began
+    if not snapshot.complete:
+        await snapshot_chunks.continue_snapshot(
+            db,
+            shot_id,
+            **audience,
+            worker_id=BENCH_WORKER,
+            now=now,
+            chunk=SNAPSHOT_CHUNK,
+            written=lambda _total: True,
+        )
     seconds = time.perf_counter() - began
-    await leases.release_shot(db, claimed.id, worker_id=BENCH_WORKER, now=datetime.now(UTC))
-    return claimed.id, snapshot.total if snapshot else 0, seconds
+    total = (await shot_row(db, shot_id)).audience_total
+    await remove_shot(db, shot_id)
+    return {"audience": total, "seconds": seconds, "first_s": first_s}
 
 
-async def send_for(url: URL, sim: str, token: str, send_s: float, db: Database) -> dict[str, Any]:
-    """Let one worker process send the snapshotted shot for `send_s`; memory and counts."""
+async def add_shot(db: Database, now: datetime) -> int:
+    """A `started` shot of the bot, due `now`; its id (the workers are woken)."""
+    async with db.write(wake=True) as conn:
+        values = {"bot_slug": SLUG, "target": "started", "copy": "<b>Oferta</b> só hoje"}
+        added = insert(shots_queue).values(**values, scheduled_at=now)
+        return int(await conn.scalar(added.returning(shots_queue.c.id)))
+
+
+async def remove_shot(db: Database, shot_id: int) -> None:
+    """Delete a shot nobody holds, with its deliveries."""
+    async with db.write() as conn:
+        await conn.execute(delete(shots_sent).where(shots_sent.c.shot_id == shot_id))
+        await conn.execute(delete(shots_queue).where(shots_queue.c.id == shot_id))
+
+
+async def shot_row(db: Database, shot_id: int) -> Any:
+    async with db.read() as conn:
+        q = shots_queue.c
+        query = select(q.started_at, q.audience_total, q.audience_complete, q.locked_by)
+        return (await conn.execute(query.where(q.id == shot_id))).one()
+
+
+async def until(
+    db: Database, shot_id: int, done: Callable[[Any], bool], *, timeout_s: float = 600.0
+) -> Any:
+    """The shot's row once `done` holds for it (read every 0.1 s)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        row = await shot_row(db, shot_id)
+        if done(row):
+            return row
+        await asyncio.sleep(0.1)
+    raise SystemExit(f"shot {shot_id} did not get there in {timeout_s:.0f} s")
+
+
+async def first_message_run(db: Database, sim: str, token: str, *, last: bool) -> dict[str, Any]:
+    """One shot created due now for the waiting worker: claim → first message, claim →
+    audience complete; paused and deleted afterwards unless it is the `last`."""
+    sim_post(sim, "reset", {})
+    sim_post(sim, f"bots/{token}/limits", {"paid_per_second": PAID_RATE})
+    shot_id = await add_shot(db, datetime.now(UTC))
+    row = await until(db, shot_id, lambda r: r.audience_total is not None and r.audience_complete)
+    complete_at = time.time()
+    times = sim_figures(sim, [token]).times
+    started = row.started_at.timestamp()
+    figures = {
+        "audience": row.audience_total,
+        "first_message_s": times[0] - started if times else None,
+        "complete_s": complete_at - started,
+        "messages_until_complete": len(times),
+    }
+    if not last:
+        async with db.write(wake=True) as conn:
+            await conn.execute(
+                update(shots_queue).where(shots_queue.c.id == shot_id).values(status="paused")
+            )
+        await until(db, shot_id, lambda r: r.locked_by is None)
+        await remove_shot(db, shot_id)
+    return figures
+
+
+async def first_messages_then_send(
+    url: URL, sim: str, token: str, db: Database, args: argparse.Namespace
+) -> dict[str, Any]:
+    """One worker process: --runs first-message runs, then the last shot sends --send-s."""
     worker = WorkerProcess(url, sim)
     try:
         await worker.ready()
+        runs = [
+            await first_message_run(db, sim, token, last=n == args.runs - 1)
+            for n in range(args.runs)
+        ]
+        sim_post(sim, "reset", {})
+        sim_post(sim, f"bots/{token}/limits", {"paid_per_second": PAID_RATE})
         worker.mark()
-        await asyncio.sleep(send_s)
+        await asyncio.sleep(args.send_s)
         cpu_s = worker.cpu_since_mark()
     finally:
         sample = worker.stop()
     figures = sim_figures(sim, [token])
     samples = sample.rss_mb_samples
+    firsts = sorted(r["first_message_s"] for r in runs)
     return {
-        "seconds": send_s,
-        "messages": len(figures.times),
-        "per_s": len(figures.times) / send_s,
-        "http_429": figures.http_429,
-        "duplicates": figures.duplicates,
+        "runs": runs,
+        "first_message_s": {"max": firsts[-1], "median": statistics.median(firsts)},
+        "complete_s_median": statistics.median(r["complete_s"] for r in runs),
+        "send": {
+            "seconds": args.send_s,
+            "messages": len(figures.times),
+            "per_s": len(figures.times) / args.send_s,
+            "http_429": figures.http_429,
+            "duplicates": figures.duplicates,
+            "cpu_s": cpu_s,
+        },
         "rss_mb_median": statistics.median(samples) if samples else None,
-        "rss_mb_last": samples[-1] if samples else None,
         "peak_rss_mb": sample.peak_rss_mb,
-        "cpu_s": cpu_s,
     }
 
 
@@ -251,10 +345,9 @@ async def run(
     loader = load_postgresql if backend == "postgresql" else load_sqlite
     load_s = loader(url, args, now)
     estimates = await time_estimates(db, now)
-    shot_id, audience, snapshot_s = await time_snapshot(db)
-    sim_post(sim, "reset", {})
-    sim_post(sim, f"bots/{token}/limits", {"paid_per_second": PAID_RATE})
-    sending = await send_for(url, sim, token, args.send_s, db)
+    whole = await time_snapshot(db, chunked=False)
+    chunked = await time_snapshot(db, chunked=True)
+    streaming = await first_messages_then_send(url, sim, token, db, args)
     async with db.write() as conn:  # leave nothing running for the next backend
         await conn.execute(update(shots_queue).values(status="cancelled", locked_by=None))
     await db.dispose()
@@ -265,8 +358,8 @@ async def run(
         "payments": args.payments,
         "load_s": load_s,
         "estimate": estimates,
-        "snapshot": {"shot_id": shot_id, "audience": audience, "seconds": snapshot_s},
-        "send": sending,
+        "snapshot_alone": {"whole": whole, "chunked": chunked},
+        "streaming": streaming,
     }
 
 
@@ -289,7 +382,8 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=1_000_000)
     parser.add_argument("--pix-events", type=int, default=200_000)
     parser.add_argument("--payments", type=int, default=50_000)
-    parser.add_argument("--send-s", type=float, default=60.0, help="how long the worker sends")
+    parser.add_argument("--runs", type=int, default=5, help="shots timed to their first message")
+    parser.add_argument("--send-s", type=float, default=60.0, help="how long the last one sends")
     parser.add_argument("--port", type=int, default=0, help="simulator port (0: a free one)")
     args = parser.parse_args()
     args.backends = ("postgresql", "sqlite") if args.backend == "both" else (args.backend,)
@@ -299,6 +393,7 @@ def main() -> None:
             "contacts": args.contacts,
             "pix_events": args.pix_events,
             "payments": args.payments,
+            "runs": args.runs,
             "send_s": args.send_s,
             "bot": {"rate_per_s": PAID_RATE, "paid_broadcast": True},
             "worker": "python -m disparo worker, its own process",

@@ -206,7 +206,9 @@ def token_for(bot_id: int) -> str:
     return f"{bot_id}:{'B' * 20}{bot_id:015d}"
 
 
-async def seed(db: Database, bot_count: int, recipients: int, rate: int) -> list[str]:
+async def seed(
+    db: Database, bot_count: int, recipients: int, rate: int, *, paid_broadcast: bool = False
+) -> list[str]:
     """Bots with `recipients` contacts each; their tokens."""
     tokens = []
     async with db.write() as conn:
@@ -216,7 +218,11 @@ async def seed(db: Database, bot_count: int, recipients: int, rate: int) -> list
             slug = f"bot{index:02d}"
             await conn.execute(
                 insert(bots).values(
-                    slug=slug, token=token, rate_per_s=rate, webhook_secret="s" * 24
+                    slug=slug,
+                    token=token,
+                    rate_per_s=rate,
+                    paid_broadcast=paid_broadcast,
+                    webhook_secret="s" * 24,
                 )
             )
             now = datetime.now(UTC)

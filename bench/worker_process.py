@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import URL
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -213,6 +213,7 @@ class Run:
     simulator_cpu_s: float
     postgresql_cpu_s: float
     samples: list[ProcessSample]
+    wal_bytes: int | None = None  # PostgreSQL's WAL written meanwhile (the whole server's)
 
     def cpu_share(self) -> dict[str, Any]:
         """CPU seconds of each part during the run (the machine has `cores` of them)."""
@@ -222,6 +223,7 @@ class Run:
             "workers_each_s": self.worker_cpu_s,
             "simulator_s": self.simulator_cpu_s,
             "postgresql_s": self.postgresql_cpu_s,
+            "postgresql_wal_bytes": self.wal_bytes,
             "cores": psutil.cpu_count(),
             "load_avg_1m_at_end": os.getloadavg()[0],  # other processes on the machine count
         }
@@ -249,18 +251,29 @@ async def run_workers(
         for worker in processes:
             worker.mark()
         profiler = start_profiler(profile, processes[0].process.pid)
-        sim0, pg0 = process_cpu_s(simulator_pid), postgres_cpu_s()
+        sim0, pg0, wal0 = process_cpu_s(simulator_pid), postgres_cpu_s(), await wal_lsn(db)
         wall0 = time.monotonic()
         scheduled_at = await queue()
         settled = await wait_settled(db, cap_s=cap_s, poll_s=1.0)
         wall = time.monotonic() - wall0
         sim_cpu = process_cpu_s(simulator_pid) - sim0
         pg_cpu = sum(v - pg0.get(pid, 0.0) for pid, v in postgres_cpu_s().items())
+        wal1 = await wal_lsn(db)
         cpu_each = [w.cpu_since_mark() for w in processes]
         stop_profiler(profiler)
     finally:
         samples = [w.stop() for w in processes]
-    return Run(scheduled_at, settled, wall, cpu_each, sim_cpu, pg_cpu, samples)
+    wal = None if wal0 is None or wal1 is None else wal1 - wal0
+    return Run(scheduled_at, settled, wall, cpu_each, sim_cpu, pg_cpu, samples, wal)
+
+
+async def wal_lsn(db: Database) -> int | None:
+    """PostgreSQL's current WAL position in bytes (None on SQLite)."""
+    if db.is_sqlite:
+        return None
+    async with db.read() as conn:
+        lsn = await conn.scalar(text("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn"))
+    return int(lsn)
 
 
 async def wait_settled(db: Database, *, cap_s: float, poll_s: float = 0.5) -> bool:
