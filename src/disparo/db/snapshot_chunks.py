@@ -6,12 +6,13 @@ the audience in send order through one streaming query (one read snapshot of the
 sorted once) and writes it in chunks, each its own short transaction fenced by the lease, so
 reservations interleave with it (SQLite's one write lock is held a chunk at a time).
 
-Whoever already has a row of the shot is passed over by the insert (the primary key's conflict
-is ignored), so a snapshot resumed after a crash, a pause or a lost lease continues where the
-committed chunks end: nobody twice, nobody the audience holds at that moment left out. `seq`
-goes on from the highest written, one number per member read (a member passed over leaves a
-gap: `seq` orders, it does not count). `audience_total` counts the rows written;
-`audience_complete` turns true with the last chunk.
+Whoever already has a row of the shot is left out: its written ids are read first (the head,
+or an early interruption's, up to REMEMBERED_IDS) and dropped from the stream, the chunks being
+plain inserts; beyond that many, each insert passes over them itself (a skipped member keeps
+its `seq` number: `seq` orders, it does not count). So a snapshot resumed after a crash, a
+pause or a lost lease continues where the committed chunks end: nobody twice, nobody the
+audience holds at that moment left out, `seq` going on from the highest written.
+`audience_total` counts the rows written; `audience_complete` turns true with the last chunk.
 """
 
 from __future__ import annotations

@@ -3,11 +3,11 @@ chunks while the shot sends.
 
 A million-recipient audience takes many seconds to write; the first message does not wait for
 it. The first `first` recipients in send order are written (with the first batch reserved) in
-one short transaction; if there may be more, a task writes the rest in chunks of `chunk` rows
-through `ShotStore.continue_snapshot` (doubling from twice `first` up to `chunk` rows), and
-each chunk lets the reserver take more. The shot is
-exhausted only once the audience is complete. A shot resumed with its audience incomplete (after
-a crash, a pause or a lost lease) continues the writing where the committed chunks end.
+one short transaction; if there may be more, a task writes the rest through
+`ShotStore.continue_snapshot`, in chunks doubling from twice `first` up to `chunk` rows, and
+each chunk lets the reserver take more. The shot is exhausted only once the audience is
+complete. A shot resumed with its audience incomplete (after a crash, a pause or a lost lease)
+continues the writing where the committed chunks end.
 """
 
 from __future__ import annotations
@@ -60,8 +60,8 @@ class SnapshotSlots:
 @dataclass(frozen=True, slots=True)
 class SnapshotPlan:
     """How a worker's senders write their audiences: the first `first` recipients before the
-    first send, then `chunk` a transaction, at most `slots` audiences at once in the
-    background."""
+    first send, then chunks growing up to `chunk` rows, at most `slots` audiences at once in
+    the background."""
 
     first: int = SNAPSHOT_FIRST
     chunk: int = SNAPSHOT_CHUNK
