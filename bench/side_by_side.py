@@ -37,10 +37,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import fresh_database, print_setup, run_with_simulator
-from throughput import queue_shots, seed, sim_post
+from throughput import jsonable, queue_shots, seed, sim_post
 from worker_process import (
     delivery_statuses,
-    jsonable,
     process_cpu_s,
     rate,
     run_workers,
