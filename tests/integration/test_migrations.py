@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from disparo.db import migrate
 from disparo.db.schema import metadata
-from disparo.db.tables_contacts import SEARCH_OBJECTS
+from disparo.db.tables_contacts import TRIGGER_OBJECTS
 from disparo.db.urls import sync_url
 
 
@@ -17,7 +17,7 @@ def _tables(url: URL) -> set[str]:
     engine = create_engine(sync_url(url))
     try:
         # SQLite's name search (an FTS5 table and its shadows) is no table definition.
-        return set(inspect(engine).get_table_names()) - {"alembic_version", *SEARCH_OBJECTS}
+        return set(inspect(engine).get_table_names()) - {"alembic_version", *TRIGGER_OBJECTS}
     finally:
         engine.dispose()
 

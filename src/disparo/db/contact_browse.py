@@ -15,12 +15,25 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, column, false, func, or_, select, table, true
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Select,
+    and_,
+    column,
+    false,
+    func,
+    or_,
+    select,
+    table,
+    true,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from disparo.db.filters import filter_condition
 from disparo.db.tables import contact_tags, telegram_contacts
-from disparo.db.tables_contacts import SEARCH_TABLE
+from disparo.db.tables_contacts import SEARCH_TABLE, STALE_SEARCH
 from disparo.domain.filters import Filter
 
 c = telegram_contacts.c
@@ -33,6 +46,7 @@ _FEW = 5_000  # SQLite: fewer search matches than this, and a page starts from t
 # SQLite's FTS5 table of migration 0014 (rowid = telegram_id); the column named as the table
 # is how FTS5 spells "match any column".
 _search = table(SEARCH_TABLE, column("rowid"), column(SEARCH_TABLE))
+_stale = table(STALE_SEARCH, column("telegram_id"))
 
 
 class ContactSort(StrEnum):
@@ -129,8 +143,11 @@ def _indexed(text: str, dialect: str) -> str | None:
     return '"' + text.replace('"', '""') + '"'
 
 
-def _indexed_matches(phrase: str) -> Select[Any]:
-    return select(_search.c.rowid).where(_search.c.contact_search.op("MATCH")(phrase))
+def _indexed_matches(phrase: str) -> CompoundSelect[Any]:
+    """The ids the index matches, and those an import has yet to index (their names are
+    compared like the others')."""
+    matches = select(_search.c.rowid).where(_search.c.contact_search.op("MATCH")(phrase))
+    return union_all(matches, select(_stale.c.telegram_id))
 
 
 def search_condition(text: str, *, dialect: str, narrow: bool = True) -> ColumnElement[bool]:

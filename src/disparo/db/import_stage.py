@@ -29,6 +29,7 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DBAPIError
 
+from disparo.db import import_derived
 from disparo.db.engine import SQLITE_BUSY_TIMEOUT_MS
 from disparo.db.types import UTCDateTime
 
@@ -70,7 +71,8 @@ class Merge:
     (SQL over `t`, the stored row before the change, `s`, the staged one, and `:now`). With
     `only_giving`, a stored row is updated only if its staged one gives a value beyond the key.
     A column in `merged` has its values merged rather than replaced, by its `Merged` SQL.
-    With `tagged`, rows may carry `tags` for contact_tags (see `stage_tags`).
+    With `tagged`, rows may carry `tags` for contact_tags (see `stage_tags`). With `derived`
+    (contacts), the merge writes what the table's row triggers keep itself (`import_derived`).
     """
 
     table: Table
@@ -81,6 +83,7 @@ class Merge:
     only_giving: bool = False
     merged: dict[str, Merged] = field(default_factory=dict)
     tagged: bool = False
+    derived: bool = False
 
     def _sql(self, c: str) -> Merged:
         """Column `c`'s SQL: merged, or else a given value replacing the earlier one."""
@@ -290,6 +293,10 @@ class SqliteStage:
         params = {"slug": self.bot_slug, "now": _time_text(self.now)}
         count, update, insert = self.merge_plan.merge_sql()
         writes: tuple[str, ...] = (update, insert)
+        if self.merge_plan.derived:
+            derived = import_derived
+            writes = (*derived.BEFORE_UPDATE, update, *derived.BEFORE_INSERT, insert)
+            writes += derived.AFTER_INSERT
         if self._tags_staged:
             writes += merge_tags_sql(replace=self.replace_tags)
         database = sqlite3.connect(
@@ -311,6 +318,9 @@ class SqliteStage:
             except BaseException:
                 database.execute("ROLLBACK")
                 raise
+            if self.merge_plan.derived:  # in short transactions, other writers between them
+                statement = "(rewriting the search documents)"
+                import_derived.rewrite_stale(database)
         except sqlite3.Error as exc:
             raise _as_sqlalchemy_error(exc, statement) from exc
         finally:

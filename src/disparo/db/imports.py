@@ -307,6 +307,7 @@ CONTACT_ROWS = ImportKind(
         touch={"updated_at": ":now", "blocked_at": _unreachable_sql()},
         merged={"attributes": ATTRIBUTES_SQL},
         tagged=True,
+        derived=True,
     ),
 )
 EVENT_ROWS = ImportKind(

@@ -16,7 +16,7 @@ from sqlalchemy.engine import URL
 
 from disparo.db.engine import SQLITE_BUSY_TIMEOUT_MS
 from disparo.db.schema import metadata
-from disparo.db.tables_contacts import SEARCH_OBJECTS
+from disparo.db.tables_contacts import TRIGGER_OBJECTS
 from disparo.db.urls import sync_url
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -68,7 +68,7 @@ def current_revision(url: URL) -> str | None:
 def _defined(name: str | None, type_: str, parent_names: object) -> bool:
     """Whether a reflected object is one the table definitions describe: the name search's
     backend-specific index (a GIN index; an FTS5 table) is kept by migration 0014 alone."""
-    return name not in SEARCH_OBJECTS
+    return name not in TRIGGER_OBJECTS
 
 
 def _created_on(dialect: str) -> Any:
