@@ -196,3 +196,26 @@ async def test_a_merge_that_fails_leaves_the_triggers_armed(db: Database) -> Non
         )
     assert await stamps(db, "outra") == {2: (True, 9)}
     assert await found(db, "outra", "eva") == [2]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_a_rewrite_that_fails_is_logged_and_the_ids_stay_listed(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """After the merge's commit the import is stored: a rewrite that cannot write is logged and
+    leaves the ids listed (a search still finds them), never failing the import."""
+    await add_bot(db, "loja")
+    async with db.write() as conn:
+        await conn.execute(insert(telegram_contacts).values(bot_slug="loja", telegram_id=1))
+        await conn.execute(text(f"INSERT INTO {IMPORT_MERGES} DEFAULT VALUES"))
+        await conn.execute(update(telegram_contacts).values(first_name="Novo"))
+        await conn.execute(text(f"INSERT INTO {STALE_SEARCH} VALUES (1)"))
+        await conn.execute(text(f"DELETE FROM {IMPORT_MERGES}"))
+    read_only = sqlite3.connect(f"file:{db.url.database}?mode=ro", uri=True, isolation_level=None)
+    try:
+        import_derived.rewrite_stale_or_log(read_only)
+    finally:
+        read_only.close()
+    assert "not all rewritten" in caplog.text
+    assert await count(db, STALE_SEARCH) == 1
+    assert await found(db, "loja", "novo") == [1]

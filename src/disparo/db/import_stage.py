@@ -319,8 +319,7 @@ class SqliteStage:
                 database.execute("ROLLBACK")
                 raise
             if self.merge_plan.derived:  # in short transactions, other writers between them
-                statement = "(rewriting the search documents)"
-                import_derived.rewrite_stale(database)
+                import_derived.rewrite_stale_or_log(database)
         except sqlite3.Error as exc:
             raise _as_sqlalchemy_error(exc, statement) from exc
         finally:
