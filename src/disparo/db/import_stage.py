@@ -29,8 +29,13 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DBAPIError
 
-from disparo.db import import_derived
 from disparo.db.engine import SQLITE_BUSY_TIMEOUT_MS
+from disparo.db.import_derived import (
+    AFTER_INSERT,
+    BEFORE_INSERT,
+    BEFORE_UPDATE,
+    rewrite_stale_or_log,
+)
 from disparo.db.types import UTCDateTime
 
 T = TypeVar("T")
@@ -294,9 +299,7 @@ class SqliteStage:
         count, update, insert = self.merge_plan.merge_sql()
         writes: tuple[str, ...] = (update, insert)
         if self.merge_plan.derived:
-            derived = import_derived
-            writes = (*derived.BEFORE_UPDATE, update, *derived.BEFORE_INSERT, insert)
-            writes += derived.AFTER_INSERT
+            writes = (*BEFORE_UPDATE, update, *BEFORE_INSERT, insert, *AFTER_INSERT)
         if self._tags_staged:
             writes += merge_tags_sql(replace=self.replace_tags)
         database = sqlite3.connect(
@@ -319,7 +322,7 @@ class SqliteStage:
                 database.execute("ROLLBACK")
                 raise
             if self.merge_plan.derived:  # in short transactions, other writers between them
-                import_derived.rewrite_stale_or_log(database)
+                rewrite_stale_or_log(database)
         except sqlite3.Error as exc:
             raise _as_sqlalchemy_error(exc, statement) from exc
         finally:
