@@ -157,14 +157,35 @@ async def test_a_search_is_right_before_the_documents_are_rewritten(db: Database
         await conn.execute(text(f"DELETE FROM {IMPORT_MERGES}"))
     assert await found(db, "loja", "novo") == [1]
     assert await found(db, "loja", "antigo") == [3]
+    async with db.write() as conn:
+        await conn.execute(text(f"INSERT INTO {STALE_SEARCH} VALUES (2), (3)"))
     database = sqlite3.connect(str(db.url.database), isolation_level=None)
-    try:
-        assert import_derived.rewrite_stale(database, chunk=1) == 1
+    try:  # one id a transaction: three of them
+        assert import_derived.rewrite_stale(database, chunk=1) == 3
     finally:
         database.close()
     assert await count(db, STALE_SEARCH) == 0
     assert await found(db, "loja", "novo") == [1]
     assert await found(db, "loja", "antigo") == [3]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_the_next_import_finishes_a_rewrite_left_undone(db: Database) -> None:
+    await add_bot(db, "loja")
+    async with db.write() as conn:
+        await conn.execute(insert(telegram_contacts).values(bot_slug="loja", telegram_id=1))
+        await conn.execute(text(f"INSERT INTO {IMPORT_MERGES} DEFAULT VALUES"))
+        await conn.execute(update(telegram_contacts).values(first_name="Novo"))
+        await conn.execute(text(f"INSERT INTO {STALE_SEARCH} VALUES (1)"))
+        await conn.execute(text(f"DELETE FROM {IMPORT_MERGES}"))
+    async with imports.importing(db, imports.CONTACT_ROWS, "loja", now=NOW) as target:
+        await target.add([row(2, "Outro")])
+        await target.finish()
+    assert await count(db, STALE_SEARCH) == 0
+    async with db.read() as conn:  # the index itself now holds the new name
+        matches = text("SELECT rowid FROM contact_search WHERE contact_search MATCH :q")
+        assert list(await conn.scalars(matches, {"q": '"novo"'})) == [1]
+    assert await found(db, "loja", "novo") == [1]
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])  # PostgreSQL writes each chunk, triggers and all
