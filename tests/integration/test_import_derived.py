@@ -46,6 +46,20 @@ async def count(db: Database, table: str) -> int:
         return int(await conn.scalar(text(f"SELECT count(*) FROM {table}")))
 
 
+async def rename_unindexed(db: Database, telegram_id: int, first_name: str) -> None:
+    """Rename a contact as an import's merge does, its search document left to rewrite (as a
+    process stopped between the merge and the rewrite leaves it)."""
+    async with db.write() as conn:
+        await conn.execute(text(f"INSERT INTO {IMPORT_MERGES} DEFAULT VALUES"))
+        await conn.execute(
+            update(telegram_contacts)
+            .where(c.telegram_id == telegram_id)
+            .values(first_name=first_name)
+        )
+        await conn.execute(text(f"INSERT INTO {STALE_SEARCH} VALUES ({telegram_id})"))
+        await conn.execute(text(f"DELETE FROM {IMPORT_MERGES}"))
+
+
 async def add_facts(db: Database) -> None:
     """Payments and a PIX event of contacts not imported yet; two contacts of another bot and
     two of the importing bot."""
@@ -149,12 +163,7 @@ async def test_a_search_is_right_before_the_documents_are_rewritten(db: Database
                 for tid, name in ((1, "Antigo"), (2, "Outro"), (3, "Antigona"))
             ],
         )
-        await conn.execute(text(f"INSERT INTO {IMPORT_MERGES} DEFAULT VALUES"))
-        await conn.execute(
-            update(telegram_contacts).where(c.telegram_id == 1).values(first_name="Novo")
-        )
-        await conn.execute(text(f"INSERT INTO {STALE_SEARCH} VALUES (1)"))
-        await conn.execute(text(f"DELETE FROM {IMPORT_MERGES}"))
+    await rename_unindexed(db, 1, "Novo")
     assert await found(db, "loja", "novo") == [1]
     assert await found(db, "loja", "antigo") == [3]
     async with db.write() as conn:
@@ -174,10 +183,7 @@ async def test_the_next_import_finishes_a_rewrite_left_undone(db: Database) -> N
     await add_bot(db, "loja")
     async with db.write() as conn:
         await conn.execute(insert(telegram_contacts).values(bot_slug="loja", telegram_id=1))
-        await conn.execute(text(f"INSERT INTO {IMPORT_MERGES} DEFAULT VALUES"))
-        await conn.execute(update(telegram_contacts).values(first_name="Novo"))
-        await conn.execute(text(f"INSERT INTO {STALE_SEARCH} VALUES (1)"))
-        await conn.execute(text(f"DELETE FROM {IMPORT_MERGES}"))
+    await rename_unindexed(db, 1, "Novo")
     async with imports.importing(db, imports.CONTACT_ROWS, "loja", now=NOW) as target:
         await target.add([row(2, "Outro")])
         await target.finish()
@@ -228,10 +234,7 @@ async def test_a_rewrite_that_fails_is_logged_and_the_ids_stay_listed(
     await add_bot(db, "loja")
     async with db.write() as conn:
         await conn.execute(insert(telegram_contacts).values(bot_slug="loja", telegram_id=1))
-        await conn.execute(text(f"INSERT INTO {IMPORT_MERGES} DEFAULT VALUES"))
-        await conn.execute(update(telegram_contacts).values(first_name="Novo"))
-        await conn.execute(text(f"INSERT INTO {STALE_SEARCH} VALUES (1)"))
-        await conn.execute(text(f"DELETE FROM {IMPORT_MERGES}"))
+    await rename_unindexed(db, 1, "Novo")
     read_only = sqlite3.connect(f"file:{db.url.database}?mode=ro", uri=True, isolation_level=None)
     try:
         import_derived.rewrite_stale_or_log(read_only)
