@@ -76,7 +76,7 @@ _REWRITE = (
     "CREATE TEMP TABLE IF NOT EXISTS rewriting (telegram_id INTEGER PRIMARY KEY)",
     "DELETE FROM temp.rewriting",
     f"INSERT INTO temp.rewriting SELECT telegram_id FROM main.{STALE_SEARCH}"
-    " ORDER BY telegram_id LIMIT ?",
+    " ORDER BY telegram_id LIMIT :chunk",
     f"DELETE FROM main.{SEARCH_TABLE} WHERE rowid IN (SELECT telegram_id FROM temp.rewriting)",
     f"INSERT INTO main.{SEARCH_TABLE} (rowid, names)"
     f" SELECT telegram_id, group_concat({_DOCUMENT}, char(10)) FROM main.telegram_contacts"
@@ -96,7 +96,7 @@ def rewrite_stale(database: sqlite3.Connection, chunk: int = REWRITE_CHUNK) -> i
         database.execute("BEGIN IMMEDIATE")
         try:
             for statement in _REWRITE:
-                cursor = database.execute(statement, (chunk,) if "?" in statement else ())
+                cursor = database.execute(statement, {"chunk": chunk})
             database.execute("COMMIT")
         except BaseException:
             database.execute("ROLLBACK")
