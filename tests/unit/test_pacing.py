@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import math
 
@@ -9,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from disparo.domain.pacing import (
+    LATE_HOLD_S,
     MAX_IN_FLIGHT,
     MIN_IN_FLIGHT,
     JitterGuard,
@@ -239,3 +241,72 @@ def test_long_retry_after_does_not_widen_the_guard() -> None:
     pacer.rate_limited(0.0, 5.0)
     assert pacer.guard.value_s == 0.02
     assert pacer.paused_until == 5.05
+
+
+def answer_all(guard: JitterGuard, start: float, seconds: float, latency_s: float) -> float:
+    """Answers every 5 ms for `seconds` from `start`, all `latency_s` after their requests."""
+    now = start
+    while now < start + seconds:
+        guard.answered(now, latency_s)
+        guard.settle(now)
+        now += 0.005
+    return now
+
+
+def test_answers_late_together_widen_the_guard_while_their_requests_count() -> None:
+    """A spell of answers 35 ms later than usual adds twice that to the guard (the stall that
+    delayed the first of them by 70 ms and the last by almost nothing), for as long as the
+    requests behind them may stay in the server's windows; then the guard is the base again."""
+    guard = JitterGuard(0.02)
+    now = answer_all(guard, 0.0, 1.0, 0.040)
+    assert guard.value_s == 0.02
+    now = answer_all(guard, now, 0.1, 0.075)
+    assert math.isclose(guard.value_s, 0.02 + 0.070)
+    now = answer_all(guard, now, LATE_HOLD_S - 0.2, 0.040)
+    assert math.isclose(guard.value_s, 0.090)  # the delayed requests may still count
+    answer_all(guard, now, 0.5, 0.040)
+    assert guard.value_s == 0.02
+
+
+def test_scattered_late_answers_leave_the_guard_alone() -> None:
+    """One answer in five 50 ms late is jitter of single requests, not a stall: no widening."""
+    guard = JitterGuard(0.02)
+    for i in range(2000):
+        guard.answered(i * 0.005, 0.090 if i % 5 == 0 else 0.040)
+        assert guard.value_s == 0.02
+
+
+def stalled_server(*, feed_answers: bool) -> int:
+    """20 bots at 30/s sharing one guard; the server stalls from 1.5 s to 1.535 s (what is
+    written meanwhile is counted at 1.535 s) and answers 40 ms after counting. How many
+    requests the server's sliding second would refuse."""
+    guard = JitterGuard(0.02)
+    pacers = [Pacer(30, guard=guard) for _ in range(20)]
+    starts = [bot * 0.0017 for bot in range(20)]  # spread as a worker's ramp spreads them
+    stamps: list[list[float]] = [[] for _ in pacers]
+    answers: list[tuple[float, float]] = []  # (answered at, latency), a heap
+    refused = 0
+    for _ in range(90):
+        for bot, pacer in enumerate(pacers):
+            at = max(pacer.ready_at() or 0.0, starts[bot])
+            while feed_answers and answers and answers[0][0] <= at:
+                answered_at, latency = heapq.heappop(answers)
+                guard.answered(answered_at, latency)
+                at = max(pacer.ready_at() or 0.0, starts[bot])
+            pacer.take(at)
+            pacer.went(at)
+            stamp = 1.535 if 1.5 <= at < 1.535 else at
+            stamps[bot].append(stamp)
+            heapq.heappush(answers, (stamp + 0.04, stamp + 0.04 - at))
+            starts[bot] = at
+    for bot_stamps in stamps:
+        ordered = sorted(bot_stamps)
+        refused += sum(1 for i in range(30, len(ordered)) if ordered[i] - ordered[i - 30] < 1.0)
+    return refused
+
+
+def test_a_stall_at_the_server_costs_no_refusal() -> None:
+    """Requests delayed up to 35 ms by a stall would crowd the second after it (the 20 ms guard
+    covers less); their late answers widen the guard in time, and no window holds 31."""
+    assert stalled_server(feed_answers=False) > 0
+    assert stalled_server(feed_answers=True) == 0

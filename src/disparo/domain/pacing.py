@@ -34,6 +34,18 @@ MAX_GUARD_S = 0.25
 WIDENING_RETRY_AFTER_S = 2.0  # longer waits are flood bans or storms, not jitter
 GUARD_QUIET_S = 10.0
 GUARD_INCIDENT_S = 2.0  # refusals this close together are one incident
+# A stall on the way to Telegram (or at the server) delays every request of that moment: they
+# are counted together, later than we wrote them (the first by the whole stall, the last by
+# almost nothing), and the second after holds one too many of each bot's. It shows as answers
+# that all come back late at once: the median latency of each `LATE_BUCKET_S` (and at least
+# `LATE_BUCKET_MIN` answers) above the least such median of the last two `FLOOR_SPAN_S`. When
+# that is beyond `LATE_NOISE_S`, twice it (the whole stall, for requests arriving evenly
+# through it) is added to the guard for `LATE_HOLD_S`, while the delayed requests still count.
+LATE_BUCKET_S = 0.05
+LATE_BUCKET_MIN = 8
+LATE_NOISE_S = 0.01
+LATE_HOLD_S = 1.5
+FLOOR_SPAN_S = 5.0
 
 
 def effective_rate(rate_per_s: float, paid_broadcast: bool) -> float:
@@ -88,16 +100,39 @@ class JitterGuard:
     """How far beyond one second every rate window stretches, shared by the bots of a process.
 
     Jitter belongs to the path to Telegram (our loop, the network, the server), not to a bot:
-    a short 429 on one bot doubles the guard for all of them, and each quiet `GUARD_QUIET_S`
-    without one shrinks it by 20 % back towards the configured base.
+
+    * a short 429 on one bot doubles the guard for all of them, and each quiet `GUARD_QUIET_S`
+      without one shrinks it by 20 % back towards the configured base;
+    * answers coming back late all at once (`answered`; see `LATE_BUCKET_S`) add their delay
+      to the guard for `LATE_HOLD_S`: their requests may have reached the server that much
+      after they left, so the sends of the next second keep that much more room.
     """
 
-    __slots__ = ("_changed_at", "_widened_at", "base_s", "value_s")
+    __slots__ = (
+        "_bucket",
+        "_bucket_at",
+        "_changed_at",
+        "_floor_at",
+        "_floor_s",
+        "_late_s",
+        "_late_until",
+        "_level_s",
+        "_previous_floor_s",
+        "_widened_at",
+        "base_s",
+        "value_s",
+    )
 
     def __init__(self, base_s: float = DEFAULT_GUARD_S) -> None:
-        self.base_s = self.value_s = base_s
+        self.base_s = self.value_s = self._level_s = base_s
         self._changed_at = 0.0
         self._widened_at = -math.inf
+        self._bucket: list[float] = []
+        self._bucket_at = -math.inf
+        self._floor_at = -math.inf
+        self._floor_s = self._previous_floor_s = math.inf
+        self._late_s = 0.0
+        self._late_until = -math.inf
 
     def widen(self, now: float) -> None:
         """A 429 that looks like jitter (short retry_after) came back.
@@ -107,14 +142,44 @@ class JitterGuard:
         """
         if now - self._widened_at < GUARD_INCIDENT_S:
             return
-        self.value_s = min(MAX_GUARD_S, max(self.value_s * 2, self.base_s, 0.01))
+        self._level_s = min(MAX_GUARD_S, max(self._level_s * 2, self.base_s, 0.01))
         self._changed_at = self._widened_at = now
+        self._update(now)
 
     def settle(self, now: float) -> None:
-        """Shrink after a quiet period (called as requests go)."""
-        if self.value_s > self.base_s and now - self._changed_at >= GUARD_QUIET_S:
-            self.value_s = max(self.base_s, self.value_s * 0.8)
+        """Shrink after a quiet period, or at the end of a late spell (called as requests go)."""
+        if self._level_s > self.base_s and now - self._changed_at >= GUARD_QUIET_S:
+            self._level_s = max(self.base_s, self._level_s * 0.8)
             self._changed_at = now
+            self._update(now)
+        elif self._late_s and now >= self._late_until:
+            self._update(now)
+
+    def answered(self, now: float, latency_s: float) -> None:
+        """The server answered a request written `latency_s` ago (not a timeout or a failure
+        to connect: those say nothing of when a request arrived)."""
+        bucket = self._bucket
+        bucket.append(latency_s)
+        if len(bucket) < LATE_BUCKET_MIN or now - self._bucket_at < LATE_BUCKET_S:
+            return
+        bucket.sort()
+        typical = bucket[len(bucket) // 2]
+        bucket.clear()
+        self._bucket_at = now
+        if now - self._floor_at >= FLOOR_SPAN_S:
+            self._previous_floor_s, self._floor_s, self._floor_at = self._floor_s, typical, now
+        else:
+            self._floor_s = min(self._floor_s, typical)
+        late_s = typical - min(self._floor_s, self._previous_floor_s)
+        stall_s = 2 * late_s
+        if late_s > LATE_NOISE_S and (stall_s >= self._late_s or now >= self._late_until):
+            self._late_s, self._late_until = stall_s, now + LATE_HOLD_S
+        self._update(now)
+
+    def _update(self, now: float) -> None:
+        if now >= self._late_until:
+            self._late_s = 0.0
+        self.value_s = min(MAX_GUARD_S, self._level_s + self._late_s)
 
 
 class Pacer:

@@ -49,10 +49,17 @@ class BotLimiter:
             await wait_any(stop, self._changed, within_s=None if at is None else at - now)
         return None
 
-    def went(self) -> None:
-        """The request of a granted slot is being written now."""
-        self._pacer.went(self._clock.monotonic())
+    def went(self) -> float:
+        """The request of a granted slot is being written now; returns now (monotonic)."""
+        now = self._clock.monotonic()
+        self._pacer.went(now)
         self._changed.set()
+        return now
+
+    def arrived(self, written_at: float) -> None:
+        """The server answered the request written at `written_at` (see `JitterGuard`)."""
+        now = self._clock.monotonic()
+        self._pacer.guard.answered(now, now - written_at)
 
     def pause(self, seconds: float) -> None:
         """Send nothing for `seconds` (a 429's retry_after, or a server-error backoff)."""

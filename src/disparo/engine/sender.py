@@ -258,14 +258,13 @@ class ShotSender:
         self._in_flight_gauge.inc()
         self._requests.inc()
         started = self.clock.monotonic()
-        written = False
+        written_at: float | None = None
 
         def went() -> None:
             # The window counts when the request really leaves: after any wait for a new
             # connection, which is long while a busy start-up opens a hundred of them.
-            nonlocal written
-            written = True
-            self.limiter.went()
+            nonlocal written_at
+            written_at = self.limiter.went()
 
         try:
             message: Any = await self.bot.call(
@@ -273,11 +272,13 @@ class ShotSender:
             )
             message_id = int(message["message_id"])
         except Exception as exc:
-            if not written:
+            if written_at is None:
                 self.limiter.went()  # never written: free the granted slot (counted as now)
             self._answered(started)
             self._failed(item, probe, failure_of(exc))
         else:
+            if written_at is not None:
+                self.limiter.arrived(written_at)
             self._answered(started)
             self._succeeded(item, probe, message_id)
 

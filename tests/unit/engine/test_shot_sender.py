@@ -43,6 +43,38 @@ async def test_a_bot_is_paced_at_its_limit_never_above(clock: FakeClock) -> None
     assert store.shots[shot_id].status is ShotStatus.SENT
 
 
+async def test_answers_late_together_widen_the_window_guard(clock: FakeClock) -> None:
+    """Requests 61-90 are answered 60 ms later than the others (a stall on the way): the
+    sender reports every answer to the process's guard, which stretches the windows by twice
+    that while those requests may still count, then comes back to the base."""
+    store, shot_id = stocked_store(clock, contacts=200)
+    guard = pacing.JitterGuard()
+    seen: list[tuple[float, float]] = []  # (written at, the guard then)
+
+    def on_request(request: Request) -> None:
+        bot.latency_s = 0.10 if 60 < request.n <= 90 else 0.04
+        seen.append((request.at, guard.value_s))
+
+    bot = FakeBot(clock, on_request=on_request)
+    await send_shot(store, clock, bot, rate_per_s=30, guard=guard)
+    guards = [g for _at, g in seen]
+    assert guards[0] == guards[-1] == pacing.DEFAULT_GUARD_S
+    assert max(guards) == pytest.approx(pacing.DEFAULT_GUARD_S + 2 * 0.06)
+    widened = [at for at, g in seen if g > pacing.DEFAULT_GUARD_S]
+    last_late = bot.requests[89].answered_at
+    assert last_late is not None
+    assert widened[0] > bot.requests[60].at  # not before late answers came
+    assert widened[-1] <= last_late + pacing.LATE_HOLD_S + EPS
+    times = [at for at, _g in seen]
+    window = 1.0 + max(guards)
+    assert all(
+        b - a >= window - EPS
+        for a, b in zip(times, times[30:], strict=False)
+        if widened[0] + window <= b <= widened[-1]
+    )
+    assert store.counts(shot_id) == {"sent": 200}
+
+
 async def test_a_429_pauses_the_bot_then_one_probe_goes_alone(clock: FakeClock) -> None:
     """The 30th request is refused with retry_after 2: nothing is written for 2 s (and the
     margin) after that answer, then one probe, alone; the pace resumes after its answer, and
