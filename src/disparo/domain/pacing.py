@@ -44,7 +44,7 @@ GUARD_INCIDENT_S = 2.0  # refusals this close together are one incident
 LATE_BUCKET_S = 0.05
 LATE_BUCKET_MIN = 8
 LATE_NOISE_S = 0.01
-LATE_HOLD_S = 1.5
+LATE_HOLD_S = 1.1  # a request counts in the windows of the second after it left (and the guard)
 FLOOR_SPAN_S = 5.0
 
 
