@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, func, not_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -225,32 +226,27 @@ async def estimate_with_exclusions(
     )
 
 
-async def shot_narrowing(conn: AsyncConnection, shot_id: int) -> Filter | None:
-    """The filter narrowing shot `shot_id`'s audience: its own, its segment's, or None."""
-    q, seg = shots_queue.c, segments.c
-    query = (
-        select(q.filter, seg.filter.label("segment_filter"))
-        .select_from(shots_queue.outerjoin(segments, seg.id == q.segment_id))
-        .where(q.id == shot_id)
-    )
-    row = (await conn.execute(query)).first()
-    stored = None if row is None else (row.filter if row.filter is not None else row.segment_filter)
+SHOT_WITH_SEGMENT = shots_queue.outerjoin(segments, segments.c.id == shots_queue.c.segment_id)
+"""The shots with their segments: what `narrowing_columns` are selected from."""
+
+
+def narrowing_columns() -> tuple[ColumnElement[Any], ...]:
+    """What `narrowing_of` reads of a shot's row (selected from `SHOT_WITH_SEGMENT`)."""
+    return shots_queue.c.filter, segments.c.filter.label("segment_filter")
+
+
+def narrowing_of(row: Any) -> Filter | None:
+    """The filter narrowing a shot's audience, from its row: its own, its segment's, or None."""
+    stored = row.filter if row.filter is not None else row.segment_filter
     return None if stored is None else parse_filter(stored)
 
 
-async def shot_audience_select(
-    conn: AsyncConnection,
-    shot_id: int,
-    bot_slug: str,
-    target: str,
-    recency_days: int | None,
-    *,
-    now: datetime,
-    limit: int | None = None,
-) -> Select[tuple[int, int]]:
-    """The audience of shot `shot_id` (its target and recency, narrowed by its filter or
-    segment), as `audience_select` numbers it (the first `limit` only, if given)."""
-    narrowing = await shot_narrowing(conn, shot_id)
-    return audience_select(
-        bot_slug, target, recency_days, now=now, narrowing=narrowing, limit=limit
+async def shot_narrowing(conn: AsyncConnection, shot_id: int) -> Filter | None:
+    """The filter narrowing shot `shot_id`'s audience: its own, its segment's, or None."""
+    query = (
+        select(*narrowing_columns())
+        .select_from(SHOT_WITH_SEGMENT)
+        .where(shots_queue.c.id == shot_id)
     )
+    row = (await conn.execute(query)).first()
+    return None if row is None else narrowing_of(row)

@@ -6,7 +6,17 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, case, delete, insert, literal, select, type_coerce
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    case,
+    delete,
+    exists,
+    insert,
+    literal,
+    select,
+    type_coerce,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -71,12 +81,22 @@ async def goals_of(conn: AsyncConnection, shot_ids: Collection[int]) -> dict[int
     return {shot_id: tuple(each) for shot_id, each in found.items()}
 
 
+def split_columns() -> tuple[ColumnElement[Any], ...]:
+    """What `split_from` reads of a shot's row, to select with the rest of it."""
+    has_variants = exists().where(v.shot_id == q.id)
+    return q.holdout_percent, q.winner, has_variants.label("has_variants")
+
+
 async def shot_split(conn: AsyncConnection, shot_id: int) -> Split | None:
     """How the shot's audience is cut (None: no variants and no holdout)."""
-    row = (await conn.execute(select(q.holdout_percent, q.winner).where(q.id == shot_id))).first()
-    if row is None:
-        return None
-    variants = (await variants_of(conn, [shot_id])).get(shot_id, ())
+    row = (await conn.execute(select(*split_columns()).where(q.id == shot_id))).first()
+    return None if row is None else await split_from(conn, shot_id, row)
+
+
+async def split_from(conn: AsyncConnection, shot_id: int, row: Any) -> Split | None:
+    """`shot_split` of a shot row selected with `split_columns()` (its variants read only if
+    it has any)."""
+    variants = (await variants_of(conn, [shot_id])).get(shot_id, ()) if row.has_variants else ()
     winner = row.winner if isinstance(row.winner, dict) else None
     return Split.of(
         arms=tuple(each.arm for each in variants),
