@@ -103,9 +103,9 @@ class JitterGuard:
 
     * a short 429 on one bot doubles the guard for all of them, and each quiet `GUARD_QUIET_S`
       without one shrinks it by 20 % back towards the configured base;
-    * answers coming back late all at once (`answered`; see `LATE_BUCKET_S`) add their delay
-      to the guard for `LATE_HOLD_S`: their requests may have reached the server that much
-      after they left, so the sends of the next second keep that much more room.
+    * answers coming back late all at once (`answered`; see `LATE_BUCKET_S`) add the stall
+      they show to the guard for `LATE_HOLD_S`: their requests may have reached the server
+      that much after they left, so the sends of the next second keep that much more room.
     """
 
     __slots__ = (
@@ -114,10 +114,10 @@ class JitterGuard:
         "_changed_at",
         "_floor_at",
         "_floor_s",
-        "_late_s",
-        "_late_until",
         "_level_s",
         "_previous_floor_s",
+        "_stall_s",
+        "_stall_until",
         "_widened_at",
         "base_s",
         "value_s",
@@ -131,8 +131,8 @@ class JitterGuard:
         self._bucket_at = -math.inf
         self._floor_at = -math.inf
         self._floor_s = self._previous_floor_s = math.inf
-        self._late_s = 0.0
-        self._late_until = -math.inf
+        self._stall_s = 0.0
+        self._stall_until = -math.inf
 
     def widen(self, now: float) -> None:
         """A 429 that looks like jitter (short retry_after) came back.
@@ -152,7 +152,7 @@ class JitterGuard:
             self._level_s = max(self.base_s, self._level_s * 0.8)
             self._changed_at = now
             self._update(now)
-        elif self._late_s and now >= self._late_until:
+        elif self._stall_s and now >= self._stall_until:
             self._update(now)
 
     def answered(self, now: float, latency_s: float) -> None:
@@ -172,14 +172,14 @@ class JitterGuard:
             self._floor_s = min(self._floor_s, typical)
         late_s = typical - min(self._floor_s, self._previous_floor_s)
         stall_s = 2 * late_s
-        if late_s > LATE_NOISE_S and (stall_s >= self._late_s or now >= self._late_until):
-            self._late_s, self._late_until = stall_s, now + LATE_HOLD_S
+        if late_s > LATE_NOISE_S and (stall_s >= self._stall_s or now >= self._stall_until):
+            self._stall_s, self._stall_until = stall_s, now + LATE_HOLD_S
         self._update(now)
 
     def _update(self, now: float) -> None:
-        if now >= self._late_until:
-            self._late_s = 0.0
-        self.value_s = min(MAX_GUARD_S, self._level_s + self._late_s)
+        if now >= self._stall_until:
+            self._stall_s = 0.0
+        self.value_s = min(MAX_GUARD_S, self._level_s + self._stall_s)
 
 
 class Pacer:
