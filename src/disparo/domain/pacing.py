@@ -34,18 +34,26 @@ MAX_GUARD_S = 0.25
 WIDENING_RETRY_AFTER_S = 2.0  # longer waits are flood bans or storms, not jitter
 GUARD_QUIET_S = 10.0
 GUARD_INCIDENT_S = 2.0  # refusals this close together are one incident
-# A stall on the way to Telegram (or at the server) delays every request of that moment: they
-# are counted together, later than we wrote them (the first by the whole stall, the last by
-# almost nothing), and the second after holds one too many of each bot's. It shows as answers
-# that all come back late at once: the median latency of each `LATE_BUCKET_S` (and at least
-# `LATE_BUCKET_MIN` answers) above the least such median of the last two `FLOOR_SPAN_S`. When
-# that is beyond `LATE_NOISE_S`, twice it (the whole stall, for requests arriving evenly
-# through it) is added to the guard for `LATE_HOLD_S`, while the delayed requests still count.
+# A stall on the way to Telegram (or at the server: a busy moment, a pause) delays the requests
+# of that moment: they are counted later than we wrote them, and the second after, whose
+# requests arrive on time, holds one too many of each bot's. It shows as answers that come back
+# late together: the median latency of each `LATE_BUCKET_S` (and at least `LATE_BUCKET_MIN`
+# answers) above the usual one (an average of those medians, which a late one moves by at most
+# `LATE_NOISE_S` × `USUAL_WEIGHT`). Beyond `LATE_NOISE_S`, twice that delay (some requests of
+# the spell waited longer than its median) is added to the guard until `LATE_HOLD_S` after the
+# spell's last late bucket, while the delayed requests still count.
 LATE_BUCKET_S = 0.05
-LATE_BUCKET_MIN = 8
+LATE_BUCKET_MIN = 16
 LATE_NOISE_S = 0.01
 LATE_HOLD_S = 1.1  # a request counts in the windows of the second after it left (and the guard)
-FLOOR_SPAN_S = 5.0
+USUAL_WEIGHT = 0.05
+# A process starting shots is at its busiest (claims, snapshots, new connections, and the same
+# on the server's side for many bots at once), and requests written then reach the server late
+# by more than the guard, while those of the second after arrive on time. Windows that begin
+# while a bot starts sending, or within `START_SPELL_S` after, close `START_EXTRA_S` later:
+# a one-time shift of a bot's schedule, not a slower pace.
+START_EXTRA_S = 0.03
+START_SPELL_S = 0.3
 
 
 def effective_rate(rate_per_s: float, paid_broadcast: bool) -> float:
@@ -111,13 +119,13 @@ class JitterGuard:
     __slots__ = (
         "_bucket",
         "_bucket_at",
+        "_buckets",
         "_changed_at",
-        "_floor_at",
-        "_floor_s",
         "_level_s",
-        "_previous_floor_s",
         "_stall_s",
         "_stall_until",
+        "_start_until",
+        "_usual_s",
         "_widened_at",
         "base_s",
         "value_s",
@@ -129,10 +137,11 @@ class JitterGuard:
         self._widened_at = -math.inf
         self._bucket: list[float] = []
         self._bucket_at = -math.inf
-        self._floor_at = -math.inf
-        self._floor_s = self._previous_floor_s = math.inf
+        self._buckets = 0
+        self._usual_s: float | None = None  # the usual median latency, once answers tell
         self._stall_s = 0.0
         self._stall_until = -math.inf
+        self._start_until = -math.inf
 
     def widen(self, now: float) -> None:
         """A 429 that looks like jitter (short retry_after) came back.
@@ -155,6 +164,14 @@ class JitterGuard:
         elif self._stall_s and now >= self._stall_until:
             self._update(now)
 
+    def starting(self, now: float) -> None:
+        """A bot of the process starts sending now (see `START_EXTRA_S`)."""
+        self._start_until = now + START_SPELL_S
+
+    def extra_at_write(self, now: float) -> float:
+        """How much later than the guard says a window that begins now closes."""
+        return START_EXTRA_S if now < self._start_until else 0.0
+
     def answered(self, now: float, latency_s: float) -> None:
         """The server answered a request written `latency_s` ago (not a timeout or a failure
         to connect: those say nothing of when a request arrived)."""
@@ -166,14 +183,14 @@ class JitterGuard:
         typical = bucket[len(bucket) // 2]
         bucket.clear()
         self._bucket_at = now
-        if now - self._floor_at >= FLOOR_SPAN_S:
-            self._previous_floor_s, self._floor_s, self._floor_at = self._floor_s, typical, now
-        else:
-            self._floor_s = min(self._floor_s, typical)
-        late_s = typical - min(self._floor_s, self._previous_floor_s)
-        stall_s = 2 * late_s
-        if late_s > LATE_NOISE_S and (stall_s >= self._stall_s or now >= self._stall_until):
-            self._stall_s, self._stall_until = stall_s, now + LATE_HOLD_S
+        if self._usual_s is None:
+            self._usual_s = typical
+        late_s = typical - self._usual_s
+        self._buckets += 1  # an average of all of them until there are 1 / USUAL_WEIGHT
+        self._usual_s += max(USUAL_WEIGHT, 1 / self._buckets) * min(late_s, LATE_NOISE_S)
+        if late_s > LATE_NOISE_S:  # the largest stall of the spell, held from its last bucket
+            held_s = self._stall_s if now < self._stall_until else 0.0
+            self._stall_s, self._stall_until = max(held_s, 2 * late_s), now + LATE_HOLD_S
         self._update(now)
 
     def _update(self, now: float) -> None:
@@ -272,7 +289,7 @@ class Pacer:
     def went(self, now: float) -> None:
         """A granted request is being written now (call right before the request)."""
         self._pending = max(0, self._pending - 1)
-        self._writes.append(now)
+        self._writes.append(now + self.guard.extra_at_write(now))  # when its window begins
         self.guard.settle(now)
 
     def rate_limited(self, now: float, retry_after_s: float) -> None:

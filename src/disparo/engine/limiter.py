@@ -56,6 +56,10 @@ class BotLimiter:
         self._changed.set()
         return now
 
+    def starting(self) -> None:
+        """The bot starts sending (see `JitterGuard.starting`)."""
+        self._pacer.guard.starting(self._clock.monotonic())
+
     def arrived(self, written_at: float) -> None:
         """The server answered the request written at `written_at` (see `JitterGuard`)."""
         now = self._clock.monotonic()

@@ -174,6 +174,7 @@ class ShotSender:
         return await finalize(self.settler, ending)
 
     async def _send_all(self) -> None:
+        self.limiter.starting()
         while not self._stop.is_set():
             item = await self._next_item()
             if item is None:
