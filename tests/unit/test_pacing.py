@@ -294,10 +294,21 @@ def test_windows_begun_while_a_bot_starts_close_later_once() -> None:
     assert times[90] - times[60] < 1.02 + START_EXTRA_S
 
 
+def test_a_bot_already_sending_keeps_its_schedule_when_another_starts() -> None:
+    """Another bot of the process starting 5 s in shifts nothing of a bot sending since 0 s."""
+    guard = JitterGuard(0.02)
+    sending, alone = Pacer(30, guard=guard), Pacer(30)
+    for pacer in (sending, alone):
+        pacer.went(0.0)  # both began before the start below
+    guard.starting(5.0)
+    assert run(sending, 60, start=5.0) == run(alone, 60, start=5.0)
+
+
 @pytest.mark.parametrize("bots", [1, 20, 100])
 def test_answers_of_the_usual_spread_leave_the_guard_alone(bots: int) -> None:
     """A minute of answers 30-50 ms after their requests, plus a few ms of loop delay: a
-    median of a few answers (one bot's 8 take 0.27 s) wanders, and must not read as a stall."""
+    median of a few answers (one bot's 16 take half a second) wanders, and must not read as a
+    stall."""
     guard, rng = JitterGuard(0.02), random.Random(7)
     for i in range(30 * bots * 60):
         now = i / (30 * bots)

@@ -49,9 +49,10 @@ LATE_HOLD_S = 1.1  # a request counts in the windows of the second after it left
 USUAL_WEIGHT = 0.05
 # A process starting shots is at its busiest (claims, snapshots, new connections, and the same
 # on the server's side for many bots at once), and requests written then reach the server late
-# by more than the guard, while those of the second after arrive on time. Windows that begin
-# while a bot starts sending, or within `START_SPELL_S` after, close `START_EXTRA_S` later:
-# a one-time shift of a bot's schedule, not a slower pace.
+# by more than the guard, while those of the second after arrive on time. A starting bot's
+# windows (in its first second) that begin while a bot of the process starts sending, or within
+# `START_SPELL_S` after, close `START_EXTRA_S` later: a one-time shift of its schedule, not a
+# slower pace; bots already sending keep theirs.
 START_EXTRA_S = 0.03
 START_SPELL_S = 0.3
 
@@ -217,6 +218,7 @@ class Pacer:
     """
 
     __slots__ = (
+        "_first_write",
         "_next",
         "_paused_until",
         "_pending",
@@ -248,6 +250,7 @@ class Pacer:
         self._writes: deque[float] = deque(maxlen=self.burst)
         self._pending = 0  # slots granted whose request has not been written yet
         self._next = -math.inf
+        self._first_write: float | None = None
         self._paused_until = -math.inf
         self._probing = False
         self._probe_out = False
@@ -289,7 +292,10 @@ class Pacer:
     def went(self, now: float) -> None:
         """A granted request is being written now (call right before the request)."""
         self._pending = max(0, self._pending - 1)
-        self._writes.append(now + self.guard.extra_at_write(now))  # when its window begins
+        if self._first_write is None:
+            self._first_write = now
+        starting = now - self._first_write < WINDOW_S
+        self._writes.append(now + self.guard.extra_at_write(now) if starting else now)
         self.guard.settle(now)
 
     def rate_limited(self, now: float, retry_after_s: float) -> None:
