@@ -114,7 +114,9 @@ class JitterGuard:
       without one shrinks it by 20 % back towards the configured base;
     * answers coming back late all at once (`answered`; see `LATE_BUCKET_S`) add the stall
       they show to the guard for `LATE_HOLD_S`: their requests may have reached the server
-      that much after they left, so the sends of the next second keep that much more room.
+      that much after they left, so the sends of the next second keep that much more room;
+    * while bots of the process start sending (`starting`), a starting bot's windows close
+      `START_EXTRA_S` later (`extra_at_write`).
     """
 
     __slots__ = (
